@@ -1,0 +1,10 @@
+"""landscape: the JAX engine of the loss-landscape explorer.
+
+Sub-modules: ``problems`` (what has a loss), ``curvature`` (Hessian spectra),
+``trajectories`` (optimizer runs), ``slices`` (network landscape slices),
+``jobs`` (streaming long computations), ``results``/``io`` (xarray results and
+netCDF), ``tree`` (the solution-tree format shared by Ridge Rider and
+generalized Ridge Rider).  The engine never imports the UI stack.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,164 @@
+"""Curvature of a loss: Hessian-vector products, spectra, Lanczos, SLQ, trace.
+
+All functions take a scalar ``loss: R^n -> R`` and a flat ``theta`` and follow
+the dtype of ``theta`` (use float64 for critical-point work).
+
+* Hessian-vector products are forward-over-reverse (Pearlmutter 1994):
+  ``Hv = d/dε ∇L(θ + εv)|₀`` via ``jax.jvp`` of ``jax.grad``; one HVP costs a
+  small constant times a gradient.
+* Dense spectra use ``jnp.linalg.eigh`` of the (symmetrised) Hessian.
+* Extremal eigenpairs come from matfree's Lanczos tridiagonalisation with full
+  reorthogonalisation (``matfree.decomp.tridiag_sym``); Ritz pairs are read
+  off the small tridiagonal matrix.
+* The spectral density is stochastic Lanczos quadrature (Golub & Meurant;
+  Ghorbani et al. 2019): for Rademacher probes v, Lanczos with v/‖v‖ gives
+  nodes θ_j (Ritz values) and weights τ_j² (squared first components of the
+  Ritz vectors of T); the density is the probe average of Σ_j τ_j² δ(λ − θ_j),
+  optionally smoothed by a Gaussian.
+* The trace is Hutchinson's estimator E[vᵀHv] through matfree.stochtrace.
+* The index is Frye's fraction of eigenvalues below −tol (thesis Def. 1.6,
+  numerical tolerance −1e-5 of §3.2.3.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from matfree import decomp, stochtrace
+
+Array = jax.Array
+Loss = Callable[[Array], Array]
+
+
+def hvp(loss: Loss, theta: Array, v: Array) -> Array:
+    """Hessian-vector product ``∇²L(θ) v`` by forward-over-reverse autodiff."""
+    return jax.jvp(jax.grad(loss), (theta,), (v,))[1]
+
+
+def hvp_fn(loss: Loss, theta: Array) -> Callable[[Array], Array]:
+    """``v ↦ ∇²L(θ) v`` with the gradient's linearisation computed once."""
+    _, lin = jax.linearize(jax.grad(loss), theta)
+    return lin
+
+
+def hessian(loss: Loss, theta: Array) -> Array:
+    """Dense, exactly symmetric Hessian ``∇²L(θ)``."""
+    h = jax.hessian(loss)(theta)
+    return 0.5 * (h + h.T)
+
+
+def spectrum(loss: Loss, theta: Array) -> tuple[Array, Array]:
+    """All eigenpairs of the Hessian: ``(eigenvalues ascending, eigenvectors as columns)``."""
+    return jnp.linalg.eigh(hessian(loss, theta))
+
+
+def index(eigenvalues: Array, tol: float = 1e-5) -> Array:
+    """Fraction of eigenvalues below ``-tol`` (Frye, Def. 1.6 with §3.2.3.1's tolerance)."""
+    return jnp.mean(eigenvalues < -tol)
+
+
+def _lanczos_ritz(matvec, v0, num_matvecs):
+    """Ritz values (ascending), Ritz vectors (columns) and first-component weights."""
+    result = decomp.tridiag_sym(num_matvecs, reortho="full")(matvec, v0)
+    values, small_vecs = jnp.linalg.eigh(result.J_small)
+    vectors = result.Q_tall.T @ small_vecs
+    return values, vectors, small_vecs[0, :] ** 2
+
+
+def lanczos(
+    loss: Loss,
+    theta: Array,
+    k: int,
+    which: str = "largest",
+    *,
+    num_matvecs: int | None = None,
+    key: Array | None = None,
+) -> tuple[Array, Array]:
+    """The ``k`` largest or smallest Hessian eigenpairs from HVPs only.
+
+    Runs ``num_matvecs`` Lanczos steps (default ``min(n, max(6k, 60))``) with
+    full reorthogonalisation from a random start and returns the extreme Ritz
+    pairs: ``(eigenvalues, eigenvectors as columns)``, ordered from the most
+    extreme inwards (descending for ``"largest"``, ascending for ``"smallest"``).
+    """
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    n = theta.shape[0]
+    if not 0 < k <= n:
+        raise ValueError(f"k must be in 1..{n}, got {k}")
+    m = min(n, num_matvecs or max(6 * k, 60))
+    key = jax.random.PRNGKey(0) if key is None else key
+    v0 = jax.random.normal(key, (n,), dtype=theta.dtype)
+    values, vectors, _ = _lanczos_ritz(hvp_fn(loss, theta), v0, m)
+    if which == "largest":
+        return values[::-1][:k], vectors[:, ::-1][:, :k]
+    return values[:k], vectors[:, :k]
+
+
+def slq_density(
+    loss: Loss,
+    theta: Array,
+    *,
+    num_probes: int = 8,
+    num_matvecs: int = 40,
+    grid: np.ndarray | None = None,
+    sigma: float | None = None,
+    key: Array | None = None,
+) -> xr.Dataset:
+    """Spectral density of the Hessian by stochastic Lanczos quadrature.
+
+    Returns a Dataset with the quadrature ``node``/``weight`` per probe (the
+    weights of each probe sum to 1) and, on ``lam``, the Gaussian-smoothed
+    ``density`` (integrates to 1 over a wide enough grid).
+    """
+    n = theta.shape[0]
+    m = min(n, num_matvecs)
+    key = jax.random.PRNGKey(0) if key is None else key
+    probes = jax.random.rademacher(key, (num_probes, n), dtype=theta.dtype)
+    matvec = hvp_fn(loss, theta)
+    nodes, _, weights = jax.vmap(lambda v: _lanczos_ritz(matvec, v, m))(probes)
+    nodes, weights = np.asarray(nodes), np.asarray(weights)
+    lo, hi = nodes.min(), nodes.max()
+    span = max(hi - lo, 1e-12)
+    sigma = sigma if sigma is not None else span / 100
+    if grid is None:
+        grid = np.linspace(lo - 0.1 * span - 5 * sigma, hi + 0.1 * span + 5 * sigma, 512)
+    kernel = np.exp(-0.5 * ((grid[:, None, None] - nodes[None]) / sigma) ** 2) / (
+        sigma * np.sqrt(2 * np.pi)
+    )
+    density = (kernel * weights[None]).sum(axis=-1).mean(axis=-1)
+    return xr.Dataset(
+        {
+            "node": (("probe", "quad"), nodes),
+            "weight": (("probe", "quad"), weights),
+            "density": (("lam",), density),
+        },
+        coords={"lam": grid},
+        attrs={"sigma": float(sigma), "num_probes": num_probes, "num_matvecs": m},
+    )
+
+
+def hutchinson_trace(
+    loss: Loss, theta: Array, *, num_probes: int = 64, key: Array | None = None
+) -> Array:
+    """Hutchinson's estimate of ``tr ∇²L(θ)`` with Rademacher probes (matfree)."""
+    key = jax.random.PRNGKey(0) if key is None else key
+    estimate = stochtrace.estimator_monte_carlo(
+        stochtrace.monte_carlo_trace(), stochtrace.sampler_signs(theta, num=num_probes)
+    )
+    return estimate(hvp_fn(loss, theta), key)
+
+
+@partial(jax.jit, static_argnums=0)
+def _spectra_along(loss: Loss, thetas: Array) -> Array:
+    return jax.vmap(lambda t: jnp.linalg.eigvalsh(hessian(loss, t)))(thetas)
+
+
+def eigenvalues_along(loss: Loss, thetas: Array) -> Array:
+    """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; NaN rows stay NaN."""
+    return _spectra_along(loss, jnp.asarray(thetas))

@@ -1,0 +1,19 @@
+"""Named problems: 2-D surfaces, small networks, RL toys, games, user expressions.
+
+``names()`` lists them, ``get(name, **options)`` builds one.  Importing this
+package imports every module beside it, and each module registers the
+problems it defines with :func:`register`, so a new problem family is one new
+module here.
+"""
+
+import importlib
+import pkgutil
+
+from .base import Bounds, Game, Problem, default_dtype
+from .registry import entry, get, names, register
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("base", "registry"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["Bounds", "Game", "Problem", "default_dtype", "entry", "get", "names", "register"]

@@ -1,0 +1,62 @@
+"""A registry of named problem factories.
+
+Each module that defines problems registers a factory ``(**options) -> Problem``
+under a name.  ``get`` builds (and caches) the problem for a given set of
+options so that its jitted functions compile once per session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Callable
+
+from .base import Problem
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    name: str
+    factory: Callable[..., Problem]
+    kind: str  # "surface", "network", "game", "rl"
+    summary: str
+
+
+_REGISTRY: dict[str, Entry] = {}
+
+
+def register(name: str, kind: str, summary: str):
+    """Decorator: register ``factory`` under ``name``."""
+
+    def wrap(factory: Callable[..., Problem]) -> Callable[..., Problem]:
+        if name in _REGISTRY:
+            raise ValueError(f"problem {name!r} is already registered")
+        _REGISTRY[name] = Entry(name, factory, kind, summary)
+        return factory
+
+    return wrap
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered problem names, optionally only those of one kind."""
+    return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
+
+
+def entry(name: str) -> Entry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown problem {name!r}; known problems: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def get(name: str, **options) -> Problem:
+    """Build the problem ``name`` with ``options`` (cached per option set)."""
+    return _cached(name, json.dumps(options, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(name: str, options_json: str) -> Problem:
+    return entry(name).factory(**json.loads(options_json))
