@@ -1,0 +1,279 @@
+"""1-D and 2-D slices of a loss along chosen directions, and trajectories on the plane.
+
+A slice evaluates ``L(c + α d₁ + β d₂)`` on a grid of ``(α, β)`` around a
+centre ``c`` (1-D: ``L(c + α d₁)``).  Directions (rows of a ``(k, dim)``
+array, ``k`` = 1 or 2) come from :func:`make_directions`:
+
+* ``"filter"``: Li et al. 2018 ("Visualizing the Loss Landscape of Neural
+  Nets", §4) filter-normalised Gaussian directions.  For every weight matrix
+  ``W`` (``(out, in)``) of the network, each row ``d_i`` of the direction
+  (the incoming weights of neuron i, the "filter") is rescaled to the norm of
+  the corresponding weight row: ``d_i ← d_i / ‖d_i‖ · ‖W_i‖``.  Biases (1-D
+  leaves) get a *zero* direction by default, as in Li et al.; with
+  ``include_bias=True`` the bias direction is the bias vector itself, which is
+  what their reference code does for 1-D parameters (``ignore=""``).
+* ``"random"``: Gaussian directions scaled to unit norm (for any problem).
+* ``"hessian"``: the top-k Hessian eigenvectors at the centre, from
+  :func:`landscape.curvature.lanczos` (unit norm, orthogonal).
+* ``"pca"``: the top principal directions of ``θ_t − θ_final`` along a
+  trajectory (Li et al. §7): right singular vectors of the ``(T, dim)``
+  matrix of differences, orthonormal, with their explained variance.
+
+Random directions are *not* orthogonal, so a trajectory is placed on the
+plane by least squares: ``(α_t, β_t) = argmin ‖θ_t − c − α d₁ − β d₂‖``; the
+remaining distance ``‖θ_t − c − α_t d₁ − β_t d₂‖`` is the *projection
+residual*.  The projected path is drawn over a surface that the trajectory
+itself may be far from: ``path_loss`` (the loss at θ_t, what the optimizer
+saw) and ``path_loss_in_plane`` (the loss at the projected point, what the
+picture shows) differ exactly when the residual is large.
+
+Grid points are evaluated by one jitted, vmapped kernel in chunks of fixed
+size (the last chunk is padded, so a grid compiles once).  :func:`iter_slice`
+streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss`
+runs it to the end.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from jax.flatten_util import ravel_pytree
+
+from .curvature import lanczos
+from .jobs import CancelToken, Event, Stream, drive, is_cancelled
+from .problems.base import Problem
+from .results import result_attrs
+
+Array = jax.Array
+
+DIRECTION_KINDS = ("filter", "random", "hessian", "pca")
+
+
+def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False) -> Array:
+    """Li et al. (2018) §4 filter normalisation of a flat ``direction`` at ``theta``.
+
+    Leaves with ≥ 2 dims (weight matrices ``(out, in)``): row i scaled to the
+    norm of weight row i.  1-D leaves (biases): zero, or the bias itself when
+    ``include_bias``.  A zero direction row stays zero (no division by zero).
+    """
+
+    def normalize(d, w):
+        if w.ndim <= 1:
+            return w if include_bias else jnp.zeros_like(d)
+        d_rows = d.reshape(d.shape[0], -1)
+        w_rows = w.reshape(w.shape[0], -1)
+        d_norm = jnp.linalg.norm(d_rows, axis=1, keepdims=True)
+        safe_norm = jnp.where(d_norm > 0, d_norm, 1.0)
+        scale = jnp.where(d_norm > 0, jnp.linalg.norm(w_rows, axis=1, keepdims=True) / safe_norm, 0.0)
+        return (d_rows * scale).reshape(d.shape)
+
+    tree = jax.tree.map(normalize, unravel(direction), unravel(theta))
+    return ravel_pytree(tree)[0]
+
+
+def pca_directions(trajectory, k: int = 2, final=None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` principal directions of ``θ_t − θ_final`` (Li et al. 2018, §7).
+
+    Returns ``(directions (k, dim) orthonormal rows, explained variance ratio (k,))``.
+    Non-finite rows (diverged steps) are ignored.
+    """
+    trajectory = np.asarray(trajectory, dtype=float)
+    trajectory = trajectory[np.isfinite(trajectory).all(axis=1)]
+    final = trajectory[-1] if final is None else np.asarray(final, dtype=float)
+    _, s, vt = np.linalg.svd(trajectory - final, full_matrices=False)
+    if len(s) < k:
+        raise ValueError(f"need at least {k} trajectory points for {k} PCA directions")
+    return vt[:k], s[:k] ** 2 / np.sum(s**2)
+
+
+def make_directions(
+    problem: Problem,
+    kind: str,
+    centre,
+    k: int = 2,
+    *,
+    key: Array | None = None,
+    trajectory=None,
+    include_bias: bool = False,
+) -> np.ndarray:
+    """``k`` slice directions of the given ``kind`` (see the module docstring) as ``(k, dim)``."""
+    if kind not in DIRECTION_KINDS:
+        raise ValueError(f"unknown direction kind {kind!r}; choose from {', '.join(DIRECTION_KINDS)}")
+    if k not in (1, 2):
+        raise ValueError(f"a slice has 1 or 2 directions, got k={k}")
+    centre = jnp.asarray(centre)
+    key = jax.random.PRNGKey(0) if key is None else key
+    if kind == "hessian":
+        return np.asarray(lanczos(problem.loss, centre, k, "largest")[1].T)
+    if kind == "pca":
+        if trajectory is None:
+            raise ValueError("PCA directions need a trajectory (T, dim)")
+        return pca_directions(trajectory, k)[0]
+    raw = jax.random.normal(key, (k, problem.dim), centre.dtype)
+    if kind == "random":
+        return np.asarray(raw / jnp.linalg.norm(raw, axis=1, keepdims=True))
+    if problem.unravel is None:
+        raise ValueError(f"filter normalisation needs a layered network; {problem.name} has none (use 'random')")
+    return np.stack([np.asarray(filter_normalize(d, centre, problem.unravel, include_bias)) for d in raw])
+
+
+def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares plane coordinates of each trajectory point and the residual distance.
+
+    ``trajectory`` is ``(..., dim)``; returns ``(coefficients (..., k),
+    residual (...))`` with ``residual = ‖θ − c − Σ_j coef_j d_j‖₂``.  NaN rows
+    (diverged steps) stay NaN.
+    """
+    trajectory = np.asarray(trajectory, dtype=float)
+    directions = np.atleast_2d(np.asarray(directions, dtype=float))
+    offset = trajectory - np.asarray(centre, dtype=float)
+    coef = offset @ np.linalg.pinv(directions)  # rows: argmin_c ‖offset − c D‖
+    residual = np.linalg.norm(offset - coef @ directions, axis=-1)
+    return coef, residual
+
+
+@functools.lru_cache(maxsize=32)
+def _evaluator(loss: Callable[[Array], Array]):
+    """Jitted ``(centre, directions (k, dim), coefficients (m, k)) -> losses (m,)``."""
+
+    @jax.jit
+    def evaluate(centre, directions, coefficients):
+        return jax.vmap(lambda c: loss(centre + c @ directions))(coefficients)
+
+    return evaluate
+
+
+@functools.lru_cache(maxsize=32)
+def _batched(loss: Callable[[Array], Array]):
+    """Jitted ``thetas (m, dim) -> losses (m,)``."""
+    return jax.jit(jax.vmap(loss))
+
+
+def iter_slice(
+    problem: Problem,
+    centre,
+    directions,
+    alpha,
+    beta=None,
+    *,
+    chunk: int = 1024,
+    trajectory=None,
+    loss: Callable[[Array], Array] | None = None,
+    direction_kind: str = "custom",
+    cancel: CancelToken | None = None,
+) -> Stream[xr.Dataset]:
+    """Evaluate the loss on the slice grid, yielding one Event per chunk of points.
+
+    ``directions`` is ``(k, dim)`` with k = 1 (grid ``alpha``) or 2 (grid
+    ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
+    ``problem.loss``.  Each ``Event("chunk")`` carries ``index`` (flat grid
+    indices, C order over the ``loss`` grid), their ``loss`` values and
+    ``grid`` (the grid so far, NaN where not yet evaluated).  Returns the
+    Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled).
+    """
+    loss = problem.loss if loss is None else loss
+    centre = jnp.asarray(centre)
+    directions = jnp.atleast_2d(jnp.asarray(directions, centre.dtype))
+    k = directions.shape[0]
+    if k not in (1, 2) or directions.shape[1] != problem.dim or centre.shape != (problem.dim,):
+        raise ValueError(f"need centre ({problem.dim},) and directions (1 or 2, {problem.dim}), got "
+                         f"{centre.shape} and {directions.shape}")
+    alpha = np.asarray(alpha, dtype=float)
+    beta = (alpha if beta is None else np.asarray(beta, dtype=float)) if k == 2 else None
+    if k == 2:
+        bb, aa = np.meshgrid(beta, alpha, indexing="ij")
+        coefficients, shape, dims = np.c_[aa.ravel(), bb.ravel()], bb.shape, ("beta", "alpha")
+    else:
+        coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
+    n = len(coefficients)
+    chunk = max(1, min(chunk, n))
+    evaluate = _evaluator(loss)
+    grid = np.full(n, np.nan)
+    done, status = 0, "complete"
+    while done < n:
+        if is_cancelled(cancel):
+            status = "cancelled"
+            break
+        index = np.arange(done, min(done + chunk, n))
+        padded = np.zeros((chunk, k))
+        padded[: len(index)] = coefficients[index]
+        values = np.asarray(evaluate(centre, directions, jnp.asarray(padded, centre.dtype)))[: len(index)]
+        grid[index] = values
+        done += len(index)
+        yield Event("chunk", done, n, {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})
+
+    coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
+    if k == 2:
+        coords["beta"] = beta
+    data = {
+        "loss": (dims, grid.reshape(shape)),
+        "directions": (("direction", "param"), np.asarray(directions)),
+        "centre": (("param",), np.asarray(centre)),
+        "centre_loss": ((), float(loss(centre))),
+    }
+    if trajectory is not None:
+        data.update(_path_variables(loss, trajectory, centre, directions))
+    config = {
+        **problem.config(),
+        "direction_kind": direction_kind,
+        "alpha": [float(alpha[0]), float(alpha[-1]), len(alpha)],
+        "beta": None if beta is None else [float(beta[0]), float(beta[-1]), len(beta)],
+        "chunk": chunk,
+    }
+    return xr.Dataset(data, coords=coords, attrs=result_attrs("slice", config, status=status, points_done=done))
+
+
+def _path_variables(loss, trajectory, centre, directions) -> dict:
+    """Projected path: plane coordinates, residual, and the loss on and off the plane."""
+    trajectory = np.asarray(trajectory, dtype=float)
+    if trajectory.ndim != 2 or trajectory.shape[1] != centre.shape[0]:
+        raise ValueError(f"trajectory must be (T, {centre.shape[0]}), got {trajectory.shape}")
+    finite = np.isfinite(trajectory).all(axis=1)
+    coef, residual = project(trajectory, centre, directions)
+    centre_np, directions_np = np.asarray(centre), np.asarray(directions)
+    batched = _batched(loss)
+    on_path = np.asarray(batched(jnp.asarray(np.where(finite[:, None], trajectory, centre_np), centre.dtype)))
+    in_plane = centre_np + np.where(finite[:, None], coef, 0.0) @ directions_np
+    on_plane = np.asarray(batched(jnp.asarray(in_plane, centre.dtype)))
+    offset_norm = np.linalg.norm(trajectory - centre_np, axis=1)
+    variables = {name: (("point",), coef[:, j]) for j, name in enumerate(("path_alpha", "path_beta")[: coef.shape[1]])}
+    variables.update({
+        "path_residual": (("point",), residual),
+        "path_relative_residual": (("point",), residual / np.where(offset_norm > 0, offset_norm, 1.0)),
+        "path_loss": (("point",), np.where(finite, on_path, np.nan)),
+        "path_loss_in_plane": (("point",), np.where(finite, on_plane, np.nan)),
+    })
+    return variables
+
+
+def slice_loss(
+    problem: Problem,
+    centre,
+    directions,
+    alpha,
+    beta=None,
+    *,
+    chunk: int = 1024,
+    trajectory=None,
+    loss: Callable[[Array], Array] | None = None,
+    direction_kind: str = "custom",
+    cancel: CancelToken | None = None,
+) -> xr.Dataset:
+    """The loss on a 1-D or 2-D slice as a Dataset.
+
+    Variables: ``loss`` over ``(beta, alpha)`` (2-D; rows are β) or
+    ``(alpha,)`` (1-D), the ``directions (direction, param)``, the ``centre
+    (param)`` and ``centre_loss``; with a ``trajectory (T, dim)`` also, per
+    ``point``: ``path_alpha``/``path_beta`` (least-squares plane coordinates),
+    ``path_residual`` (distance from θ_t to the plane point; *not* shown by the
+    2-D picture), ``path_relative_residual`` (residual / ‖θ_t − c‖),
+    ``path_loss`` (L(θ_t)) and ``path_loss_in_plane`` (L at the projected
+    point, i.e. the surface value under the drawn path).
+    """
+    return drive(iter_slice(problem, centre, directions, alpha, beta, chunk=chunk, trajectory=trajectory,
+                            loss=loss, direction_kind=direction_kind, cancel=cancel))

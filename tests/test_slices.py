@@ -1,0 +1,168 @@
+"""Slices against analytic values; filter normalisation; projection residuals; PCA directions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+from landscape import io, problems
+from landscape.jobs import CancelToken
+from landscape.problems import Problem
+from landscape.slices import (
+    filter_normalize,
+    iter_slice,
+    make_directions,
+    pca_directions,
+    project,
+    slice_loss,
+)
+
+A = np.array([[2.0, 0.3, 0.0, 0.1], [0.3, 1.0, -0.2, 0.0], [0.0, -0.2, 0.5, 0.0], [0.1, 0.0, 0.0, 4.0]])
+B = np.array([0.5, -1.0, 0.0, 2.0])
+CENTRE = np.array([0.2, -0.1, 0.4, 1.0])
+D = np.array([[1.0, 0.5, 0.0, -0.3], [0.2, -1.0, 0.7, 0.0]])  # not orthogonal
+
+
+def np_loss(theta):
+    return 0.5 * np.einsum("...i,ij,...j->...", theta, A, theta) - theta @ B
+
+
+QUADRATIC = Problem("quadratic-4", 4, lambda t: 0.5 * t @ jnp.asarray(A) @ t - jnp.asarray(B) @ t, lambda k: jnp.zeros(4))
+
+
+def test_2d_slice_matches_analytic_values():
+    alpha, beta = np.linspace(-1.0, 2.0, 7), np.linspace(-0.5, 0.5, 5)
+    ds = slice_loss(QUADRATIC, CENTRE, D, alpha, beta, chunk=4)  # chunk does not divide 35: padding
+    assert ds.loss.dims == ("beta", "alpha")
+    points = CENTRE + alpha[None, :, None] * D[0] + beta[:, None, None] * D[1]
+    np.testing.assert_allclose(ds.loss.values, np_loss(points), rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(ds.directions.values, D)
+    assert ds.centre_loss.item() == pytest.approx(np_loss(CENTRE), rel=1e-14)
+    assert ds.attrs["kind"] == "slice" and ds.attrs["status"] == "complete"
+
+
+def test_1d_slice_matches_analytic_values():
+    alpha = np.linspace(-2, 2, 9)
+    ds = slice_loss(QUADRATIC, CENTRE, D[:1], alpha)
+    assert ds.loss.dims == ("alpha",)
+    np.testing.assert_allclose(ds.loss.values, np_loss(CENTRE + alpha[:, None] * D[0]), rtol=1e-13, atol=1e-13)
+
+
+def test_slice_streams_and_cancels():
+    alpha = np.linspace(-1, 1, 6)
+    token = CancelToken()
+    stream = iter_slice(QUADRATIC, CENTRE, D, alpha, chunk=10, cancel=token)
+    first = next(stream)
+    assert (first.done, first.total) == (10, 36)
+    np.testing.assert_array_equal(first.data["index"], np.arange(10))
+    assert np.isnan(first.data["grid"]).sum() == 26
+    token.cancel()
+    with pytest.raises(StopIteration) as stop:
+        next(stream)
+    ds = stop.value.value
+    assert ds.attrs["status"] == "cancelled" and ds.attrs["points_done"] == 10
+    np.testing.assert_array_equal(ds.loss.values.ravel()[:10], first.data["loss"])
+    assert np.isnan(ds.loss.values.ravel()[10:]).all()
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return problems.get("mlp-moons")
+
+
+@pytest.fixture(scope="module")
+def moons_theta(moons):
+    theta = moons.init(jax.random.PRNGKey(3))
+    return theta + 0.3 * jax.random.normal(jax.random.PRNGKey(4), theta.shape)  # nonzero biases too
+
+
+@pytest.mark.parametrize("include_bias", [False, True])
+def test_filter_normalisation_matches_weight_rows(moons, moons_theta, include_bias):
+    directions = make_directions(moons, "filter", moons_theta, key=jax.random.PRNGKey(5), include_bias=include_bias)
+    assert directions.shape == (2, moons.dim)
+    weights = moons.unravel(moons_theta)
+    for direction in directions:
+        layers = moons.unravel(jnp.asarray(direction))
+        for d, w in zip(layers, weights):
+            w_rows = np.linalg.norm(np.asarray(w["w"]), axis=1)
+            np.testing.assert_allclose(np.linalg.norm(np.asarray(d["w"]), axis=1), w_rows, rtol=1e-12)
+            expected_bias = np.asarray(w["b"]) if include_bias else np.zeros_like(w["b"])
+            np.testing.assert_array_equal(np.asarray(d["b"]), expected_bias)
+    assert not np.allclose(directions[0], directions[1])
+
+
+def test_filter_normalisation_keeps_row_direction():
+    theta = jnp.arange(1.0, 7.0)  # one layer: w = [[1,2,3],[4,5,6]]
+    unravel = lambda t: [{"w": t.reshape(2, 3)}]  # noqa: E731
+    direction = jnp.array([3.0, 0.0, 4.0, 0.0, -2.0, 0.0])
+    out = np.asarray(filter_normalize(direction, theta, unravel)).reshape(2, 3)
+    np.testing.assert_allclose(out[0], np.array([3.0, 0.0, 4.0]) / 5 * np.sqrt(14), rtol=1e-14)
+    np.testing.assert_allclose(out[1], np.array([0.0, -1.0, 0.0]) * np.sqrt(77), rtol=1e-14)
+
+
+def test_projection_of_in_plane_trajectory_has_zero_residual():
+    coef = np.c_[np.linspace(-1, 1, 12), np.sin(np.arange(12.0))]
+    path = CENTRE + coef @ D
+    got, residual = project(path, CENTRE, D)
+    np.testing.assert_allclose(got, coef, atol=1e-12)
+    np.testing.assert_allclose(residual, 0.0, atol=1e-12)
+    ds = slice_loss(QUADRATIC, CENTRE, D, np.linspace(-1, 1, 3), trajectory=path)
+    np.testing.assert_allclose(ds.path_loss, ds.path_loss_in_plane, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds.path_loss, np_loss(path), rtol=1e-12, atol=1e-12)
+
+
+def test_projection_residual_of_off_plane_trajectory():
+    normal = np.linalg.svd(D)[2][2]  # a unit vector orthogonal to both directions
+    assert np.allclose(D @ normal, 0, atol=1e-14)
+    coef = np.c_[np.linspace(-1, 1, 10), np.cos(np.arange(10.0))]
+    height = np.linspace(-2.0, 3.0, 10)
+    path = CENTRE + coef @ D + height[:, None] * normal
+    got, residual = project(path, CENTRE, D)
+    np.testing.assert_allclose(got, coef, atol=1e-12)
+    np.testing.assert_allclose(residual, np.abs(height), atol=1e-12)
+    ds = slice_loss(QUADRATIC, CENTRE, D, np.linspace(-1, 1, 3), trajectory=path)
+    np.testing.assert_allclose(ds.path_residual, np.abs(height), atol=1e-12)
+    np.testing.assert_allclose(ds.path_loss, np_loss(path), rtol=1e-12)
+    np.testing.assert_allclose(ds.path_loss_in_plane, np_loss(CENTRE + coef @ D), rtol=1e-12)
+    offsets = np.linalg.norm(path - CENTRE, axis=1)
+    np.testing.assert_allclose(ds.path_relative_residual, np.abs(height) / offsets, rtol=1e-12)
+
+
+def test_pca_directions_orthonormal_and_span_planar_path():
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(2, 6))
+    coef = np.c_[np.linspace(3, 0, 30) ** 2, np.sin(np.linspace(0, 3, 30))]
+    final = rng.normal(size=6)
+    path = final + (coef - coef[-1]) @ basis
+    directions, explained = pca_directions(path)
+    np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(explained.sum(), 1.0, atol=1e-12)
+    assert explained[0] >= explained[1] > 0
+    _, residual = project(path, final, directions)
+    np.testing.assert_allclose(residual, 0.0, atol=1e-10)
+    noisy = path + 0.01 * rng.normal(size=path.shape)
+    directions, explained = pca_directions(noisy)
+    np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-12)
+    assert 0.99 < explained.sum() < 1.0
+
+
+def test_hessian_directions_are_top_eigenvectors():
+    directions = make_directions(QUADRATIC, "hessian", CENTRE)
+    evals, evecs = np.linalg.eigh(A)
+    for got, want in zip(directions, evecs[:, ::-1].T):
+        assert abs(got @ want) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_unknown_kind_and_filter_without_layers_are_refused():
+    with pytest.raises(ValueError, match="unknown direction kind"):
+        make_directions(QUADRATIC, "sideways", CENTRE)
+    with pytest.raises(ValueError, match="layered network"):
+        make_directions(QUADRATIC, "filter", CENTRE)
+
+
+def test_slice_round_trips_through_netcdf(tmp_path):
+    path = CENTRE + np.linspace(0, 1, 5)[:, None] * np.ones(4)
+    ds = slice_loss(QUADRATIC, CENTRE, D, np.linspace(-1, 1, 4), trajectory=path, direction_kind="random")
+    io.save(ds, tmp_path / "slice.nc")
+    xr.testing.assert_identical(io.load(tmp_path / "slice.nc"), ds)
