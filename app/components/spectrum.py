@@ -1,0 +1,78 @@
+"""Hessian spectra: eigenvalues at one point and along a path.
+
+:func:`spectrum_element` draws the eigenvalues ``λ₁ ≤ … ≤ λₙ`` of ``∇²L(θ)`` at
+a point as spikes with the index (fraction of ``λ < −tol``, Frye Def. 1.6)
+in the title; :func:`along_element` draws each ``λᵢ`` against the step of a
+trajectory (from ``landscape.curvature.eigenvalues_along``).
+:class:`SpectrumPanel` shows both side by side and is what views embed.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from landscape import curvature
+
+from .styles import styled
+
+
+def spectrum_element(eigenvalues: np.ndarray, title: str = "") -> hv.Overlay:
+    """Spikes at the eigenvalues with a zero line; title states the index."""
+    values = np.asarray(eigenvalues, dtype=float)
+    index = float(curvature.index(values)) if values.size else float("nan")
+    label = f"{title}  index = {index:.3g}" if title else f"index = {index:.3g}"
+    spikes = styled(
+        hv.Spikes(values, kdims=[hv.Dimension("eigenvalue", label="λ")]),
+        color="#1f77b4",
+        bokeh={"line_width": 3, "tools": ["hover"]},
+        matplotlib={"linewidth": 3},
+    )
+    zero = styled(hv.VLine(0.0), color="gray", alpha=0.6)
+    return styled(spikes * zero, title=label)
+
+
+def along_element(steps: np.ndarray, eigenvalues: np.ndarray, title: str = "") -> hv.Overlay:
+    """One curve per eigenvalue ``λᵢ(step)`` (rows of ``eigenvalues`` are steps)."""
+    values = np.asarray(eigenvalues, dtype=float)
+    curves = [
+        hv.Curve((np.asarray(steps), values[:, i]), "step", "λ", label=f"λ{i + 1}")
+        for i in range(values.shape[1])
+    ]
+    zero = styled(hv.HLine(0.0), color="gray", alpha=0.6)
+    return styled(hv.Overlay(curves) * zero, title=title, legend_position="right")
+
+
+class SpectrumPanel(pn.viewable.Viewer):
+    """The spectrum at a point and along a selected path, for any view.
+
+    Call :meth:`show_point` / :meth:`show_along` with precomputed eigenvalues;
+    the panel only renders (compute off the event loop, e.g. with
+    :class:`app.runner.LatestCall`).
+    """
+
+    height = param.Integer(default=260)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._point = pn.pane.HoloViews(self._empty("Click the surface: spectrum there"), sizing_mode="stretch_width")
+        self._along = pn.pane.HoloViews(
+            self._empty("Select a trajectory: eigenvalues along it"), sizing_mode="stretch_width"
+        )
+
+    def _empty(self, text: str) -> hv.Overlay:
+        return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)
+
+    def show_point(self, theta: np.ndarray, eigenvalues: np.ndarray) -> None:
+        where = ", ".join(f"{v:.3g}" for v in np.asarray(theta)[:4])
+        self._point.object = spectrum_element(eigenvalues, f"θ = ({where})").opts(
+            height=self.height, responsive=True
+        )
+
+    def show_along(self, steps: np.ndarray, eigenvalues: np.ndarray, title: str) -> None:
+        self._along.object = along_element(steps, eigenvalues, title).opts(height=self.height, responsive=True)
+
+    def __panel__(self):
+        return pn.Row(self._point, self._along, sizing_mode="stretch_width")

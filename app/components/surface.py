@@ -1,0 +1,98 @@
+"""A 2-D loss surface as a heatmap with contour lines and known critical points.
+
+:func:`surface_grid` evaluates ``L(x, y)`` on a regular grid over the
+problem's view box with one ``jit(vmap(loss))`` call per problem;
+:func:`surface_element` draws it.  Losses of the classic surfaces span many
+orders of magnitude (Rosenbrock: 0 to 10⁴), so the colour and the contours
+show ``log(1 + L − min L)``, a monotone transform that keeps every level set
+and keeps the valleys visible; the hover and the stored grid keep ``L``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import holoviews as hv
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from landscape.problems import Problem, default_dtype
+
+from .styles import color_map, styled
+
+SHADE = "log(1 + L − min L)"
+
+
+@functools.lru_cache(maxsize=32)
+def _batched_loss(problem: Problem):
+    return jax.jit(jax.vmap(problem.loss))
+
+
+def surface_grid(problem: Problem, resolution: int = 121) -> xr.Dataset:
+    """``loss`` on a ``resolution × resolution`` grid over ``problem.bounds``.
+
+    Returns a Dataset with dims ``(y, x)`` and coords ``x``, ``y``;
+    non-finite losses are stored as NaN.
+    """
+    if problem.bounds is None or problem.dim != 2:
+        raise ValueError(f"{problem.name} is not a 2-D surface (it has {problem.dim} parameters)")
+    (x0, x1), (y0, y1) = problem.bounds
+    xs = np.linspace(x0, x1, resolution)
+    ys = np.linspace(y0, y1, resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=default_dtype())
+    loss = np.array(_batched_loss(problem)(points), dtype=float).reshape(gy.shape)
+    loss[~np.isfinite(loss)] = np.nan
+    return xr.Dataset(
+        {"loss": (("y", "x"), loss)},
+        coords={"x": xs, "y": ys},
+        attrs={"problem": problem.name},
+    )
+
+
+def shade(loss: np.ndarray) -> np.ndarray:
+    """The displayed value ``log(1 + L − min L)`` (NaN stays NaN)."""
+    finite = loss[np.isfinite(loss)]
+    low = finite.min() if finite.size else 0.0
+    return np.log1p(np.clip(loss - low, 0.0, None))
+
+
+def surface_element(grid: xr.Dataset, levels: int = 18) -> hv.Overlay:
+    """Heatmap of :func:`shade` with ``levels`` contour lines over it."""
+    image = styled(
+        hv.Image(
+            (grid.x.values, grid.y.values, shade(grid.loss.values), grid.loss.values),
+            kdims=["x", "y"],
+            vdims=[hv.Dimension("shade", label=SHADE), hv.Dimension("loss", label="L")],
+        ),
+        cmap="viridis",
+        colorbar=True,
+        bokeh={"tools": ["hover"], "clipping_colors": {"NaN": "#dddddd"}},
+    )
+    contours = styled(
+        hv.operation.contours(image, levels=levels, filled=False),
+        color="white",
+        alpha=0.45,
+        show_legend=False,
+        bokeh={"line_width": 1},
+    )
+    return image * contours
+
+
+def critical_points_element(problem: Problem) -> hv.Points:
+    """Known critical points, coloured by kind (minimum, saddle, ...)."""
+    rows = [
+        (float(point[0]), float(point[1]), kind)
+        for kind, points in problem.ground_truth.items()
+        for point in np.asarray(points).reshape(-1, problem.dim)
+        if problem.dim == 2
+    ]
+    kinds = sorted({kind for *_, kind in rows})
+    return styled(
+        hv.Points(rows, kdims=["x", "y"], vdims=["kind"]),
+        color=hv.dim("kind").categorize(color_map(kinds)) if kinds else "white",
+        bokeh={"marker": "x", "size": 12, "line_width": 3, "tools": ["hover"]},
+        matplotlib={"marker": "X", "s": 80, "edgecolors": "white"},
+    )

@@ -1,0 +1,64 @@
+"""The state one dashboard session shares between its views.
+
+A small store (Panel's "Structure with a DataStore" pattern): the sidebar
+writes it, the views watch :attr:`AppState.problem` and render it.  Every
+session (browser tab) gets its own :class:`AppState`; nothing here is global.
+"""
+
+from __future__ import annotations
+
+import param
+
+from landscape import problems
+
+
+def default_problem_name() -> str:
+    """The problem the dashboard opens on: Ridge Rider's demo surface when present."""
+    available = problems.names()
+    return "rr-demo" if "rr-demo" in available else "himmelblau"
+
+
+class AppState(param.Parameterized):
+    """Which problem a session looks at.
+
+    ``problem_name`` picks a registered problem; :meth:`use_expression` swaps
+    in a custom surface typed by the user.  ``problem`` is always a valid
+    :class:`landscape.problems.Problem`; a refused expression only sets
+    ``message`` and leaves it untouched.
+    """
+
+    problem_name = param.Selector(
+        default=default_problem_name(), objects=problems.names(), doc="Registered problem shown by the views."
+    )
+    expression = param.String(default="", doc="Last custom expression that was accepted.")
+    problem = param.Parameter(constant=True, doc="The current Problem object.")
+    message = param.String(default="", doc="Why the last custom expression was refused.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._set_problem(problems.get(self.problem_name))
+
+    def _set_problem(self, problem) -> None:
+        with param.edit_constant(self):
+            self.problem = problem
+
+    @param.depends("problem_name", watch=True)
+    def _load_named(self) -> None:
+        self.message = ""
+        self._set_problem(problems.get(self.problem_name))
+
+    def use_expression(self, text: str) -> bool:
+        """Show the surface ``text`` (in x and y); on refusal keep the current problem.
+
+        Returns whether the expression was accepted; the refusal's reason (the
+        parser's ``ValueError`` message) goes to :attr:`message`.
+        """
+        try:
+            problem = problems.from_expression(text)
+        except ValueError as error:
+            self.message = str(error)
+            return False
+        self.message = ""
+        self.expression = text
+        self._set_problem(problem)
+        return True
