@@ -1,0 +1,41 @@
+"""Teleportation with parameter symmetries (Zhao et al., "Improving Convergence and
+Generalization Using Parameter Symmetries"; digest in ``shared/notes/teleportation.md``).
+
+* :func:`level_set` — move along the level set of a 2-D problem to the point of
+  largest (or smallest) gradient norm (eq. 4); for quadratic bowls, whose
+  level sets are orbits of a conjugated rotation group, the group action itself.
+* :func:`mlp_teleport` — GL(h) actions on consecutive MLP layers (App. E.1,
+  eqs. 78-79) optimised by gradient ascent over the Lie algebra for ‖∇L‖²,
+  ‖∇L‖_A, sharpness φ (eq. 13) or curvature ψ (eqs. 14, 80).
+* :func:`train` / :func:`iter_train` — any optax optimizer with teleports on a
+  schedule, optimizer state kept, teleported or reset (App. G.1).
+"""
+
+from .groups import act, invariance_error, layers_of, weights_of
+from .mlp import TeleportReport, mlp_teleport
+from .objectives import curvature, curve_curvature, grad_norm_A, grad_norm_sq, make_probes, sharpness
+from .surfaces import level_set, quadratic_symmetry
+from .training import OPTIMIZERS, Schedule, epochs_to_reach, iter_train, make_optimizer, train
+
+__all__ = [
+    "OPTIMIZERS",
+    "Schedule",
+    "TeleportReport",
+    "act",
+    "curvature",
+    "curve_curvature",
+    "epochs_to_reach",
+    "grad_norm_A",
+    "grad_norm_sq",
+    "invariance_error",
+    "iter_train",
+    "layers_of",
+    "level_set",
+    "make_optimizer",
+    "make_probes",
+    "mlp_teleport",
+    "quadratic_symmetry",
+    "sharpness",
+    "train",
+    "weights_of",
+]

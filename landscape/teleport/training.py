@@ -1,0 +1,387 @@
+"""Optimizers with teleports on a schedule (Zhao et al., Sec. 3.1, Sec. 5.1, App. G).
+
+``iter_train(problem, optimizer, schedule)`` trains with any optax optimizer and
+teleports at the epochs ``schedule.teleport_at`` (before that epoch's updates,
+eq. 5); ``train`` is ``drive(iter_train(...))``.
+
+* **Networks** (bias-free MLP problems such as ``mlp-digits`` with
+  ``bias=False``): mini-batch training, shuffled per epoch, ``vmap``-ed over
+  ``seeds`` (one initialisation and batch order per seed); each teleport uses
+  ``teleport_batches`` fresh batches of ``teleport_batch_size`` training
+  samples, one after the other (:mod:`.mlp`).  With ``objective="grad_norm_A"``
+  the metric is AdaGrad's ``A = (ε + G)^{-1/2}`` read from the optimizer state
+  (eq. 99).
+* **2-D problems**: full-batch steps (one "epoch" = one step) and
+  :func:`.surfaces.level_set` teleports.
+
+Optimizer state at a teleport (App. G.1): ``"keep"`` leaves it as is,
+``"reset"`` re-initialises it (what the authors' code does), ``"teleport"``
+pushes the first-moment buffers (optax's momentum ``trace`` and Adam's ``mu``)
+forward by the differential of the group action, as tangent vectors; second
+moments are kept (networks only: a level-set move on a surface has no group
+differential).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from ..jobs import CancelToken, Event, Stream, drive, is_cancelled
+from ..problems.base import Problem
+from ..results import result_attrs
+from .groups import cross_entropy, logits, weights_of
+from .mlp import Config, teleport_weights
+from .objectives import OBJECTIVES, PAPER_DISPLACEMENTS, make_probes
+from .surfaces import level_set
+
+STATE_MODES = ("keep", "teleport", "reset")
+
+#: Optimizer factories by name (momentum coefficient 0.9 as in the paper's code).
+OPTIMIZERS = {
+    "sgd": optax.sgd,
+    "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
+    "adagrad": optax.adagrad,
+    "rmsprop": optax.rmsprop,
+    "adam": optax.adam,
+}
+
+_FIRST_MOMENTS = ("trace", "mu")
+
+
+@functools.lru_cache(maxsize=64)
+def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
+    """An optax optimizer by name (cached, so equal requests share compiled kernels)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](lr)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When and how to teleport during training.
+
+    ``steps``/``lr`` default to the paper's 10 steps at 5e-2 for networks and to
+    :func:`.surfaces.level_set`'s defaults (200 steps) on 2-D problems.
+    ``n_directions``/``n_curves`` size the sharpness and curvature probes.
+    """
+
+    epochs: int = 20
+    teleport_at: tuple[int, ...] = (0,)
+    batch_size: int = 20
+    teleport_batches: int = 8
+    teleport_batch_size: int = 200
+    objective: str = "grad_norm"
+    direction: int = 1
+    steps: int | None = None
+    lr: float | None = None
+    cap: float = 100.0
+    action: int = 2
+    state: str = "keep"
+    n_directions: int = 50
+    n_curves: int = 5
+
+    def __post_init__(self):
+        if self.state not in STATE_MODES:
+            raise ValueError(f"state must be one of {STATE_MODES}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}")
+        object.__setattr__(self, "teleport_at", tuple(int(e) for e in self.teleport_at))
+
+
+def _map_first_moments(state, fn):
+    """Apply ``fn`` to every ``trace``/``mu`` field of an optax state (recursively)."""
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        fields = {f: (fn(getattr(state, f)) if f in _FIRST_MOMENTS else _map_first_moments(getattr(state, f), fn))
+                  for f in state._fields}
+        return type(state)(**fields)
+    if isinstance(state, (tuple, list)):
+        return type(state)(_map_first_moments(s, fn) for s in state)
+    return state
+
+
+def _first_moments(state) -> list:
+    found = []
+    _map_first_moments(state, lambda v: found.append(v) or v)
+    return found
+
+
+def _adagrad_metric(state, eps: float = 1e-7):
+    """AdaGrad's ``A = (ε + G)^{-1/2}`` from the ``sum_of_squares`` in an optax state."""
+    for leaf in jax.tree_util.tree_leaves(state, is_leaf=lambda s: hasattr(s, "sum_of_squares")):
+        if hasattr(leaf, "sum_of_squares"):
+            return jax.tree_util.tree_map(lambda g: jax.lax.rsqrt(g + eps), leaf.sum_of_squares)
+    raise ValueError("objective 'grad_norm_A' needs an optimizer with AdaGrad's sum_of_squares (optax.adagrad)")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+@functools.lru_cache(maxsize=32)
+def _network_kernels(optimizer, activation: str, batch_size: int):
+    """Compiled, seed-vmapped epoch and evaluation kernels for one optimizer."""
+
+    def epoch(ws, opt_state, x, y, perm):
+        batches = perm[: (perm.shape[0] // batch_size) * batch_size].reshape(-1, batch_size)
+
+        def step(carry, idx):
+            w, s = carry
+            grads = jax.grad(cross_entropy)(w, x[idx], y[idx], activation)
+            updates, s = optimizer.update(grads, s, w)
+            return (optax.apply_updates(w, updates), s), None
+
+        return jax.lax.scan(step, (ws, opt_state), batches)[0]
+
+    def evaluate(ws, x, y, x_test, y_test):
+        loss, grads = jax.value_and_grad(cross_entropy)(ws, x, y, activation)
+        return {
+            "train_loss": loss,
+            "test_loss": cross_entropy(ws, x_test, y_test, activation),
+            "grad_norm_sq": sum(jnp.sum(g**2) for g in grads),
+            "train_accuracy": jnp.mean(jnp.argmax(logits(ws, x, activation), -1) == y),
+            "test_accuracy": jnp.mean(jnp.argmax(logits(ws, x_test, activation), -1) == y_test),
+        }
+
+    return (
+        jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None, 0))),
+        jax.jit(jax.vmap(evaluate, in_axes=(0, None, None, None, None))),
+        jax.jit(jax.vmap(optimizer.init)),
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _teleport_kernel(config: Config):
+    fn = functools.partial(teleport_weights, config=config)
+    return jax.jit(jax.vmap(fn, in_axes=(0, 0, 0, 0, 0, 0, None, None, None)))
+
+
+def _teleport_batches(key, n: int, batches: int, size: int):
+    keys = jax.random.split(key, batches)
+    return jax.vmap(lambda k: jax.random.permutation(k, n)[: min(size, n)])(keys)
+
+
+def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel):
+    activation = problem.extras["activation"]
+    data = problem.extras["data"]
+    template = problem.unravel(jnp.zeros(problem.dim, jnp.result_type(float)))
+    weights_of(template)  # refuses biases early
+    dtype = jnp.result_type(float)
+    x, y = jnp.asarray(data["x_train"], dtype), jnp.asarray(data["y_train"])
+    x_test, y_test = jnp.asarray(data["x_test"], dtype), jnp.asarray(data["y_test"])
+    seed_keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+    if theta0 is None:
+        thetas = jax.vmap(problem.init)(seed_keys)
+    else:
+        thetas = jnp.broadcast_to(jnp.asarray(theta0, dtype), (len(seeds), problem.dim))
+    ws = jax.vmap(lambda t: weights_of(problem.unravel(t)))(thetas)
+    epoch_fn, eval_fn, init_fn = _network_kernels(optimizer, activation, schedule.batch_size)
+    config = Config(schedule.objective, activation, schedule.action, schedule.steps or 10)
+    tele_lr = 5e-2 if schedule.lr is None else schedule.lr
+    opt_state = init_fn(ws)
+    n = x.shape[0]
+
+    records = {k: [] for k in ("train_loss", "test_loss", "grad_norm_sq", "train_accuracy", "test_accuracy")}
+    wall, teleports = [], []
+    start = time.perf_counter()
+
+    def record(epoch):
+        values = eval_fn(ws, x, y, x_test, y_test)
+        for k, v in values.items():
+            records[k].append(np.asarray(v))
+        wall.append(time.perf_counter() - start)
+        return Event("epoch", epoch, schedule.epochs,
+                     {"epoch": epoch, "wall_time": wall[-1], **{k: records[k][-1] for k in records}})
+
+    yield record(0)
+    status = "complete"
+    for epoch in range(schedule.epochs):
+        if is_cancelled(cancel):
+            status = "cancelled"
+            break
+        if epoch in schedule.teleport_at:
+            keys = jax.vmap(lambda k: jax.random.fold_in(k, 1_000_003 + epoch))(seed_keys)
+            idx = jax.vmap(lambda k: _teleport_batches(k, n, schedule.teleport_batches, schedule.teleport_batch_size))(keys)
+            probes = jax.vmap(lambda k: make_probes(k, tuple(w[0] for w in ws), schedule.n_directions,
+                                                    PAPER_DISPLACEMENTS, schedule.n_curves))(keys)
+            metric = _adagrad_metric(opt_state) if schedule.objective == "grad_norm_A" else tuple(jnp.ones_like(w) for w in ws)
+            tangents = tuple(_first_moments(opt_state)) if schedule.state == "teleport" else ()
+            before = eval_fn(ws, x, y, x_test, y_test)
+            ws, tangents, stats = _teleport_kernel(config)(
+                ws, tangents, x[idx], y[idx], probes, metric, tele_lr, schedule.direction, schedule.cap)
+            if schedule.state == "reset":
+                opt_state = init_fn(ws)
+            elif schedule.state == "teleport":
+                moved = iter(tangents)
+                opt_state = _map_first_moments(opt_state, lambda _: next(moved))
+            after = eval_fn(ws, x, y, x_test, y_test)
+            event = {
+                "epoch": epoch,
+                "loss_before": np.asarray(before["train_loss"]),
+                "loss_after": np.asarray(after["train_loss"]),
+                "grad_norm_sq_before": np.asarray(before["grad_norm_sq"]),
+                "grad_norm_sq_after": np.asarray(after["grad_norm_sq"]),
+                "invariance_error": np.asarray(jnp.max(stats["invariance_error"], axis=1)),
+                "objective_before": np.asarray(stats["objective"][:, 0, 0]),
+                "objective_after": np.asarray(stats["objective"][:, -1, -1]),
+            }
+            teleports.append(event)
+            yield Event("teleport", epoch, schedule.epochs, event)
+        perms = jax.vmap(lambda k: jax.random.permutation(jax.random.fold_in(k, epoch), n))(seed_keys)
+        ws, opt_state = epoch_fn(ws, opt_state, x, y, perms)
+        yield record(epoch + 1)
+
+    epochs = np.arange(len(wall))
+    data_vars = {k: (("seed", "epoch"), np.stack(v, axis=1)) for k, v in records.items()}
+    data_vars["wall_time"] = ("epoch", np.asarray(wall))
+    data_vars.update(_teleport_vars(teleports, len(seeds)))
+    return data_vars, {"seed": list(seeds), "epoch": epochs}, status
+
+
+def _teleport_vars(teleports, n_seeds):
+    names = ("loss_before", "loss_after", "grad_norm_sq_before", "grad_norm_sq_after", "invariance_error",
+             "objective_before", "objective_after")
+    out = {"teleport_epoch": ("teleport", np.asarray([t["epoch"] for t in teleports], dtype=int))}
+    for name in names:
+        stacked = np.stack([t[name] for t in teleports], axis=1) if teleports else np.zeros((n_seeds, 0))
+        out[name] = (("seed", "teleport"), stacked)
+    return out
+
+
+# --------------------------------------------------------------------------- 2-D surfaces
+
+
+@functools.lru_cache(maxsize=32)
+def _surface_kernel(problem, optimizer):
+    def run(theta, opt_state, n):
+        def step(carry, _):
+            w, s = carry
+            updates, s = optimizer.update(jax.grad(problem.loss)(w), s, w)
+            w = optax.apply_updates(w, updates)
+            return (w, s), w
+
+        return jax.lax.scan(step, (theta, opt_state), None, n)
+
+    return jax.jit(run, static_argnums=2)
+
+
+def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, chunk: int = 50):
+    if schedule.state == "teleport":
+        raise ValueError("state='teleport' needs a group differential; on 2-D problems use 'keep' or 'reset'")
+    dtype = jnp.result_type(float)
+    theta = problem.init(jax.random.PRNGKey(int(seeds[0]))) if theta0 is None else jnp.asarray(theta0, dtype)
+    run = _surface_kernel(problem, optimizer)
+    grad_sq = jax.jit(lambda w: jnp.sum(jax.grad(problem.loss)(w) ** 2))
+    opt_state = optimizer.init(theta)
+    path, teleports, tele_paths = [np.asarray(theta)], [], []
+    start = time.perf_counter()
+    wall = [0.0]
+    done, status = 0, "complete"
+    while done < schedule.epochs:
+        if is_cancelled(cancel):
+            status = "cancelled"
+            break
+        if done in schedule.teleport_at:
+            kwargs = {k: v for k, v in (("steps", schedule.steps), ("lr", schedule.lr)) if v is not None}
+            moved = level_set(problem, theta, direction=schedule.direction, **kwargs)
+            new = jnp.asarray(moved.theta.values, dtype)
+            l0, l1 = float(problem.loss(theta)), float(problem.loss(new))
+            event = {
+                "epoch": done,
+                "loss_before": np.asarray([l0]),
+                "loss_after": np.asarray([l1]),
+                "grad_norm_sq_before": np.asarray([float(grad_sq(theta))]),
+                "grad_norm_sq_after": np.asarray([float(grad_sq(new))]),
+                "invariance_error": np.asarray([abs(l1 - l0) / abs(l0)]),
+                "objective_before": np.asarray([float(grad_sq(theta))]),
+                "objective_after": np.asarray([float(grad_sq(new))]),
+                "path": moved.path.values,
+            }
+            theta = new
+            if schedule.state == "reset":
+                opt_state = optimizer.init(theta)
+            teleports.append(event)
+            tele_paths.append(moved.path.values)
+            yield Event("teleport", done, schedule.epochs, event)
+        upcoming = [e for e in schedule.teleport_at if e > done]
+        n = min(chunk, schedule.epochs - done, (min(upcoming) - done) if upcoming else chunk)
+        (theta, opt_state), steps = run(theta, opt_state, n)
+        path.extend(np.asarray(steps))
+        done += n
+        wall.extend([time.perf_counter() - start] * n)
+        steps = np.asarray(steps)
+        yield Event("epoch", done, schedule.epochs, {
+            "epoch": np.arange(done - n + 1, done + 1), "theta": steps,
+            "train_loss": np.asarray(jax.vmap(problem.loss)(steps)), "wall_time": wall[-1]})
+
+    path = np.asarray(path)
+    data_vars = {
+        "theta": (("seed", "epoch", "param"), path[None]),
+        "train_loss": (("seed", "epoch"), np.asarray(jax.vmap(problem.loss)(path))[None]),
+        "grad_norm_sq": (("seed", "epoch"), np.asarray(jax.vmap(grad_sq)(path))[None]),
+        "wall_time": ("epoch", np.asarray(wall)),
+    }
+    data_vars.update(_teleport_vars(teleports, 1))
+    if tele_paths:
+        data_vars["teleport_path"] = (("teleport", "path_step", "param"), np.stack(tele_paths))
+    return data_vars, {"seed": [int(seeds[0])], "epoch": np.arange(len(path)), "param": ["x", "y"]}, status
+
+
+# --------------------------------------------------------------------------- public
+
+
+def iter_train(
+    problem: Problem,
+    optimizer: optax.GradientTransformation | str = "sgd",
+    schedule: Schedule = Schedule(),
+    *,
+    lr: float = 1e-2,
+    seeds=(0,),
+    theta0=None,
+    cancel: CancelToken | None = None,
+) -> Stream[xr.Dataset]:
+    """Train ``problem`` with ``optimizer`` and teleports per ``schedule``, streaming per epoch.
+
+    ``optimizer`` is an optax transformation or a name of :data:`OPTIMIZERS`
+    (with ``lr``).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
+    every chunk of steps) and ``Event("teleport", ...)`` after every teleport;
+    returns a Dataset with dims ``seed``, ``epoch`` (0 = before training; on
+    2-D problems one epoch is one step) and ``teleport``: ``train_loss``,
+    ``grad_norm_sq`` (full training set), ``wall_time`` (seconds since start,
+    teleports included); networks add ``test_loss`` and accuracies, 2-D
+    problems ``theta`` and ``teleport_path``; per teleport ``teleport_epoch``,
+    ``loss_before/after``, ``grad_norm_sq_before/after``,
+    ``objective_before/after`` and ``invariance_error``.
+    """
+    opt_name = optimizer if isinstance(optimizer, str) else None
+    if opt_name is not None:
+        optimizer = make_optimizer(opt_name, float(lr))
+    config = {**problem.config(), "optimizer": opt_name or "custom", "lr": lr if opt_name else None,
+              "schedule": dataclasses.asdict(schedule), "seeds": [int(s) for s in seeds]}
+    if problem.dim == 2:
+        gen = _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel)
+    elif "activation" in problem.extras and problem.unravel is not None:
+        gen = _iter_network(problem, optimizer, schedule, seeds, theta0, cancel)
+    else:
+        raise ValueError(f"train needs a 2-D problem or a bias-free MLP problem, not {problem.name}")
+    data_vars, coords, status = yield from gen
+    return xr.Dataset(data_vars, coords=coords, attrs=result_attrs("teleport_training", config, status=status))
+
+
+def train(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
+    """``drive(iter_train(...))``: the whole run as one Dataset."""
+    return drive(iter_train(problem, optimizer, schedule, **kwargs))
+
+
+def epochs_to_reach(ds: xr.Dataset, target: float, variable: str = "train_loss") -> np.ndarray:
+    """Per seed, the first epoch at which ``variable ≤ target`` (``nan`` if never)."""
+    below = ds[variable].values <= target
+    first = np.argmax(below, axis=1).astype(float)
+    first[~below.any(axis=1)] = np.nan
+    return first
