@@ -161,7 +161,7 @@ def iter_slice(
     alpha,
     beta=None,
     *,
-    chunk: int = 1024,
+    chunk: int = 256,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
@@ -214,7 +214,7 @@ def iter_slice(
         "loss": (dims, grid.reshape(shape)),
         "directions": (("direction", "param"), np.asarray(directions)),
         "centre": (("param",), np.asarray(centre)),
-        "centre_loss": ((), float(loss(centre))),
+        "centre_loss": ((), float(_batched(loss)(centre[None])[0])),
     }
     if trajectory is not None:
         data.update(_path_variables(loss, trajectory, centre, directions))
@@ -258,7 +258,7 @@ def slice_loss(
     alpha,
     beta=None,
     *,
-    chunk: int = 1024,
+    chunk: int = 256,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",

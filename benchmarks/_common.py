@@ -1,0 +1,32 @@
+"""Shared benchmark helpers: a header with the command and machine, and median timings."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+
+
+def header(title: str) -> None:
+    """Print what ran, on what machine, with which JAX, in float64."""
+    jax.config.update("jax_enable_x64", True)
+    print(f"# {title}")
+    print("command:", " ".join(sys.orig_argv))
+    print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} "
+          f"cpus={os.cpu_count()} python={platform.python_version()}")
+    print(f"jax={jax.__version__} backend={jax.default_backend()} devices={jax.devices()} x64=on")
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls (results blocked on)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
