@@ -241,13 +241,19 @@ def _path_variables(loss, trajectory, centre, directions) -> dict:
     in_plane = centre_np + np.where(finite[:, None], coef, 0.0) @ directions_np
     on_plane = np.asarray(batched(jnp.asarray(in_plane, centre.dtype)))
     offset_norm = np.linalg.norm(trajectory - centre_np, axis=1)
-    variables = {name: (("point",), coef[:, j]) for j, name in enumerate(("path_alpha", "path_beta")[: coef.shape[1]])}
-    variables.update({
-        "path_residual": (("point",), residual),
-        "path_relative_residual": (("point",), residual / np.where(offset_norm > 0, offset_norm, 1.0)),
-        "path_loss": (("point",), np.where(finite, on_path, np.nan)),
-        "path_loss_in_plane": (("point",), np.where(finite, on_plane, np.nan)),
-    })
+    described = {
+        "path_alpha": (coef[:, 0], "least-squares plane coordinate along direction 0"),
+        "path_beta": (coef[:, -1], "least-squares plane coordinate along direction 1"),
+        "path_residual": (residual, "distance from θ_t to the plane (NOT visible in the slice picture)"),
+        "path_relative_residual": (residual / np.where(offset_norm > 0, offset_norm, 1.0),
+                                   "path_residual / ‖θ_t − centre‖"),
+        "path_loss": (np.where(finite, on_path, np.nan), "loss at θ_t: what the optimizer saw"),
+        "path_loss_in_plane": (np.where(finite, on_plane, np.nan),
+                               "loss at the projected point: the surface value under the drawn path"),
+    }
+    if coef.shape[1] == 1:
+        del described["path_beta"]
+    variables = {name: (("point",), values, {"description": text}) for name, (values, text) in described.items()}
     return variables
 
 

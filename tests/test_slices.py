@@ -44,9 +44,12 @@ def test_2d_slice_matches_analytic_values():
 
 def test_1d_slice_matches_analytic_values():
     alpha = np.linspace(-2, 2, 9)
-    ds = slice_loss(QUADRATIC, CENTRE, D[:1], alpha)
+    path = CENTRE + np.linspace(0, 1, 4)[:, None] * D[0]
+    ds = slice_loss(QUADRATIC, CENTRE, D[:1], alpha, trajectory=path)
     assert ds.loss.dims == ("alpha",)
     np.testing.assert_allclose(ds.loss.values, np_loss(CENTRE + alpha[:, None] * D[0]), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(ds.path_alpha, np.linspace(0, 1, 4), atol=1e-13)
+    assert "path_beta" not in ds
 
 
 def test_slice_streams_and_cancels():
