@@ -24,7 +24,7 @@ Update rules (θ parameters, g = ∇L(θ_t), all from optax except damped Newton
 * ``damped-newton``: θ ← θ − lr·(∇²L(θ) + γI)⁻¹ g with a *dense* Hessian and a
   dense solve, O(dim³) per step, so meant for small problems (2-D surfaces,
   small networks).  This is the fixed-damping, line-search-free core of Frye's
-  damped Newton (thesis §2.4, Algorithm 11), which takes the unit step
+  damped Newton (thesis §2.6.1, Algorithm 11), which takes the unit step
   (lr = 1) and picks γ from a set Γ per step; here γ = ``damping`` is fixed.
   As Frye warns, H + γI is singular where an eigenvalue of H equals −γ; such a
   step produces Inf/NaN and the run is flagged as diverged.  It is written
@@ -86,7 +86,7 @@ def scale_by_damped_newton(loss: Callable[[Array], Array], damping) -> optax.Gra
     """Precondition the gradient by ``(∇²L(θ) + γI)⁻¹`` (dense Hessian, dense solve).
 
     Hand-written (optax has no Newton step); the update needs ``params``.
-    Frye thesis §2.4, Algorithm 11 with one fixed damping γ and no merit search.
+    Frye thesis §2.6.1, Algorithm 11, with one fixed damping γ and no merit search.
     """
 
     def init(params):
