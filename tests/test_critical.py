@@ -1,0 +1,207 @@
+"""Critical-point finders and gradient-flat residuals (Frye thesis ch. 2-3).
+
+Analytic answers: r and r_H of constructed (H, g, p) against the formulas of
+eqs. 3.36-3.37 evaluated in numpy; the minimum-norm step against numpy's
+pseudo-inverse; Newton on quadratics (one step) and on a smooth strongly convex
+function (quadratic convergence, minimiser checked with scipy); the quartic of
+Example 3.1 (gradient-flat point (√2, 0) with ‖∇f‖² = 113 − 72√2).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.optimize
+
+from landscape import critical
+from landscape.io import load, save
+from landscape.jobs import CancelToken
+from landscape.problems import registry
+
+QUARTIC_FLAT_GSQ = 113 - 72 * math.sqrt(2)  # ‖∇f(√2, 0)‖² = (9 − 4√2)²
+TIGHT = critical.Solver(rtol=1e-13)
+
+
+@jax.jit
+def dense_step(H, g):
+    """Minimum-norm step for an explicit matrix (one compile per shape)."""
+    return critical.min_norm_step(lambda v: H @ v, g, TIGHT)[0]
+
+
+def numpy_flatness(H, g, p):
+    res = H @ p + g
+    fro = np.linalg.norm(H, "fro")
+    r = np.linalg.norm(res) / (fro * np.linalg.norm(p) + np.linalg.norm(g))
+    r_h = np.linalg.norm(H @ res) / (fro * np.linalg.norm(res))
+    return r, r_h
+
+
+def test_flatness_of_constructed_step_matches_formula():
+    H = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 0.5]])
+    g = np.array([1.0, -1.0, 2.0])
+    p = np.array([0.1, 0.2, -0.3])
+    r, r_h = critical.flatness(lambda v: jnp.asarray(H) @ v, jnp.asarray(g), jnp.asarray(p),
+                               jnp.linalg.norm(H))
+    np.testing.assert_allclose([r, r_h], numpy_flatness(H, g, p), rtol=1e-12)
+
+
+def test_flatness_known_values():
+    # H = diag(2, 0), g = (1, 1): the min-norm step is (−½, 0), Hp + g = (0, 1) lies in
+    # ker H, so r = 1 / (‖H‖_F ‖p‖ + ‖g‖) = 1 / (1 + √2) and r_H = 0.
+    H, g = jnp.diag(jnp.array([2.0, 0.0])), jnp.array([1.0, 1.0])
+    p = dense_step(H, g)
+    np.testing.assert_allclose(p, [-0.5, 0.0], atol=1e-12)
+    r, r_h = critical.flatness(lambda v: H @ v, g, p, jnp.linalg.norm(H))
+    np.testing.assert_allclose(r, 1 / (1 + math.sqrt(2)), rtol=1e-10)
+    assert abs(r_h) < 1e-12
+    # g entirely in the kernel: the step is 0, r = 1 (a strict gradient-flat point).
+    p0 = dense_step(H, jnp.array([0.0, 3.0]))
+    r0, r0_h = critical.flatness(lambda v: H @ v, jnp.array([0.0, 3.0]), p0, jnp.linalg.norm(H))
+    assert np.allclose(p0, 0.0) and r0 == pytest.approx(1.0) and r0_h == pytest.approx(0.0)
+
+
+def test_min_norm_step_is_pseudo_inverse_solution_on_singular_incompatible_system():
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    H = q @ np.diag([3.0, -2.0, 1.5, 0.7, 0.0, 0.0]) @ q.T  # rank 4, indefinite
+    g = rng.normal(size=6)  # has a kernel component: H p = −g has no solution
+    np.testing.assert_allclose(dense_step(H, g), -np.linalg.pinv(H) @ g, atol=1e-9)
+
+    def loss(theta):  # a quadratic with Hessian H and gradient g at 0
+        return 0.5 * theta @ jnp.asarray(H) @ theta + jnp.asarray(g) @ theta
+
+    r, r_h = critical.residuals(loss, jnp.zeros(6), TIGHT)
+    np.testing.assert_allclose([r, r_h], numpy_flatness(H, g, -np.linalg.pinv(H) @ g), atol=1e-9)
+    assert 0.1 < r < 1  # part of g is in the kernel
+
+
+def test_newton_mr_solves_a_strictly_convex_quadratic_in_one_step():
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(5, 5))
+    A, b = m @ m.T + np.eye(5), rng.normal(size=5)
+
+    def loss(theta):
+        return 0.5 * theta @ jnp.asarray(A) @ theta - jnp.asarray(b) @ theta
+
+    ds = critical.newton_mr(loss, jnp.zeros(5), num_steps=3, solver=TIGHT)
+    assert ds.step_size.values[0] == 1.0  # the pure Newton step is accepted
+    np.testing.assert_allclose(ds.path.values[1], np.linalg.solve(A, b), rtol=1e-10)
+    assert ds.grad_norm_sq.values[1] < 1e-20
+    assert str(ds["class"].values) == "critical" and ds.final_index == 0.0
+
+
+def test_newton_mr_converges_quadratically_on_a_smooth_strongly_convex_function():
+    rng = np.random.default_rng(2)
+    M, c = rng.normal(size=(8, 4)), rng.normal(size=4)
+
+    def loss(theta):
+        return jax.nn.logsumexp(jnp.asarray(M) @ theta) + 0.5 * jnp.sum((theta - jnp.asarray(c)) ** 2)
+
+    ds = critical.newton_mr(loss, jnp.zeros(4), num_steps=12, solver=TIGHT)
+    gn = np.sqrt(ds.grad_norm_sq.values)
+    gn = gn[np.isfinite(gn)]
+    # In the local phase ‖g_{t+1}‖ ≤ C ‖g_t‖²; linear convergence would give a ratio
+    # ‖g_{t+1}‖/‖g_t‖² that explodes as ‖g_t‖ → 0.
+    local = [(a, b) for a, b in zip(gn, gn[1:]) if 1e-7 < a < 1e-1]
+    assert len(local) >= 2
+    assert all(b <= 10 * a**2 for a, b in local)
+    value_and_grad = jax.jit(jax.value_and_grad(loss))
+    reference = scipy.optimize.minimize(
+        lambda t: tuple(np.asarray(v) for v in value_and_grad(jnp.asarray(t))), np.zeros(4),
+        jac=True, method="BFGS", options={"gtol": 1e-11},
+    )
+    np.testing.assert_allclose(ds.theta.values, reference.x, atol=1e-7)
+
+
+def test_residuals_at_the_quartic_gradient_flat_point():
+    quartic = registry.get("frye-quartic")
+    theta = jnp.array([math.sqrt(2.0), 0.0])
+    g = jax.grad(quartic.loss)(theta)
+    p = dense_step(jax.hessian(quartic.loss)(theta), g)
+    assert np.linalg.norm(p) < 1e-12  # the min-norm Newton step vanishes (maxxnorm guard)
+    r, r_h = critical.residuals(quartic.loss, theta)
+    assert r == pytest.approx(1.0, abs=1e-12)
+    assert abs(r_h) < 1e-12
+    assert float(jnp.sum(g**2)) == pytest.approx(QUARTIC_FLAT_GSQ, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def quartic_runs():
+    quartic = registry.get("frye-quartic")
+    starts = jnp.array([[-3.8, 1.5], [-2.0, -1.0], [1.0, 1.0], [2.5, -2.0]])
+    return critical.find(quartic, starts, "newton-mr", num_steps=60)
+
+
+def test_newton_mr_on_the_quartic_left_starts_reach_the_minimum(quartic_runs):
+    left = quartic_runs.isel(run=[0, 1])
+    np.testing.assert_allclose(left.theta.values, [[-3.0, 0.0]] * 2, atol=1e-10)
+    assert list(left["class"].values) == ["critical", "critical"]
+    assert np.all(left.final_index.values == 0.0)
+
+
+def test_newton_mr_on_the_quartic_right_starts_stall_at_the_gradient_flat_point(quartic_runs):
+    right = quartic_runs.isel(run=[2, 3])
+    np.testing.assert_allclose(right.theta.values[:, 0], math.sqrt(2), atol=1e-6)
+    np.testing.assert_allclose(right.final_grad_norm_sq.values, QUARTIC_FLAT_GSQ, rtol=1e-6)
+    assert np.all(right.max_r.values > 0.99)
+    assert "gradient-flat" in set(right["class"].values)
+    assert np.all(right["class"].values != "critical")
+
+
+def test_finder_dataset_round_trips_through_netcdf(quartic_runs, tmp_path):
+    save(quartic_runs, tmp_path / "runs.nc")
+    again = load(tmp_path / "runs.nc")
+    np.testing.assert_array_equal(again["class"].values, quartic_runs["class"].values)
+    np.testing.assert_array_equal(again.grad_norm_sq.values, quartic_runs.grad_norm_sq.values)
+
+
+def test_stream_yields_chunks_and_cancel_returns_partial_result():
+    quartic = registry.get("frye-quartic")
+    starts = jnp.array([[-3.8, 1.5], [-2.0, -1.0], [1.0, 1.0], [2.5, -2.0]])
+    token = CancelToken()
+    stream = critical.iter_find(quartic, starts, "newton-mr", num_steps=60, cancel=token)
+    event = next(stream)
+    assert event.kind == "chunk" and event.data["grad_norm_sq"].shape == (4, 10)
+    np.testing.assert_allclose(event.data["grad_norm_sq"][:, 0],
+                               [float(jnp.sum(jax.grad(quartic.loss)(s) ** 2)) for s in starts])
+    token.cancel()
+    with pytest.raises(StopIteration) as stop:
+        next(stream)
+    assert stop.value.value.attrs["status"] == "cancelled"
+
+
+def test_residual_map_shows_the_gradient_flat_lines_of_the_quartic():
+    ds = critical.residual_map(registry.get("frye-quartic"), 21)
+    on_line = ds.sel(x=math.sqrt(2), y=0.0)
+    assert float(on_line.r) == pytest.approx(1.0) and abs(float(on_line.r_h)) < 1e-12
+    assert float(ds.sel(x=-math.sqrt(2), y=0.0).r) == pytest.approx(1.0)
+    away = ds.where(np.abs(np.abs(ds.x) - math.sqrt(2)) > 0.3)
+    assert float(away.r.max()) < 1e-3  # elsewhere Newton steps solve the system
+    np.testing.assert_allclose(ds.grad_norm_sq.sel(x=math.sqrt(2), y=0.0), QUARTIC_FLAT_GSQ, rtol=1e-12)
+
+
+def test_damped_newton_gnm_and_pinv_newton_reach_the_quartic_minimum_from_the_left():
+    quartic = registry.get("frye-quartic")
+    start = jnp.array([[-3.3, 0.5]])
+    for ds in (
+        critical.damped_newton(quartic, start, num_steps=40),
+        critical.gnm(quartic, start, num_steps=300),
+        critical.pinv_newton(quartic, start, num_steps=20),
+    ):
+        np.testing.assert_allclose(ds.theta.values[0], [-3.0, 0.0], atol=1e-6)
+        assert ds["class"].values[0] == "critical"
+
+
+def test_sample_starts_are_uniform_in_loss_with_noise_on_half():
+    quartic = registry.get("frye-quartic")
+
+    key, sgd = jax.random.PRNGKey(3), optax.sgd(1e-3)
+    starts = critical.sample_starts(quartic, 8, key, optimizer=sgd, trajectory_steps=200)
+    assert starts.shape == (8, 2)
+    thetas, _ = critical._trajectory(quartic.loss, sgd, quartic.init(jax.random.split(key, 3)[0]), 200)
+    dist = np.min(np.linalg.norm(np.asarray(thetas)[None] - np.asarray(starts)[:, None], axis=-1), axis=1)
+    assert np.all(dist[4:] == 0.0)  # the second half are trajectory iterates
+    assert np.all(dist[:4] > 0.0)  # the first half carry noise
