@@ -1,0 +1,133 @@
+"""The tree-MDP diversity experiment of Ridge Rider §4 (Fig. 2, App. B).
+
+On a ``tree-mdp`` problem, count the positive leaves (reward 10) that each method
+"finds", where a parameter vector finds the leaf its greedy policy reaches (the
+paper does not define "found"; this is our reading):
+
+``rr``           exact RR from the MIS (maximum entropy), BFS, N ridges, δ_break,
+                 backtracking α, EndRide = overlap below δ_break or no improvement
+                 (App. B); every node of the tree counts.
+``gd-random``    gradient descent (α = 0.1, App. B) from ``θ ~ N(0, 1)``.
+``gd-saddle``    gradient descent from the MIS plus ``N(0, saddle_noise²)`` (without
+                 noise all runs coincide, App. B Fig. 7).
+``random-dirs``  random unit vectors from the MIS, each followed along the straight
+                 line to its lowest loss (step α = 0.1, at most ``gd_steps`` steps); the
+                 sign is chosen so the line starts downhill.
+
+The baselines get the same number of steps as RR used on that tree: RR's accepted
+ride steps are split into runs of ``gd_steps`` steps (at least one run); the
+random directions number the rides RR made.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import xarray as xr
+
+from ..problems import get
+from ..results import result_attrs
+from .mis import find_mis
+from .search import search
+
+METHODS = ("rr", "gd-random", "gd-saddle", "random-dirs")
+
+#: App. B's settings (δ_break = 0.95, top N = 6, BFS, exact, backtracking α); the
+#: paper gives neither the initial nor the minimum α, nor its T beyond 1e5.
+RR_SETTINGS = dict(
+    mode="exact", order="bfs", n_ridges=6, delta_break=0.95, alpha=1.0, alpha_min=1e-3,
+    end_rules=("overlap", "no-improvement"), improve_tol=1e-6, neg_tol=1e-4,
+    max_depth=20, max_nodes=10_000, max_steps=500, total_steps=2000,
+)
+
+
+@partial(jax.jit, static_argnames=("loss", "steps"))
+def _gradient_descent(loss, steps, starts, learning_rate):
+    optimizer = optax.sgd(learning_rate)
+
+    def run(theta):
+        def body(carry, _):
+            theta, state = carry
+            updates, state = optimizer.update(jax.grad(loss)(theta), state, theta)
+            return (optax.apply_updates(theta, updates), state), None
+
+        return jax.lax.scan(body, (theta, optimizer.init(theta)), None, length=steps)[0][0]
+
+    return jax.vmap(run)(starts)
+
+
+@partial(jax.jit, static_argnames=("loss", "steps"))
+def _best_on_lines(loss, steps, origin, directions, step_size):
+    """For each unit direction u: the point θ₀ + t·u, t ∈ {0, α, …, steps·α}, of lowest loss,
+    with u flipped to start downhill."""
+    grad = jax.grad(loss)(origin)
+    directions = directions * jnp.where(directions @ grad > 0, -1.0, 1.0)[:, None]
+    ts = step_size * jnp.arange(steps + 1, dtype=origin.dtype)
+
+    def best(u):
+        points = origin[None] + ts[:, None] * u[None]
+        return points[jnp.argmin(jax.vmap(loss)(points))]
+
+    return jax.vmap(best)(directions)
+
+
+def found_positive(problem, thetas) -> set[int]:
+    """Positive leaves reached by the greedy policies of ``thetas``."""
+    greedy, positive = problem.extras["greedy"], set(problem.extras["positive_leaves"].tolist())
+    return {greedy(t) for t in np.asarray(thetas)} & positive
+
+
+def tree_mdp_trial(
+    depth: int, seed: int, *, entropy_weight: float = 1.0, gd_steps: int = 200, gd_lr: float = 0.1,
+    saddle_noise: float = 1e-3, **rr_settings,
+) -> dict[str, float]:
+    """Fraction of positive leaves found by each method on ``tree-mdp(depth, seed)``;
+    also ``rr_steps`` and ``rr_rides`` (RR's budget, shared with the baselines)."""
+    problem = get("tree-mdp", depth=depth, seed=seed)
+    settings = {**RR_SETTINGS, **rr_settings}
+    mis = find_mis(problem, jnp.zeros(problem.dim), entropy_weight=entropy_weight)
+    tree = search(problem, mis, **settings)
+    steps, rides = int(tree.attrs["steps"]), int((tree.order.values > 0).sum())
+    runs = max(1, steps // gd_steps)
+    key = jax.random.PRNGKey(seed)
+    k1, k2, k3 = jax.random.split(key, 3)
+    shape = (runs, problem.dim)
+    gd_random = _gradient_descent(problem.loss, gd_steps, jax.random.normal(k1, shape, mis.dtype), gd_lr)
+    starts = mis[None] + saddle_noise * jax.random.normal(k2, shape, mis.dtype)
+    gd_saddle = _gradient_descent(problem.loss, gd_steps, starts, gd_lr)
+    u = jax.random.normal(k3, (max(rides, 1), problem.dim), mis.dtype)
+    lines = _best_on_lines(problem.loss, gd_steps, mis, u / jnp.linalg.norm(u, axis=1, keepdims=True), gd_lr)
+    n_positive = len(problem.extras["positive_leaves"])
+    found = {
+        "rr": found_positive(problem, tree.theta.values),
+        "gd-random": found_positive(problem, gd_random),
+        "gd-saddle": found_positive(problem, gd_saddle),
+        "random-dirs": found_positive(problem, lines),
+    }
+    return {**{m: len(found[m]) / n_positive for m in METHODS}, "rr_steps": steps, "rr_rides": rides,
+            "n_positive": n_positive, "dim": problem.dim}
+
+
+def tree_mdp_table(depths=(4, 6, 8), seeds=range(10), **kwargs) -> xr.Dataset:
+    """:func:`tree_mdp_trial` over depths × trees: ``found (method, depth, tree)`` in [0, 1]
+    plus RR's ``steps``/``rides`` and each tree's ``n_positive``/``dim``."""
+    seeds = list(seeds)
+    found = np.zeros((len(METHODS), len(depths), len(seeds)))
+    extra = {name: np.zeros((len(depths), len(seeds)), int) for name in ("rr_steps", "rr_rides", "n_positive", "dim")}
+    for a, depth in enumerate(depths):
+        for b, seed in enumerate(seeds):
+            trial = tree_mdp_trial(depth, seed, **kwargs)
+            found[:, a, b] = [trial[m] for m in METHODS]
+            for name in extra:
+                extra[name][a, b] = trial[name]
+    return xr.Dataset(
+        {"found": (("method", "depth", "tree"), found),
+         **{name: (("depth", "tree"), values) for name, values in extra.items()}},
+        coords={"method": list(METHODS), "depth": list(depths), "tree": seeds},
+        attrs=result_attrs("tree-mdp-diversity", {"depths": list(depths), "seeds": seeds,
+                                                  "rr": {**RR_SETTINGS, **kwargs}}),
+    )
