@@ -148,6 +148,17 @@ def _evaluator(loss: Callable[[Array], Array]):
     return evaluate
 
 
+def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficients) -> np.ndarray:
+    """``L(c + Σ_j a_j d_j)`` for each row ``a`` of ``coefficients (m, k)``: one chunk of a grid.
+
+    The unit of work of a slice (DESIGN.md "Scale-out"): pure, so chunks can
+    also be mapped over workers (e.g. Dask) instead of :func:`iter_slice`'s loop.
+    """
+    centre = jnp.asarray(centre)
+    return np.asarray(_evaluator(loss)(centre, jnp.asarray(directions, centre.dtype),
+                                       jnp.asarray(coefficients, centre.dtype)))
+
+
 @functools.lru_cache(maxsize=32)
 def _batched(loss: Callable[[Array], Array]):
     """Jitted ``thetas (m, dim) -> losses (m,)``."""
@@ -192,7 +203,6 @@ def iter_slice(
         coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
     n = len(coefficients)
     chunk = max(1, min(chunk, n))
-    evaluate = _evaluator(loss)
     grid = np.full(n, np.nan)
     done, status = 0, "complete"
     while done < n:
@@ -202,7 +212,7 @@ def iter_slice(
         index = np.arange(done, min(done + chunk, n))
         padded = np.zeros((chunk, k))
         padded[: len(index)] = coefficients[index]
-        values = np.asarray(evaluate(centre, directions, jnp.asarray(padded, centre.dtype)))[: len(index)]
+        values = evaluate_chunk(loss, centre, directions, padded)[: len(index)]
         grid[index] = values
         done += len(index)
         yield Event("chunk", done, n, {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})
