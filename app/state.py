@@ -18,6 +18,15 @@ def default_problem_name() -> str:
     return "rr-demo" if "rr-demo" in available else "himmelblau"
 
 
+KIND_ORDER = ("surface", "network", "game", "rl")
+
+
+def problem_choices() -> list[str]:
+    """Registered problem names, 2-D surfaces first, then networks, games, RL toys, the rest."""
+    rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    return sorted(problems.names(), key=lambda name: rank.get(problems.entry(name).kind, len(rank)))
+
+
 class AppState(param.Parameterized):
     """Which problem a session looks at.
 
@@ -28,7 +37,7 @@ class AppState(param.Parameterized):
     """
 
     problem_name = param.Selector(
-        default=default_problem_name(), objects=problems.names(), doc="Registered problem shown by the views."
+        default=default_problem_name(), objects=problem_choices(), doc="Registered problem shown by the views."
     )
     expression = param.String(default="", doc="Last custom expression that was accepted.")
     problem = param.Parameter(constant=True, doc="The current Problem object.")

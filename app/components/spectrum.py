@@ -27,6 +27,7 @@ def spectrum_element(eigenvalues: np.ndarray, title: str = "") -> hv.Overlay:
     spikes = styled(
         hv.Spikes(values, kdims=[hv.Dimension("eigenvalue", label="λ")]),
         color="#1f77b4",
+        yaxis=None,
         bokeh={"line_width": 3, "tools": ["hover"]},
         matplotlib={"linewidth": 3},
     )

@@ -1,0 +1,161 @@
+"""Fixtures that drive the served dashboard in a real headless Chromium.
+
+* ``served_app``: ``panel serve app/main.py`` on a free port in a subprocess
+  (one per test session), waited for until it answers; killed at teardown.
+  Its URL is ``served_app.url``; its log (stdout/stderr) is ``served_app.log()``.
+* ``browser``: Debian's ``/usr/bin/chromium`` launched headless by Playwright.
+* ``page``: a fresh browser context and page that records console errors and
+  uncaught page errors in ``page.console_errors``; the fixture
+  ``assert_no_console_errors`` is a function ``(page) -> None`` that checks them.
+* ``new_page``: a factory for more pages, each in its own context (= its own
+  cookies, its own dashboard session).
+
+Without Chromium or Playwright the browser tests skip, except under
+``CI=true`` where they fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("LANDSCAPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SERVER_START_TIMEOUT = 180.0
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.browser)
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"browser tests must run under CI=true, but {reason}")
+    pytest.skip(reason)
+
+
+@dataclasses.dataclass
+class ServedApp:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    port = _free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log"
+    command = [
+        sys.executable, "-m", "panel", "serve", "app/main.py",
+        "--port", str(port), "--address", "127.0.0.1",
+        "--allow-websocket-origin", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    app = ServedApp(url=f"http://127.0.0.1:{port}/main", process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _answers(app.url):
+            if process.poll() is not None:
+                pytest.fail(f"panel serve exited with {process.returncode}:\n{app.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"panel serve did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{app.log()}")
+            time.sleep(0.5)
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _unavailable(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _recording_page(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
+    return context, page
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make():
+        context, page = _recording_page(browser)
+        contexts.append(context)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def _assert_no_console_errors(page) -> None:
+    """Fail with the messages if the page logged console errors or threw."""
+    assert page.console_errors == [], "browser console errors:\n" + "\n".join(page.console_errors)
+
+
+@pytest.fixture
+def assert_no_console_errors():
+    return _assert_no_console_errors

@@ -1,0 +1,92 @@
+"""The served dashboard in headless Chromium: plots render, runs stream and cancel, sessions are separate."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+LOAD_TIMEOUT_MS = 180_000
+RUN_TIMEOUT_MS = 120_000
+LONG_RUN = "100000"  # steps: far more than a test waits for, so only Cancel ends it
+PROGRESS = re.compile(r"^[1-9]\d* / 100000$")
+
+
+def open_dashboard(page, url):
+    page.goto(url)
+    page.wait_for_selector("canvas", timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+
+def field(page, label, tag="input"):
+    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
+
+
+def status(page):
+    return page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting"))
+
+
+def start_long_run(page, random_clicks=1):
+    for _ in range(random_clicks):
+        page.get_by_role("button", name="Random starts").click()
+    steps = field(page, "Steps")
+    steps.fill(LONG_RUN)
+    steps.press("Tab")  # Bokeh commits the typed value on change
+    expect(steps).to_have_value(LONG_RUN)
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+
+def wait_for_progress(page):
+    expect(status(page)).to_have_text(PROGRESS, timeout=RUN_TIMEOUT_MS)
+
+
+def cancel(page):
+    page.get_by_role("button", name="Cancel").click()
+    expect(status(page)).to_have_text(re.compile(r"^Cancelled at \d+%$"), timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Run")).to_be_visible()
+
+
+def trajectory_options(page):
+    return field(page, "Trajectory", "select").locator("option").all_inner_texts()
+
+
+def test_page_renders_plots_streams_a_run_and_cancels_it(served_app, page, assert_no_console_errors):
+    open_dashboard(page, served_app.url)
+    expect(page.get_by_text("Landscape", exact=True).first).to_be_visible()  # the tab
+    # the surface and the two spectrum plots are Bokeh canvases
+    assert page.locator(".bk-Canvas canvas, canvas").count() >= 3
+    assert_no_console_errors(page)
+
+    start_long_run(page)
+    wait_for_progress(page)
+    cancel(page)
+    # the partial result was stored: 3 optimizers x 4 starts selectable
+    options = trajectory_options(page)
+    assert len(options) == 12 and all(" from (" in option for option in options)
+    assert_no_console_errors(page)
+
+
+def test_two_sessions_run_at_once_without_seeing_each_other(served_app, new_page, assert_no_console_errors):
+    first, second = new_page(), new_page()
+    open_dashboard(first, served_app.url)
+    open_dashboard(second, served_app.url)
+
+    start_long_run(first, random_clicks=1)
+    wait_for_progress(first)
+    # the second session is idle: its button still says Run and it has no progress
+    expect(second.get_by_role("button", name="Run")).to_be_visible()
+    assert second.get_by_role("button", name="Cancel").count() == 0
+
+    start_long_run(second, random_clicks=2)
+    wait_for_progress(second)
+    expect(first.get_by_role("button", name="Cancel")).to_be_visible()  # both run at once
+
+    cancel(first)
+    expect(second.get_by_role("button", name="Cancel")).to_be_visible()  # unaffected by the first's cancel
+    cancel(second)
+
+    assert len(trajectory_options(first)) == 3 * 4
+    assert len(trajectory_options(second)) == 3 * 8
+    assert_no_console_errors(first)
+    assert_no_console_errors(second)

@@ -1,0 +1,103 @@
+"""Shared dashboard components: surface grid, spectrum, exports, view discovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from app.components import export, spectrum, surface
+from app.state import AppState
+from app.views import ViewSpec, discover
+from landscape import io as landscape_io
+from landscape import problems
+
+
+def himmelblau(x, y):
+    return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+
+def test_surface_grid_matches_the_formula_on_the_view_box():
+    problem = problems.get("himmelblau")
+    grid = surface.surface_grid(problem, resolution=31)
+    (x0, x1), (y0, y1) = problem.bounds
+    assert grid.loss.dims == ("y", "x")
+    assert grid.x.values[[0, -1]].tolist() == [x0, x1]
+    assert grid.y.values[[0, -1]].tolist() == [y0, y1]
+    gx, gy = np.meshgrid(grid.x.values, grid.y.values)
+    np.testing.assert_allclose(grid.loss.values, himmelblau(gx, gy), rtol=1e-12)
+
+
+def test_surface_grid_refuses_a_network():
+    with pytest.raises(ValueError, match="not a 2-D surface"):
+        surface.surface_grid(problems.get("mlp-moons"))
+
+
+def test_shade_is_monotone_and_zero_at_the_minimum():
+    loss = np.array([3.0, 1.0, 10.0, np.nan])
+    shaded = surface.shade(loss)
+    assert shaded[1] == 0.0
+    np.testing.assert_allclose(shaded[:3], np.log1p([2.0, 0.0, 9.0]))
+    assert np.isnan(shaded[3])
+
+
+def test_spectrum_title_reports_the_index():
+    element = spectrum.spectrum_element(np.array([-2.0, -1e-7, 1.0, 3.0]))
+    assert element.opts.get().kwargs["title"].endswith("index = 0.25")
+
+
+def _figure():
+    problem = problems.get("himmelblau")
+    grid = surface.surface_grid(problem, resolution=21)
+    return surface.surface_element(grid) * surface.critical_points_element(problem)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "magic"),
+    [("png", b"\x89PNG\r\n\x1a\n"), ("svg", b"<svg"), ("pdf", b"%PDF-"), ("html", b"<!DOCTYPE html>")],
+)
+def test_figure_exports_write_valid_files(tmp_path, fmt, magic):
+    path = tmp_path / f"figure.{fmt}"
+    export.save_figure(_figure(), path)
+    head = path.read_bytes()[:4096].lstrip()
+    assert magic in head if fmt == "svg" else head.startswith(magic)
+    if fmt == "html":  # standalone: the Bokeh library is inlined, no CDN needed
+        text = path.read_text()
+        assert "Bokeh" in text and "cdn.bokeh.org" not in text
+
+
+def test_unknown_figure_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unsupported figure format"):
+        export.save_figure(_figure(), tmp_path / "figure.bmp")
+
+
+def test_dataset_bytes_round_trip_through_netcdf(tmp_path):
+    ds = xr.Dataset({"loss": (("run", "step"), np.arange(6.0).reshape(2, 3))}, attrs={"kind": "test"})
+    data = export.dataset_bytes(ds).getvalue()
+    assert data.startswith(b"\x89HDF\r\n\x1a\n")
+    path = tmp_path / "data.nc"
+    path.write_bytes(data)
+    xr.testing.assert_identical(landscape_io.load(path), ds)
+
+
+def test_export_bar_is_disabled_until_a_result_exists():
+    bar = export.ExportBar(figure=_figure, dataset=lambda: None)
+    buttons = list(bar._buttons.values())
+    assert all(button.disabled for button in buttons)
+    bar.refresh("himmelblau-trajectories")
+    assert not any(button.disabled for button in buttons)
+    assert bar._buttons["png"].filename == "himmelblau-trajectories.png"
+
+
+def test_discover_finds_the_landscape_view_first():
+    specs = discover()
+    assert all(isinstance(spec, ViewSpec) for spec in specs)
+    assert specs[0].key == "landscape"
+    assert len({spec.key for spec in specs}) == len(specs)
+
+
+def test_app_state_follows_the_picker():
+    state = AppState(problem_name="booth")
+    assert state.problem.name == "booth"
+    state.problem_name = "himmelblau"
+    assert state.problem.name == "himmelblau"
