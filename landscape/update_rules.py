@@ -1,0 +1,316 @@
+"""Update rules for games as fixed-point maps z ↦ F(z) on a flat real state.
+
+Every rule is "a gradient *field* fed to an optax transformation under a
+*scheme*":
+
+field
+    ``gradient``: the joint gradient ĝ (Lorraine eq. 5.4);
+    ``lola``: LOLA (Foerster et al. 2018), player i follows
+    ∇_i L_i − η ∇_i Σ_{j≠i} (∇_j L_i · ∇_j L_j) with look-ahead η
+    (the exact first-order LOLA of the SOS reference code; η = 0 gives ĝ);
+    ``extragradient``: ĝ evaluated at the extrapolated point ω − α′ĝ(ω)
+    (App. B.3.3, EG: ω^{j+½} = ω^j − α′ĝ^j, ω^{j+1} = ω^j − αĝ^{j+½}).
+transformation (optax)
+    ``optax.sgd`` (plain or heavy-ball: θ ← θ − αg + β(θ − θ_prev), eq. 4.2),
+    ``optax.optimistic_gradient_descent`` (OG, App. B.3.3:
+    ω^{j+1} = ω^j − 2αĝ^j + α′ĝ^{j−1}, i.e. optax's (alpha, beta) =
+    (2α − α′, α′) with unit learning rate; optax takes ĝ^{−1} = ĝ^0, so the
+    first step is ω − (2α − α′)ĝ^0), :func:`complex_momentum`
+    (SimCM/AltCM, Algorithms 7 and 11) and :func:`complex_adam`
+    (Algorithm 8 with its typos fixed).  The last two are hand-written
+    ``optax.GradientTransformation``s because optax has no complex momentum.
+scheme
+    ``simultaneous`` (Jacobi: every player uses ĝ(ω^j)) or ``alternating``
+    (Gauss-Seidel: player B sees A's new parameters, Algorithm 11).  Each
+    player has its own optax state.
+
+The state z stacks the parameters ω and the flattened optimizer states
+(complex buffers as their real and imaginary parts, Algorithm 12), so that
+the Jacobian ∇_z F of *any* rule (eq. 5.7; eq. 4.12 for SimCM) is one
+``jax.jacfwd``.  Hyperparameters enter as a dict of (traceable) scalars, so
+a compiled map can be reused, or ``vmap``-ed, across step sizes and β.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .problems.base import Game
+from .problems.games import joint_gradient
+
+Array = jax.Array
+
+
+# --------------------------------------------------------------------------
+# Complex momentum as optax transformations
+
+
+class ComplexMomentumState(NamedTuple):
+    mu: Any  # complex buffer pytree
+
+
+def complex_momentum(learning_rate, beta) -> optax.GradientTransformation:
+    """Complex momentum (Lorraine Algorithm 7, SimCM; Algorithm 11 when alternated).
+
+        μ^{j+1} = β μ^j − g^j,        update = ℜ(α μ^{j+1}),
+
+    with β ∈ ℂ, α ∈ ℝ and a real parameter update.  For real β this is
+    heavy-ball momentum (eq. 4.6-4.7).  Hand-written: optax has no complex
+    momentum.
+    """
+
+    def init(params):
+        return ComplexMomentumState(
+            jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.result_type(p.dtype, jnp.complex64)), params)
+        )
+
+    def update(updates, state, params=None):
+        del params
+        mu = jax.tree.map(lambda m, g: beta * m - g, state.mu, updates)
+        out = jax.tree.map(lambda m, g: jnp.real(learning_rate * m).astype(g.dtype), mu, updates)
+        return out, ComplexMomentumState(mu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _safe_sqrt(x):
+    """√x with a finite derivative at 0 (√ is clamped below 1e-30; Jacobians stay finite)."""
+    return jnp.sqrt(jnp.maximum(x, 1e-30))
+
+
+class ComplexAdamState(NamedTuple):
+    count: Array
+    mu: Any  # complex first moment
+    nu: Any  # real second moment
+
+
+def complex_adam(learning_rate, beta1, beta2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """Complex Adam (Lorraine Algorithm 8) with the printed typos fixed.
+
+        μ^{j+1} = β₁μ^j − g^j,   v^{j+1} = β₂v^j + (1 − β₂)(g^j)²,
+        v̂^{j+1} = v^{j+1} / (1 − β₂^{j+1}),
+        update = α ℜ(μ^{j+1}) / (√v̂^{j+1} + ε).
+
+    Fixes (see the notes): the update uses the *new* buffer μ^{j+1} (printed:
+    μ^j) and ε sits outside the square root (printed: √(v̂ + ε)); as printed,
+    the first moment has no bias correction.  Only β₁ is complex.
+    Hand-written: optax's Adam has real moments only.
+    """
+
+    def init(params):
+        return ComplexAdamState(
+            jnp.zeros((), jnp.int32),
+            jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.result_type(p.dtype, jnp.complex64)), params),
+            jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def update(updates, state, params=None):
+        del params
+        count = state.count + 1
+        mu = jax.tree.map(lambda m, g: beta1 * m - g, state.mu, updates)
+        nu = jax.tree.map(lambda v, g: beta2 * v + (1 - beta2) * g**2, state.nu, updates)
+        correction = 1 - beta2 ** count.astype(jnp.result_type(float))
+        out = jax.tree.map(
+            lambda m, v, g: (learning_rate * jnp.real(m) / (_safe_sqrt(v / correction) + eps)).astype(g.dtype),
+            mu, nu, updates,
+        )
+        return out, ComplexAdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+# --------------------------------------------------------------------------
+# Rule catalogue
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleSpec:
+    field: str
+    scheme: str
+    transform: Callable[[dict], optax.GradientTransformation]
+    defaults: dict
+    summary: str
+
+
+def _beta(h):
+    return h["beta_abs"] * jnp.exp(1j * h["beta_arg"])
+
+
+_CM = {"alpha": 0.1, "beta_abs": 0.9, "beta_arg": math.pi / 8}
+
+RULES: dict[str, RuleSpec] = {
+    "simgd": RuleSpec("gradient", "simultaneous", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1},
+                      "simultaneous gradient descent ω ← ω − αĝ (eq. 5.5)"),
+    "altgd": RuleSpec("gradient", "alternating", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1},
+                      "alternating gradient descent (Gauss-Seidel)"),
+    "lola": RuleSpec("lola", "simultaneous", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1, "lookahead": 0.1},
+                     "LOLA (Foerster et al. 2018) with look-ahead η"),
+    "extragradient": RuleSpec("extragradient", "simultaneous", lambda h: optax.sgd(h["alpha"]),
+                              {"alpha": 0.1, "extrapolation": 0.1}, "extragradient (App. B.3.3)"),
+    "optimistic": RuleSpec(
+        "gradient", "simultaneous",
+        lambda h: optax.optimistic_gradient_descent(1.0, 2 * h["alpha"] - h["extrapolation"], h["extrapolation"]),
+        {"alpha": 0.1, "extrapolation": 0.1}, "optimistic GD ω ← ω − 2αĝ^j + α′ĝ^{j−1} (App. B.3.3)"),
+    "momentum": RuleSpec("gradient", "simultaneous", lambda h: optax.sgd(h["alpha"], momentum=h["beta"]),
+                         {"alpha": 0.1, "beta": 0.5}, "simultaneous heavy-ball momentum (eq. 4.2)"),
+    "simcm": RuleSpec("gradient", "simultaneous", lambda h: complex_momentum(h["alpha"], _beta(h)), dict(_CM),
+                      "simultaneous complex momentum (Algorithm 7)"),
+    "altcm": RuleSpec("gradient", "alternating", lambda h: complex_momentum(h["alpha"], _beta(h)), dict(_CM),
+                      "alternating complex momentum (Algorithm 11)"),
+    "complex-adam": RuleSpec(
+        "gradient", "simultaneous",
+        lambda h: complex_adam(h["alpha"], _beta(h), h["beta2"], h["eps"]),
+        {"alpha": 0.01, "beta_abs": 0.8, "beta_arg": math.pi / 8, "beta2": 0.999, "eps": 1e-8},
+        "complex Adam (Algorithm 8, typos fixed)"),
+}
+
+
+def rule_names() -> list[str]:
+    return list(RULES)
+
+
+def hyperparameters(rule: str, **overrides: float) -> dict[str, float]:
+    """The rule's default hyperparameters updated by ``overrides`` (unknown keys rejected)."""
+    spec = RULES[rule]
+    unknown = set(overrides) - set(spec.defaults)
+    if unknown:
+        raise ValueError(f"rule {rule!r} has no hyperparameters {sorted(unknown)}; it has {sorted(spec.defaults)}")
+    return {**spec.defaults, **{k: float(v) for k, v in overrides.items()}}
+
+
+# --------------------------------------------------------------------------
+# Fields
+
+
+def lola_field(game: Game, w: Array, lookahead) -> Array:
+    """LOLA's joint update direction: ∇_i L_i − η ∇_i Σ_{j≠i} ∇_j L_i · ∇_j L_j."""
+    grads = [jax.grad(loss)(w) for loss in game.player_losses]
+    out = jnp.zeros_like(w)
+    for i, block in enumerate(game.blocks):
+        def shaping(v, i=i):
+            full = [jax.grad(loss)(v) for loss in game.player_losses]
+            return sum(full[i][b] @ full[j][b] for j, b in enumerate(game.blocks) if j != i)
+
+        out = out.at[block].set(grads[i][block] - lookahead * jax.grad(shaping)(w)[block])
+    return out
+
+
+def field_fn(game: Game, field: str) -> Callable[[Array, dict], Array]:
+    if field == "gradient":
+        return lambda w, h: joint_gradient(game, w)
+    if field == "lola":
+        return lambda w, h: lola_field(game, w, h["lookahead"])
+    if field == "extragradient":
+        return lambda w, h: joint_gradient(game, w - h["extrapolation"] * joint_gradient(game, w))
+    raise ValueError(f"unknown field {field!r}")
+
+
+# --------------------------------------------------------------------------
+# Flat real state packing (complex leaves as re/im, integer leaves frozen)
+
+
+class _Packer:
+    """Flattens a pytree of real/complex/integer/bool arrays into one real vector and back;
+    integer and bool leaves (step counters, flags) are read through ``stop_gradient``."""
+
+    def __init__(self, template, dtype) -> None:
+        leaves, self.treedef = jax.tree.flatten(template)
+        self.specs = [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
+        self.dtype = dtype
+        self.size = sum(int(np.prod(s)) * (2 if jnp.issubdtype(d, jnp.complexfloating) else 1) for s, d in self.specs)
+
+    def pack(self, tree) -> Array:
+        parts = []
+        for x in jax.tree.leaves(tree):
+            x = jnp.ravel(x)
+            if jnp.iscomplexobj(x):
+                parts += [jnp.real(x), jnp.imag(x)]
+            else:
+                parts.append(x.astype(self.dtype))
+        return jnp.concatenate(parts) if parts else jnp.zeros(0, self.dtype)
+
+    def unpack(self, flat: Array):
+        leaves, pos = [], 0
+        for shape, dtype in self.specs:
+            n = int(np.prod(shape))
+            if jnp.issubdtype(dtype, jnp.complexfloating):
+                re, im = flat[pos:pos + n], flat[pos + n:pos + 2 * n]
+                leaves.append((re + 1j * im).reshape(shape).astype(dtype))
+                pos += 2 * n
+            elif not jnp.issubdtype(dtype, jnp.floating):  # counters and flags: not differentiated
+                leaves.append(jnp.round(jax.lax.stop_gradient(flat[pos:pos + n])).astype(dtype).reshape(shape))
+                pos += n
+            else:
+                leaves.append(flat[pos:pos + n].reshape(shape).astype(dtype))
+                pos += n
+        return jax.tree.unflatten(self.treedef, leaves)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FixedPointMap:
+    """A rule on a game as a map of the flat state z = [ω, optimizer states].
+
+    ``init(w, h)`` builds z from parameters (zero buffers), ``step(z, h)`` is
+    F, ``params(z)`` reads ω back; ``h`` is the hyperparameter dict.
+    """
+
+    game: Game
+    rule: str
+    state_dim: int
+    init: Callable[[Array, dict], Array]
+    step: Callable[[Array, dict], Array]
+
+    @property
+    def dim(self) -> int:
+        return self.game.dim
+
+    def params(self, z: Array) -> Array:
+        return z[..., : self.game.dim]
+
+
+@functools.lru_cache(maxsize=128)
+def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
+    """F for ``rule`` on ``game`` (cached per game object and rule name)."""
+    spec = RULES[rule]
+    field = field_fn(game, spec.field)
+    dtype = jnp.zeros(()).dtype if not jax.config.jax_enable_x64 else jnp.float64
+    probe = hyperparameters(rule)
+    packers = [_Packer(spec.transform(probe).init(jnp.zeros(len(b), dtype)), dtype) for b in game.blocks]
+    dim = game.dim
+
+    def init(w, h):
+        tx = spec.transform(h)
+        states = [p.pack(tx.init(w[b])) for p, b in zip(packers, game.blocks)]
+        return jnp.concatenate([w, *states])
+
+    def step(z, h):
+        tx = spec.transform(h)
+        w, pos = z[:dim], dim
+        alternating = spec.scheme == "alternating"
+        g = None if alternating else field(w, h)
+        new_w, new_states = w, []
+        for packer, block in zip(packers, game.blocks):
+            state = packer.unpack(z[pos:pos + packer.size])
+            pos += packer.size
+            if alternating:
+                g = field(new_w, h)
+            update, state = tx.update(g[block], state, new_w[block])
+            new_w = new_w.at[block].add(update)
+            new_states.append(packer.pack(state))
+        return jnp.concatenate([new_w, *new_states])
+
+    return FixedPointMap(game, rule, dim + sum(p.size for p in packers), init, step)
+
+
+def as_arrays(h: dict[str, float]) -> dict[str, Array]:
+    """Hyperparameters as JAX scalars (so jitted kernels do not recompile per value)."""
+    return {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in h.items()}
