@@ -307,7 +307,8 @@ def iter_search(
             status=REASONS[int(state.reason)],
         )
         builder.add_ride(node, ride["theta"], ride["loss"], ride["eigenvalue"], ride["overlap"])
-        children = _branch(builder, problem, config, node, depth, end_theta, value, ridges_of, archive)
+        moved = len(ride["loss"]) > 1  # a ride whose first step was rejected is a dead end
+        children = _branch(builder, problem, config, node, depth, end_theta, value, ridges_of, archive) if moved else []
         if children:
             builder.update(node, status="branched")
         builder.mark_expanded(node)

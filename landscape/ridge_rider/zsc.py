@@ -46,6 +46,7 @@ def zero_shot_coordination(
     n_ridges: int = 10,
     entropy_weight: float = 1.0,
     mis_steps: int = 300,
+    mis_learning_rate: float = 0.01,
     seed: int = 0,
     **settings,
 ) -> xr.Dataset:
@@ -62,7 +63,8 @@ def zero_shot_coordination(
         perm = relabelling(seed + i) if relabelling else np.arange(problem.dim)
         run_problem = _relabelled(problem, perm) if relabelling else problem
         theta0 = problem.init(jax.random.PRNGKey(seed + i))
-        mis = find_mis(run_problem, theta0, entropy_weight=entropy_weight, steps=mis_steps)
+        mis = find_mis(run_problem, theta0, entropy_weight=entropy_weight, steps=mis_steps,
+                       learning_rate=mis_learning_rate)
         tree = search(run_problem, mis, n_ridges=n_ridges, **settings)
         for k in range(n_ridges):
             rows = np.flatnonzero((tree.depth.values == 1) & (tree.eigen_index.values == k))
@@ -93,7 +95,8 @@ def zero_shot_coordination(
         attrs=result_attrs(
             "zero-shot-coordination",
             {**problem.config(), "n_runs": n_runs, "n_ridges": n_ridges, "entropy_weight": entropy_weight,
-             "mis_steps": mis_steps, "seed": seed, "settings": settings},
+             "mis_steps": mis_steps, "mis_learning_rate": mis_learning_rate, "seed": seed,
+             "settings": settings},
             selected=selected, best_score=float(cross_play[selected]),
         ),
     )
