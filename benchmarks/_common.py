@@ -12,14 +12,14 @@ from collections.abc import Callable
 import jax
 
 
-def header(title: str) -> None:
-    """Print what ran, on what machine, with which JAX, in float64."""
-    jax.config.update("jax_enable_x64", True)
+def header(title: str, x64: bool = True) -> None:
+    """Print what ran, on what machine, with which JAX; float64 unless ``x64=False``."""
+    jax.config.update("jax_enable_x64", x64)
     print(f"# {title}")
     print("command:", " ".join(sys.orig_argv))
     print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} "
           f"cpus={os.cpu_count()} python={platform.python_version()}")
-    print(f"jax={jax.__version__} backend={jax.default_backend()} devices={jax.devices()} x64=on")
+    print(f"jax={jax.__version__} backend={jax.default_backend()} devices={jax.devices()} x64={'on' if x64 else 'off'}")
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:

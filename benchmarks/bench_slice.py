@@ -19,8 +19,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=51, help="grid points per axis")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=256, help="points per chunk (the slices default)")
+    parser.add_argument("--float32", action="store_true", help="run in float32 instead of float64")
     args = parser.parse_args()
-    header("2-D slice of mlp-moons: vmapped/chunked vs Python loop of a jitted loss")
+    header("2-D slice of mlp-moons: vmapped/chunked vs Python loop of a jitted loss", x64=not args.float32)
 
     from landscape import problems
     from landscape.slices import make_directions, slice_loss
@@ -39,7 +40,7 @@ def main() -> None:
         return np.array([[float(point_loss(a, b)) for a in grid] for b in grid])
 
     fast, slow = vmapped(), python_loop()  # compile both
-    np.testing.assert_allclose(fast, slow, rtol=1e-10)
+    np.testing.assert_allclose(fast, slow, rtol=1e-4 if args.float32 else 1e-10)
     t_fast = median_time(vmapped, args.repeats)
     t_slow = median_time(python_loop, max(1, args.repeats // 2))
     print(f"problem: mlp-moons dim={problem.dim} grid={args.n}x{args.n} ({args.n**2} points) chunk={args.chunk}")
