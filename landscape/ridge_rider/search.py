@@ -187,6 +187,14 @@ class NodeTable:
         for k, node in enumerate(rows["node"]):
             self._rows[int(node)] = {name: rows[name][k] for name in (*NODE_COLUMNS, "theta")}
 
+    @classmethod
+    def from_tree(cls, tree: xr.Dataset) -> NodeTable:
+        """A table holding the nodes of ``tree`` (e.g. before resuming it)."""
+        table = cls()
+        rows = {name: tree[name].values for name in (*NODE_COLUMNS, "theta")}
+        table.update({**rows, "node": tree.node.values})
+        return table
+
     def to_dataset(self) -> xr.Dataset:
         ids = sorted(self._rows)
         data = {name: ("node", np.asarray([self._rows[i][name] for i in ids])) for name in NODE_COLUMNS}
