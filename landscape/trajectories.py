@@ -142,7 +142,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         ),
         OptimizerSpec(
             "damped-newton", {"lr": 1.0, "damping": 0.1},
-            "Damped Newton (Frye Alg. 11, fixed γ): θ ← θ − lr·(∇²L + γI)⁻¹∇L; dense Hessian, small problems only.",
+            "Damped Newton (Frye Alg. 11, fixed γ): θ ← θ − lr·(∇²L + γI)⁻¹∇L; "
+            "dense Hessian, small problems only.",
             _damped_newton,
         ),
     )
