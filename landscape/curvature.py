@@ -52,8 +52,12 @@ def hessian(loss: Loss, theta: Array) -> Array:
     return 0.5 * (h + h.T)
 
 
+@partial(jax.jit, static_argnums=0)
 def spectrum(loss: Loss, theta: Array) -> tuple[Array, Array]:
-    """All eigenpairs of the Hessian: ``(eigenvalues ascending, eigenvectors as columns)``."""
+    """All eigenpairs of the Hessian: ``(eigenvalues ascending, eigenvectors as columns)``.
+
+    Compiled once per ``loss`` function (pass the same function object, e.g.
+    ``problem.loss``, to reuse the compiled code)."""
     return jnp.linalg.eigh(hessian(loss, theta))
 
 
@@ -68,6 +72,14 @@ def _lanczos_ritz(matvec, v0, num_matvecs):
     values, small_vecs = jnp.linalg.eigh(result.J_small)
     vectors = result.Q_tall.T @ small_vecs
     return values, vectors, small_vecs[0, :] ** 2
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _lanczos_all(loss: Loss, theta: Array, key: Array, num_matvecs: int) -> tuple[Array, Array]:
+    """All Ritz pairs of ``num_matvecs`` Lanczos steps from a random start (compiled once per loss)."""
+    v0 = jax.random.normal(key, theta.shape, dtype=theta.dtype)
+    values, vectors, _ = _lanczos_ritz(hvp_fn(loss, theta), v0, num_matvecs)
+    return values, vectors
 
 
 def lanczos(
@@ -93,8 +105,7 @@ def lanczos(
         raise ValueError(f"k must be in 1..{n}, got {k}")
     m = min(n, num_matvecs or max(6 * k, 60))
     key = jax.random.PRNGKey(0) if key is None else key
-    v0 = jax.random.normal(key, (n,), dtype=theta.dtype)
-    values, vectors, _ = _lanczos_ritz(hvp_fn(loss, theta), v0, m)
+    values, vectors = _lanczos_all(loss, theta, key, m)
     if which == "largest":
         return values[::-1][:k], vectors[:, ::-1][:, :k]
     return values[:k], vectors[:, :k]

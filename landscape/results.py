@@ -8,6 +8,7 @@ saved result self-describing and lets ``landscape.io`` round-trip it.
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import metadata
 from typing import Any
@@ -17,15 +18,20 @@ import numpy as np
 _PACKAGES = ("landscape-explorer", "jax", "jaxlib", "optax", "numpy", "xarray", "matfree")
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on."""
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     versions = {}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on (read once per process)."""
+    return dict(_installed_versions())
 
 
 def _jsonable(value: Any) -> Any:
