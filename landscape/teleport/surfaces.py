@@ -51,21 +51,23 @@ class QuadraticSymmetry:
     center: np.ndarray
     hessian: np.ndarray
 
-    def generator(self) -> jax.Array:
-        """Lie-algebra generator ``J = A^{-1/2} [[0, −1], [1, 0]] A^{1/2}``."""
+    def roots(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(A^{1/2}, A^{-1/2})``."""
         evals, evecs = np.linalg.eigh(self.hessian)
-        sqrt = evecs @ np.diag(np.sqrt(evals)) @ evecs.T
-        inv_sqrt = evecs @ np.diag(1 / np.sqrt(evals)) @ evecs.T
-        return jnp.asarray(inv_sqrt @ np.array([[0.0, -1.0], [1.0, 0.0]]) @ sqrt)
+        return evecs @ np.diag(np.sqrt(evals)) @ evecs.T, evecs @ np.diag(1 / np.sqrt(evals)) @ evecs.T
 
     def act(self, alpha, w) -> jax.Array:
-        """``g_α · w = c + exp(αJ)(w − c)``."""
-        return _rotate(alpha, w, jnp.asarray(self.center, w.dtype), self.generator().astype(w.dtype))
+        """``g_α · w = c + A^{-1/2} R(α) A^{1/2} (w − c)``."""
+        sqrt, inv_sqrt = (jnp.asarray(m, w.dtype) for m in self.roots())
+        return _rotate(alpha, w, jnp.asarray(self.center, w.dtype), sqrt, inv_sqrt)
 
 
-def _rotate(alpha, w, center, generator):
-    """``c + exp(αJ)(w − c)`` with ``exp(αJ) = A^{-1/2} R(α) A^{1/2}``."""
-    return center + jax.scipy.linalg.expm(alpha * generator) @ (w - center)
+def _rotate(alpha, w, center, sqrt, inv_sqrt):
+    """``c + exp(αJ)(w − c)`` with ``J = A^{-1/2} [[0, −1], [1, 0]] A^{1/2}``, in closed form
+    ``exp(αJ) = A^{-1/2} R(α) A^{1/2}``."""
+    c, s = jnp.cos(alpha), jnp.sin(alpha)
+    rotation = jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])])
+    return center + inv_sqrt @ (rotation @ (sqrt @ (w - center)))
 
 
 def quadratic_symmetry(problem: Problem, theta, n_checks: int = 8, rtol: float = 1e-9) -> QuadraticSymmetry | None:
@@ -99,18 +101,18 @@ def _grad_norm_sq_fn(loss):
     return lambda w: jnp.sum(jax.grad(loss)(w) ** 2)
 
 
-def _group_path(problem: Problem, center, generator, theta, steps, lr, direction):
+def _group_path(problem: Problem, center, sqrt, inv_sqrt, theta, steps, lr, direction):
     f = _grad_norm_sq_fn(problem.loss)
     opt = _ascent_optimizer(lr, steps)
 
     def objective(alpha):
-        return -direction * f(_rotate(alpha, theta, center, generator))
+        return -direction * f(_rotate(alpha, theta, center, sqrt, inv_sqrt))
 
     def step(state, _):
         alpha, opt_state = state
         updates, opt_state = opt.update(jax.grad(objective)(alpha), opt_state)
         alpha = alpha + updates
-        return (alpha, opt_state), _rotate(alpha, theta, center, generator)
+        return (alpha, opt_state), _rotate(alpha, theta, center, sqrt, inv_sqrt)
 
     alpha0 = jnp.zeros((), theta.dtype)
     _, path = jax.lax.scan(step, (alpha0, opt.init(alpha0)), None, steps)
@@ -145,7 +147,7 @@ def _tangent_path(problem: Problem, theta, steps, lr, direction):
     return path
 
 
-_group_path_jit = jax.jit(_group_path, static_argnums=(0, 4))
+_group_path_jit = jax.jit(_group_path, static_argnums=(0, 5))
 _tangent_path_jit = jax.jit(_tangent_path, static_argnums=(0, 2))
 
 
@@ -189,8 +191,8 @@ def level_set(
         raise ValueError(f"{problem.name} is not a positive-definite quadratic; use method='tangent'")
     if symmetry is not None:
         lr = 0.1 if lr is None else lr
-        center = jnp.asarray(symmetry.center, theta.dtype)
-        path = _group_path_jit(problem, center, symmetry.generator().astype(theta.dtype), theta, steps, lr, direction)
+        center, sqrt, inv_sqrt = (jnp.asarray(m, theta.dtype) for m in (symmetry.center, *symmetry.roots()))
+        path = _group_path_jit(problem, center, sqrt, inv_sqrt, theta, steps, lr, direction)
         used = "group"
     else:
         if lr is None:
