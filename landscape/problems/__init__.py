@@ -16,4 +16,6 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("base", "registry"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["Bounds", "Game", "Problem", "default_dtype", "entry", "get", "names", "register"]
+from .expression import from_expression  # noqa: E402  (user-typed surfaces)
+
+__all__ = ["Bounds", "Game", "Problem", "default_dtype", "entry", "from_expression", "get", "names", "register"]
