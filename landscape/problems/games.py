@@ -35,10 +35,12 @@ silent (``../shared/notes/lorraine_games_lyapunov.md`` §6 lists the gaps):
     probability" of defecting is unspecified).  TT is top-right, DD
     bottom-left (both at infinite logits).
 ``mixed``
-    eq. C.1, τ·small-IPD + (1 − τ)·matching pennies; ``tau`` defaults to 0.9,
-    chosen here so that the cooperative solution and the uniform-like
-    equilibrium (a finite fixed point with complex Ĥ eigenvalues, listed in
-    ``ground_truth["equilibrium"]``) coexist in the default view box.
+    eq. C.1, τ·small-IPD + (1 − τ)·matching pennies; ``tau`` defaults to 0.5,
+    chosen here so that, at step size 1, SimGD from a 7×7 grid of starts in
+    [−3, 3]² reaches only the cooperative solution (top-right) while LOLA
+    (look-ahead 1) reaches it from 27 starts and the uniform-like equilibrium
+    (a finite fixed point near 0 with Ĥ eigenvalues 0.00026 ± 0.125i, listed
+    in ``ground_truth["equilibrium"]``) from the other 22.
 ``interpolated``
     eq. 4.16 with the quadratic terms halved,
     f = xᵀ(γA)y + ½xᵀ((I − γ)B)x − ½yᵀ((I − γ)B)y, A = B diagonal with
@@ -224,7 +226,7 @@ def _mixed_equilibrium(loss_a, loss_b) -> list[list[float]]:
 
 
 @register("mixed", "game", "τ·small-IPD + (1 − τ)·matching pennies (eq. C.1), a Hopf bifurcation")
-def mixed(tau: float = 0.9, gamma: float = 0.96, eps: float = 0.01) -> Game:
+def mixed(tau: float = 0.5, gamma: float = 0.96, eps: float = 0.01) -> Game:
     ipd_a, ipd_b = small_ipd_loss_fn(gamma, eps, 0), small_ipd_loss_fn(gamma, eps, 1)
 
     def mp_a(w):
