@@ -63,7 +63,7 @@ def spectrum(loss: Loss, theta: Array) -> tuple[Array, Array]:
 
 def index(eigenvalues: Array, tol: float = 1e-5) -> Array:
     """Fraction of eigenvalues below ``-tol`` (Frye, Def. 1.6 with §3.2.3.1's tolerance)."""
-    return jnp.mean(eigenvalues < -tol)
+    return jnp.mean((eigenvalues < -tol).astype(eigenvalues.dtype))
 
 
 def _lanczos_ritz(matvec, v0, num_matvecs):
@@ -111,6 +111,15 @@ def lanczos(
     return values[:k], vectors[:, :k]
 
 
+@partial(jax.jit, static_argnums=(0, 3, 4))
+def _slq_quadrature(loss: Loss, theta: Array, key: Array, num_probes: int, num_matvecs: int):
+    """Lanczos quadrature nodes and weights for each Rademacher probe (compiled once per loss)."""
+    probes = jax.random.rademacher(key, (num_probes, theta.shape[0]), dtype=theta.dtype)
+    matvec = hvp_fn(loss, theta)
+    nodes, _, weights = jax.vmap(lambda v: _lanczos_ritz(matvec, v, num_matvecs))(probes)
+    return nodes, weights
+
+
 def slq_density(
     loss: Loss,
     theta: Array,
@@ -127,12 +136,9 @@ def slq_density(
     weights of each probe sum to 1) and, on ``lam``, the Gaussian-smoothed
     ``density`` (integrates to 1 over a wide enough grid).
     """
-    n = theta.shape[0]
-    m = min(n, num_matvecs)
+    m = min(theta.shape[0], num_matvecs)
     key = jax.random.PRNGKey(0) if key is None else key
-    probes = jax.random.rademacher(key, (num_probes, n), dtype=theta.dtype)
-    matvec = hvp_fn(loss, theta)
-    nodes, _, weights = jax.vmap(lambda v: _lanczos_ritz(matvec, v, m))(probes)
+    nodes, weights = _slq_quadrature(loss, theta, key, num_probes, m)
     nodes, weights = np.asarray(nodes), np.asarray(weights)
     lo, hi = nodes.min(), nodes.max()
     span = max(hi - lo, 1e-12)
@@ -159,6 +165,11 @@ def hutchinson_trace(
 ) -> Array:
     """Hutchinson's estimate of ``tr ∇²L(θ)`` with Rademacher probes (matfree)."""
     key = jax.random.PRNGKey(0) if key is None else key
+    return _hutchinson(loss, theta, key, num_probes)
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _hutchinson(loss: Loss, theta: Array, key: Array, num_probes: int) -> Array:
     estimate = stochtrace.estimator_monte_carlo(
         stochtrace.monte_carlo_trace(), stochtrace.sampler_signs(theta, num=num_probes)
     )
