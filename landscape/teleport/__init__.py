@@ -9,25 +9,30 @@ Generalization Using Parameter Symmetries"; digest in ``shared/notes/teleportati
   ‖∇L‖_A, sharpness φ (eq. 13) or curvature ψ (eqs. 14, 80).
 * :func:`train` / :func:`iter_train` — any optax optimizer with teleports on a
   schedule, optimizer state kept, teleported or reset (App. G.1).
+* :func:`sharpness_curvature` — φ and ψ of many trained models beside their
+  validation loss (Table 1).
 """
 
 from .groups import act, invariance_error, layers_of, weights_of
+from .metrics import sharpness_curvature
 from .mlp import TeleportReport, mlp_teleport
 from .objectives import curvature, curve_curvature, grad_norm_A, grad_norm_sq, make_probes, sharpness
 from .surfaces import level_set, quadratic_symmetry
-from .training import OPTIMIZERS, Schedule, epochs_to_reach, iter_train, make_optimizer, train
+from .training import OPTIMIZERS, Schedule, compare, epochs_to_reach, iter_compare, iter_train, make_optimizer, train
 
 __all__ = [
     "OPTIMIZERS",
     "Schedule",
     "TeleportReport",
     "act",
+    "compare",
     "curvature",
     "curve_curvature",
     "epochs_to_reach",
     "grad_norm_A",
     "grad_norm_sq",
     "invariance_error",
+    "iter_compare",
     "iter_train",
     "layers_of",
     "level_set",
@@ -36,6 +41,7 @@ __all__ = [
     "mlp_teleport",
     "quadratic_symmetry",
     "sharpness",
+    "sharpness_curvature",
     "train",
     "weights_of",
 ]

@@ -101,15 +101,18 @@ def grad_norm_A(ws: Weights, x, y, activation: str, metric: Weights) -> jax.Arra
     return sum(jnp.sum(a * gi**2) for a, gi in zip(metric, g))
 
 
-def sharpness(ws: Weights, x, y, activation: str, probes: Probes) -> jax.Array:
-    """``φ(w, T, D)``, the mean loss at ``w + t d`` (eq. 13)."""
+def sharpness(ws: Weights, x, y, activation: str, probes: Probes, chunk: int = 64) -> jax.Array:
+    """``φ(w, T, D)``, the mean loss at ``w + t d`` (eq. 13), in chunks of ``chunk`` perturbations."""
     flat, unravel = ravel_pytree(ws)
+    n_t, n_d = probes.displacements.shape[0], probes.directions.shape[0]
+    ts = jnp.repeat(probes.displacements, n_d)
+    ds = jnp.tile(probes.directions, (n_t, 1))
 
-    def loss_at(t, d):
+    def loss_at(td):
+        t, d = td
         return cross_entropy(unravel(flat + t * d), x, y, activation)
 
-    per_t = jax.vmap(lambda t: jax.vmap(lambda d: loss_at(t, d))(probes.directions))(probes.displacements)
-    return jnp.mean(per_t)
+    return jnp.mean(jax.lax.map(loss_at, (ts, ds), batch_size=chunk))
 
 
 def _second_order_exp(tm):

@@ -13,7 +13,8 @@ minimiser (``-1``) of ``f(w) = ‖∇L(w)‖²`` (eq. 4).  Two methods:
   which leaves ``L`` invariant exactly (``R(α)`` is a rotation by α; for
   ``A = λI`` this is the plain rotational symmetry).  The teleport is ascent
   on the Lie-algebra coordinate α of ``f(g_α·w₀)`` (the 1-D group is abelian,
-  so the accumulated α is the group element).  :func:`quadratic_symmetry`
+  so the accumulated α is the group element), finished by a few 1-D Newton
+  steps on α so that the extremum is met to round-off.  :func:`quadratic_symmetry`
   detects the case: it fits the quadratic from the Hessian and gradient at
   ``w₀`` and checks the fit at sample points of the problem.
 * ``"tangent"`` — any 2-D problem: ascent in the arc-length coordinate along
@@ -115,8 +116,14 @@ def _group_path(problem: Problem, center, sqrt, inv_sqrt, theta, steps, lr, dire
         return (alpha, opt_state), _rotate(alpha, theta, center, sqrt, inv_sqrt)
 
     alpha0 = jnp.zeros((), theta.dtype)
-    _, path = jax.lax.scan(step, (alpha0, opt.init(alpha0)), None, steps)
-    return path
+    (alpha, _), path = jax.lax.scan(step, (alpha0, opt.init(alpha0)), None, steps)
+
+    def newton(a, _):  # polish the 1-D extremum: a ← a − F'(a)/F''(a) where F is locally concave
+        d1, d2 = jax.grad(objective)(a), jax.grad(jax.grad(objective))(a)
+        return jnp.where(d2 > 0, a - d1 / d2, a), None
+
+    alpha = jax.lax.scan(newton, alpha, None, _NEWTON_ITERATIONS)[0]
+    return path.at[-1].set(_rotate(alpha, theta, center, sqrt, inv_sqrt))
 
 
 def _retract(loss, w, level):

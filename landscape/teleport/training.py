@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import xarray as xr
+from jax.flatten_util import ravel_pytree
 
 from ..jobs import CancelToken, Event, Stream, drive, is_cancelled
 from ..problems.base import Problem
@@ -240,6 +241,7 @@ def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel):
     epochs = np.arange(len(wall))
     data_vars = {k: (("seed", "epoch"), np.stack(v, axis=1)) for k, v in records.items()}
     data_vars["wall_time"] = ("epoch", np.asarray(wall))
+    data_vars["final_theta"] = (("seed", "weight"), np.asarray(jax.vmap(lambda w: ravel_pytree(w)[0])(ws)))
     data_vars.update(_teleport_vars(teleports, len(seeds)))
     return data_vars, {"seed": list(seeds), "epoch": epochs}, status
 
@@ -354,7 +356,8 @@ def iter_train(
     returns a Dataset with dims ``seed``, ``epoch`` (0 = before training; on
     2-D problems one epoch is one step) and ``teleport``: ``train_loss``,
     ``grad_norm_sq`` (full training set), ``wall_time`` (seconds since start,
-    teleports included); networks add ``test_loss`` and accuracies, 2-D
+    teleports included); networks add ``test_loss``, accuracies and
+    ``final_theta (seed, weight)`` (flat, the problem's layout), 2-D
     problems ``theta`` and ``teleport_path``; per teleport ``teleport_epoch``,
     ``loss_before/after``, ``grad_norm_sq_before/after``,
     ``objective_before/after`` and ``invariance_error``.
@@ -385,3 +388,49 @@ def epochs_to_reach(ds: xr.Dataset, target: float, variable: str = "train_loss")
     first = np.argmax(below, axis=1).astype(float)
     first[~below.any(axis=1)] = np.nan
     return first
+
+
+_TELEPORT_DIM_VARS = ("teleport_epoch", "loss_before", "loss_after", "grad_norm_sq_before", "grad_norm_sq_after",
+                      "invariance_error", "objective_before", "objective_after", "teleport_path")
+
+
+def iter_compare(
+    problem: Problem,
+    optimizer: optax.GradientTransformation | str = "sgd",
+    schedule: Schedule = Schedule(),
+    **kwargs,
+) -> Stream[xr.Dataset]:
+    """The same run without and with teleports (same seeds, starts and batch order), streamed.
+
+    Events are those of :func:`iter_train` with ``data["arm"]`` set to
+    ``"plain"`` or ``"teleport"`` and progress counted over both runs.  The
+    Dataset stacks the per-epoch variables along ``arm`` and keeps the
+    teleport records of the teleported run.
+    """
+    plain = dataclasses.replace(schedule, teleport_at=())
+    results = {}
+    for offset, (arm, sched) in enumerate((("plain", plain), ("teleport", schedule))):
+        stream = iter_train(problem, optimizer, sched, **kwargs)
+        while True:
+            try:
+                event = next(stream)
+            except StopIteration as stop:
+                results[arm] = stop.value
+                break
+            yield Event(event.kind, event.done + offset * schedule.epochs, 2 * schedule.epochs,
+                        {**event.data, "arm": arm})
+        if results[arm].attrs["status"] == "cancelled":
+            break
+    arms = list(results)
+    per_epoch = [results[a].drop_vars([v for v in _TELEPORT_DIM_VARS if v in results[a]]) for a in arms]
+    out = xr.concat(per_epoch, dim="arm", join="outer").assign_coords(arm=arms)
+    if "teleport" in results:
+        out = out.assign({v: results["teleport"][v] for v in _TELEPORT_DIM_VARS if v in results["teleport"]})
+    out.attrs = results[arms[-1]].attrs
+    out.attrs["status"] = "cancelled" if len(arms) < 2 or results[arms[-1]].attrs["status"] == "cancelled" else "complete"
+    return out
+
+
+def compare(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
+    """``drive(iter_compare(...))``."""
+    return drive(iter_compare(problem, optimizer, schedule, **kwargs))
