@@ -24,6 +24,8 @@ from .styles import styled
 
 #: Plot frame (pixels) of the live tree; fixed so clicks map to nodes predictably.
 FRAME = (640, 300)
+#: Minimum border (pixels) around the frame of the live tree.
+BORDER = 8
 #: Data-space margin around the nodes (in layout units).
 MARGIN = 0.6
 
@@ -129,10 +131,12 @@ class TreePlot(pn.viewable.Viewer):
             layer(lambda frame, _: _edges(frame)) * layer(lambda frame, _: _points(frame, "open")) * done_map
             * layer(_ring) * layer(lambda frame, _: _labels(frame))
         ).opts(
-            title=self.title, xaxis=None, yaxis=None, toolbar=None, border=8,
+            xaxis=None, yaxis=None, toolbar=None, border=BORDER,
             frame_width=FRAME[0], frame_height=FRAME[1], backend="bokeh",
         )
+        # No Bokeh title: the frame then starts BORDER pixels from the canvas' top-left corner.
         self._pane = pn.pane.HoloViews(plot, css_classes=["solution-tree"], margin=0)
+        self._header = pn.pane.Markdown(f"**{self.title}**", margin=(0, 10))
 
     def show(self, tree: xr.Dataset | None) -> None:
         """Draw ``tree`` (``None`` clears); keeps the selection if the node still exists."""
@@ -157,4 +161,4 @@ class TreePlot(pn.viewable.Viewer):
             self.selected = int(finished[index[0]])
 
     def __panel__(self):
-        return self._pane
+        return pn.Column(self._header, self._pane)
