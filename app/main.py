@@ -68,9 +68,27 @@ def sidebar(state: AppState) -> pn.Column:
     )
 
 
-def build_views(state: AppState) -> dict[str, tuple[str, object]]:
-    """``key -> (title, view)`` for every discovered view, in tab order."""
-    return {spec.key: (spec.title, build_view(spec, state)) for spec in discover()}
+def view_tabs(state: AppState, specs: list[ViewSpec] | None = None) -> pn.Tabs:
+    """One tab per view; a view is built when its tab is first opened.
+
+    Only the first tab (Landscape) is built with the page, so a session's first
+    paint does not wait for every view's set-up.
+    """
+    specs = discover() if specs is None else specs
+    tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width")
+    for i, spec in enumerate(specs):
+        content = build_view(spec, state) if i == 0 else pn.pane.Markdown(f"Opening {spec.title}…")
+        tabs.append((spec.title, content))
+    built = {0}
+
+    def open_tab(event) -> None:
+        if event.new not in built:
+            built.add(event.new)
+            spec = specs[event.new]
+            tabs[event.new] = (spec.title, build_view(spec, state))
+
+    tabs.param.watch(open_tab, "active")
+    return tabs
 
 
 def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
@@ -78,7 +96,7 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
-    tabs = pn.Tabs(*build_views(state).values(), dynamic=True, sizing_mode="stretch_width")
+    tabs = view_tabs(state)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,6 +53,27 @@ def _advance(stream: Stream) -> tuple[Any, Any]:
         return next(stream), None
     except StopIteration as stop:
         return _DONE, stop.value
+
+
+class Throttle:
+    """``ready()`` is true at most once per ``interval`` seconds (the first call included).
+
+    Engine chunks of a small problem finish thousands of times a second; the
+    browser only needs a few redraws a second, so views push to their plots
+    (and the runner to its progress bar) only when ``ready()``, and once more
+    at the end.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self._last = -float("inf")
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
 
 
 def _describe(error: BaseException) -> str:
@@ -114,14 +136,18 @@ class JobRunner(param.Parameterized):
 
     async def _run(self, token, make_stream, on_event, on_done) -> None:
         loop = asyncio.get_running_loop()
+        throttle = Throttle(0.2)
+        fraction = 0.0
         try:
             stream = await loop.run_in_executor(_EXECUTOR, make_stream, token)
             while True:
                 event, result = await loop.run_in_executor(_EXECUTOR, _advance, stream)
                 if event is _DONE:
                     break
-                self._set(progress=min(1.0, max(0.0, event.fraction)))
-                self.message = f"{event.done} / {event.total}"
+                fraction = min(1.0, max(0.0, event.fraction))
+                if throttle.ready():
+                    self._set(progress=fraction)
+                    self.message = f"{event.done} / {event.total}"
                 on_event(event)
         except Exception as error:  # engine or callback failure: report, never raise
             log.exception("job failed")
@@ -137,7 +163,7 @@ class JobRunner(param.Parameterized):
             self._set(running=False)
             self.message = _describe(error)
             return
-        self._set(running=False, progress=self.progress if cancelled else 1.0)
+        self._set(running=False, progress=fraction if cancelled else 1.0)
         self.message = f"Cancelled at {self.progress:.0%}" if cancelled else "Done"
 
     # -- widgets ---------------------------------------------------------

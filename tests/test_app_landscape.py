@@ -7,7 +7,7 @@ import panel as pn
 import pytest
 
 from app.components import export
-from app.views.landscape import LandscapeView, path_data
+from app.views.landscape import OPTIMIZER_COLORS, LandscapeView, path_data
 from landscape import io as landscape_io
 from landscape import problems
 
@@ -63,8 +63,9 @@ def test_hyperparameters_reach_the_engine(ran):
 
 def test_streamed_paths_match_the_result(ran):
     view, _ = ran
-    rows = view._paths_pipe.data
+    rows = view._live.rows
     assert len(rows) == 4
+    assert [row["color"] for row in rows[::2]] == [OPTIMIZER_COLORS["gd"], OPTIMIZER_COLORS["adam"]]
     for row, theta in zip(rows, view.result.theta.values):
         np.testing.assert_array_equal(np.column_stack([row["x"], row["y"]]), theta)
 

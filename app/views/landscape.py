@@ -8,9 +8,10 @@ What it shows (issue 2, "What a user gets"):
   there (``landscape.curvature.spectrum``);
 * Run launches every chosen optimizer from every start
   (``landscape.trajectories.iter_trajectories``, one compiled scan per chunk)
-  through a :class:`app.runner.JobRunner`; each chunk streams into the plot
-  through an ``hv.streams.Pipe`` while the axes keep their range and the
-  user's zoom (trajectory layers do not take part in range computation);
+  through a :class:`app.runner.JobRunner`; chunks stream into the plot (a
+  few redraws a second, straight into Bokeh data sources through
+  :class:`app.components.live.LivePaths`) while the axes keep their range and
+  the user's zoom;
 * picking a trajectory highlights it and plots the Hessian eigenvalues along
   it (``landscape.curvature.eigenvalues_along``);
 * export: the figure (PNG/SVG/PDF via matplotlib, standalone HTML via Bokeh)
@@ -38,10 +39,11 @@ from landscape import curvature, problems, trajectories
 from landscape.problems import Problem, default_dtype
 
 from ..components.export import ExportBar
+from ..components.live import LivePaths
 from ..components.spectrum import SpectrumPanel
 from ..components.styles import color_map, styled
 from ..components.surface import critical_points_element, surface_element, surface_grid
-from ..runner import JobRunner, LatestCall
+from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
 from . import ViewSpec
 
@@ -64,16 +66,12 @@ def path_data(theta: np.ndarray, optimizer_of_run: list[str], max_points: int | 
         if max_points is not None and len(xy) > max_points:
             stride = -(-len(xy) // max_points)
             xy = np.concatenate([xy[:-1:stride], xy[-1:]])
-        rows.append({"x": xy[:, 0], "y": xy[:, 1], "optimizer": name, "run": run})
+        rows.append({"x": xy[:, 0], "y": xy[:, 1], "optimizer": name, "run": run, "color": OPTIMIZER_COLORS[name]})
     return rows
 
 
 def optimizer_layer(rows: list[dict], name: str) -> hv.Overlay:
-    """The paths of optimizer ``name`` and their latest points, in its colour.
-
-    One layer per optimizer with a fixed colour (rather than one colour-mapped
-    layer) keeps every streamed frame the same shape, empty ones included.
-    """
+    """The paths of optimizer ``name`` and their end points, in its colour (exported figures)."""
     mine = [row for row in rows if row["optimizer"] == name]
     color = OPTIMIZER_COLORS[name]
     paths = styled(
@@ -137,7 +135,7 @@ class LandscapeView(pn.viewable.Viewer):
         default=["gd", "heavy-ball", "adam"], objects=list(trajectories.OPTIMIZERS), doc="Optimizers to run."
     )
     hparams = param.Dict(default={}, doc="Per optimizer: hyperparameters that override the defaults.")
-    steps = param.Integer(default=300, bounds=(1, 100_000), doc="Optimizer steps per run.")
+    steps = param.Integer(default=300, bounds=(1, 1_000_000), doc="Optimizer steps per run.")
     chunk = param.Integer(default=25, bounds=(1, 1000), doc="Steps per streamed chunk.")
     starts = param.Array(default=np.zeros((0, 2)), doc="Start points (n, 2), added by clicking.")
     selected = param.Integer(default=-1, doc="Run whose eigenvalues are shown (-1: none).")
@@ -151,11 +149,12 @@ class LandscapeView(pn.viewable.Viewer):
         self._background = LatestCall()
         self._grid: xr.Dataset | None = None
         self._theta_chunks: list[np.ndarray] = []
+        self._redraw = Throttle(0.25)
         self._run_optimizers: list[str] = []
         self._run_labels: list[str] = []
 
         self._starts_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
-        self._paths_pipe = hv.streams.Pipe(data=[])
+        self._live = LivePaths()
         self._selected_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
         self._tap: hv.streams.SingleTap | None = None
 
@@ -206,11 +205,12 @@ class LandscapeView(pn.viewable.Viewer):
         problem, starts = self.problem, jnp.asarray(self.starts, dtype=default_dtype())
         steps, chunk = self.steps, self.chunk
         self._theta_chunks = []
+        self._redraw = Throttle(0.25)
         self._run_optimizers = [name for name, _ in requested for _ in range(len(starts))]
         self._run_labels = [
             f"{trajectories.label(name, hp)} from ({x:.2f}, {y:.2f})" for name, hp in requested for x, y in self.starts
         ]
-        self._paths_pipe.send([])
+        self._live.show([])
         self._selected_pipe.send(np.zeros((0, 2)))
         self._legend.object = self._legend_html(requested)
         self.runner.start(
@@ -228,13 +228,15 @@ class LandscapeView(pn.viewable.Viewer):
     # -- streaming -----------------------------------------------------------
     def _on_chunk(self, event) -> None:
         self._theta_chunks.append(event.data["theta"])
-        theta = np.concatenate(self._theta_chunks, axis=1)
-        self._paths_pipe.send(path_data(theta, self._run_optimizers, LIVE_POINTS))
+        if self._redraw.ready():
+            theta = np.concatenate(self._theta_chunks, axis=1)
+            self._theta_chunks = [theta]
+            self._live.show(path_data(theta, self._run_optimizers, LIVE_POINTS))
 
     def _on_result(self, result: xr.Dataset) -> None:
         with param.edit_constant(self):
             self.result = result
-        self._paths_pipe.send(path_data(result.theta.values, list(result.optimizer.values), LIVE_POINTS))
+        self._live.show(path_data(result.theta.values, list(result.optimizer.values), LIVE_POINTS))
         options = {}
         for run, text in enumerate(self._run_labels):
             stop = int(result.stop_step.values[run])
@@ -275,22 +277,17 @@ class LandscapeView(pn.viewable.Viewer):
     def _live_plot(self, problem: Problem, grid: xr.Dataset) -> hv.Overlay:
         base = surface_element(grid) * critical_points_element(problem)
         starts = hv.DynamicMap(lambda data: starts_element(data), streams=[self._starts_pipe])
-        layers = [
-            hv.DynamicMap(lambda data, name=name: optimizer_layer(data, name), streams=[self._paths_pipe])
-            for name in trajectories.OPTIMIZERS
-        ]
         chosen = hv.DynamicMap(lambda data: selected_element(data), streams=[self._selected_pipe])
         (x0, x1), (y0, y1) = problem.bounds
-        plot = base * chosen
-        for layer in [*layers, starts]:
-            plot = plot * layer
-        plot = plot.opts(
+        self._live.forget_figures()
+        plot = (base * chosen * starts).opts(
             xlim=(x0, x1),
             ylim=(y0, y1),
             responsive=True,
             min_height=480,
             active_tools=["wheel_zoom"],
             show_legend=False,
+            hooks=[self._live.hook],
             title="Click to drop start points; the spectrum at the click appears below",
             backend="bokeh",
         )
