@@ -1,0 +1,39 @@
+"""The Teleport view in headless Chromium: it renders on a surface and a teleported run streams."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from playwright.sync_api import expect
+
+LOAD_TIMEOUT_MS = 180_000
+RUN_TIMEOUT_MS = 240_000
+
+
+def field(page, label, tag="input"):
+    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
+
+
+def test_teleport_view_renders_and_a_teleported_run_streams(served_app, page, assert_no_console_errors, tmp_path):
+    page.goto(served_app.url)
+    page.wait_for_selector("canvas", timeout=LOAD_TIMEOUT_MS)
+    field(page, "Problem", "select").select_option("booth")
+    page.get_by_text("Teleport", exact=True).first.click()
+    expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"Surface: booth"))).to_be_visible()
+    expect(page.locator("canvas").nth(1)).to_be_attached(timeout=LOAD_TIMEOUT_MS)  # surface and loss curves
+    assert_no_console_errors(page)
+
+    page.get_by_role("button", name="Run").click()
+    status = page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting"))
+    # both runs (2 × 60 steps) stream their progress, then finish
+    expect(status).to_have_text(re.compile(r"^(\d+ / 120|Done)$"), timeout=RUN_TIMEOUT_MS)
+    expect(status).to_have_text("Done", timeout=RUN_TIMEOUT_MS)
+    # Booth's level set through the start: the teleport raises ‖∇L‖² and keeps the loss to round-off
+    report = page.get_by_text(re.compile(r"teleport at epoch 0: ‖∇L‖² [\d.e+]+ → [\d.e+]+"))
+    expect(report).to_be_visible()
+    error = float(re.search(r"batches ([\d.e+-]+)", report.inner_text()).group(1))
+    assert error < 1e-12
+    page.screenshot(path=str(os.environ.get("LANDSCAPE_SCREENSHOT", tmp_path / "teleport.png")), full_page=True)
+    assert_no_console_errors(page)
