@@ -533,15 +533,14 @@ def iter_find(
     carry = (thetas0, jnp.full((runs,), method.alpha0, thetas0.dtype), jnp.ones((runs,), bool))
     logs: list[dict[str, np.ndarray]] = []
     paths: list[np.ndarray] = []
+    step_ids: list[np.ndarray] = []
     done, status = 0, "done"
     total = num_steps + 1  # the last row only measures the final point
     while done < total:
-        if is_cancelled(cancel):
-            status = "cancelled"
-            break
         carry, log, path = _run_chunk(loss, method, *carry, done, num_steps, length=chunk)
         log = {k: np.asarray(v).T for k, v in log.items()}  # (runs, chunk)
         logs.append(log)
+        step_ids.append(np.arange(done, done + chunk))
         if keep_path:
             paths.append(np.asarray(path).transpose(1, 0, 2))
         done += chunk
@@ -553,13 +552,18 @@ def iter_find(
             # every run terminated: jump to the final row (measures every run)
             carry, log, path = _run_chunk(loss, method, *carry, num_steps, num_steps, length=chunk)
             logs.append({k: np.asarray(v).T[:, :1] for k, v in log.items()})
+            step_ids.append(np.array([num_steps]))
             if keep_path:
                 paths.append(np.asarray(path).transpose(1, 0, 2)[:, :1])
             break
-    return _dataset(method, config, thetas0, carry[0], logs, paths, cutoff, flat_r, status, num_steps)
+        if is_cancelled(cancel):  # checked between chunks; the partial result is returned
+            status = "cancelled"
+            break
+    return _dataset(method, config, thetas0, carry[0], logs, paths, np.concatenate(step_ids),
+                    cutoff, flat_r, status, num_steps)
 
 
-def _dataset(method, config, starts, thetas, logs, paths, cutoff, flat_r, status, num_steps):
+def _dataset(method, config, starts, thetas, logs, paths, step_ids, cutoff, flat_r, status, num_steps):
     starts, thetas = np.asarray(starts), np.asarray(thetas)
     runs, dim = starts.shape
     fields = {k: np.concatenate([log[k] for log in logs], axis=1) for k in _STEP_FIELDS}
@@ -586,7 +590,7 @@ def _dataset(method, config, starts, thetas, logs, paths, cutoff, flat_r, status
     cfg = {**config, "method": method.config(), "num_steps": num_steps, "cutoff": cutoff, "flat_r": flat_r}
     return xr.Dataset(
         data_vars,
-        coords={"run": np.arange(runs), "step": np.flatnonzero(keep), "param": np.arange(dim)},
+        coords={"run": np.arange(runs), "step": step_ids[keep], "param": np.arange(dim)},
         attrs=result_attrs("critical-points", cfg, status=status, method=method.name),
     )
 
@@ -720,21 +724,6 @@ def iter_experiment(
 def experiment(problem: Problem, method: Method | str = "newton-mr", **kwargs) -> xr.Dataset:
     """Plain form of :func:`iter_experiment`."""
     return drive(iter_experiment(problem, method, **kwargs))
-
-
-def first_below(ds: xr.Dataset, cutoff: float) -> xr.Dataset:
-    """Per run, the first logged point with ``‖∇L‖² < cutoff`` (``loss``, ``index``,
-    ``grad_norm_sq``; NaN where never reached), as in Frye Fig. 3.3.  ``cutoff =
-    inf`` picks the starting points."""
-    below = (ds["grad_norm_sq"] < cutoff).values
-    first = np.where(below.any(axis=1), below.argmax(axis=1), -1)
-    rows = np.arange(ds.sizes["run"])
-
-    def pick(name):
-        values = ds[name].values[rows, np.maximum(first, 0)]
-        return ("run", np.where(first >= 0, values, np.nan))
-
-    return xr.Dataset({k: pick(k) for k in ("loss", "index", "grad_norm_sq")}, coords={"run": ds["run"]})
 
 
 # --------------------------------------------------------------------------
