@@ -24,7 +24,7 @@ def test_every_recorded_critical_point_is_critical_with_its_signature(name):
     if points is None:
         pytest.skip(f"{name} records no critical points")
     thetas = jnp.asarray(points)
-    grads = np.asarray(jax.vmap(jax.grad(problem.loss))(thetas))
+    grads = np.asarray(jax.jit(jax.vmap(jax.grad(problem.loss)))(thetas))
     np.testing.assert_array_less(np.linalg.norm(grads, axis=1), 1e-10)
     evals = np.asarray(curvature.eigenvalues_along(problem.loss, thetas))
     for kind, ev in zip(problem.critical_kinds, evals):
