@@ -100,6 +100,10 @@ def test_rr_demo_design():
     assert np.all(np.diff(f_axis) > 0)
     gy = jax.grad(problem.loss)(jnp.array([2.0, 0.0]))[1]
     assert gy == 0.0
+    # After the rides end (curvature turns positive near x = 4.25 and x = −1.65), GD reaches
+    # global minima: directly on the right, past the blocking maximum once nudged off the axis.
+    ride_ends = jnp.array([[4.25, 0.0], [-1.65, 1e-7]])
+    np.testing.assert_allclose(jax.vmap(gd)(ride_ends), np.array(CRITICAL_POINTS["minimum"][:2]), atol=1e-6)
 
 
 ANALYTIC_HESSIANS = {

@@ -30,13 +30,20 @@ is invariant under eigenvector following.  Design, checked numerically by
   beside the ridge, its curvature turns positive at x ≈ 4.2, and GD finishes
   at the global minimum ``(5.446, 0)``.
 * **Shallow ridge, −x (orange).** The ride is halted in front of the local
-  maximum ``(−3.174, 0)`` that blocks the ridge (its followed curvature turns
-  positive at x ≈ −1.6, on the slope up to the saddle ``(−2.482, 0)`` at the
-  maximum's foot).  A descending ride cannot end *on* a maximum, so this is the
-  nearest reading of the caption; from there a second ride along y or GD
-  reaches the global minima ``(−4.942, ±1.738)``.
+  maximum ``(−3.174, 0)`` that blocks the ridge: its followed curvature turns
+  positive at x ≈ −1.65, on the slope up to the saddle ``(−2.482, 0)`` at the
+  maximum's foot.  A descending ride cannot end *on* a maximum, so this is the
+  nearest reading of the caption.  From there GD (nudged off the invariant
+  x-axis; exactly on it GD stops at that saddle) slides past the maximum into
+  the global minima ``(−4.942, ±1.738)``, while a second ride along y (dotted)
+  curves back towards the steep local minima: "either a second ride or GD may
+  find a minimum".
 * **Global minima.** ``D₃`` is solved (brentq) so that the three global minima
   have equal loss (−3.5508) to float64 accuracy.
+
+Exact Ridge Rider (``landscape.ridge_rider.search``, α = 0.05, default end
+rules) from the maximum ends its four rides at (0, ±1.20), (4.25, 0) and
+(−1.65, 0), as described above.
 
 All 17 critical points (7 minima, 8 saddles, 2 maxima; Euler characteristic
 7 − 8 + 2 = 1 as it must be for a coercive function on R²) were found by
