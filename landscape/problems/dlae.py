@@ -124,7 +124,7 @@ def dlae(k: int = 16, p: int = 4, n: int = 10_000, seed: int = 0) -> DeepLinearA
     eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]  # descending
     cov = jnp.asarray(cov_np, dtype)
     sizes = (k, p, k)
-    _, unravel = ravel_pytree(init_layers(jax.random.PRNGKey(0), sizes, False, dtype))
+    _, unravel = ravel_pytree([{"w": np.zeros((p, k), dtype)}, {"w": np.zeros((k, p), dtype)}])
 
     def loss(theta):
         layers = unravel(theta)
