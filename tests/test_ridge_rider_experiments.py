@@ -7,14 +7,14 @@ import numpy as np
 
 from landscape import ridge_rider as rr
 from landscape.problems import get
-from landscape.ridge_rider.tree_mdp import OVERLAP_ONLY, RR_SETTINGS, _gradient_descent, found_positive
+from landscape.ridge_rider.tree_mdp import OVERLAP_ONLY, RR_SETTINGS, gradient_descent, found_positive
 from landscape.ridge_rider.zsc import zero_shot_coordination
 
 
 def test_lever_game_cross_play_selects_the_06_lever():
     game = get("lever-game")
     result = zero_shot_coordination(
-        game, 2, n_ridges=2, entropy_weight=0.0, mis_steps=1000, mis_learning_rate=0.03,
+        game, 2, n_ridges=2, entropy_weight=0.0, mis_steps=600, mis_learning_rate=0.05,
         alpha=0.5, alpha_min=1e-3, max_steps=300, end_rules=("overlap", "no-improvement"), delta_break=0.5,
     )
     selected = result.attrs["selected"]
@@ -32,5 +32,5 @@ def test_rr_finds_more_positive_leaves_than_gd_from_the_saddle_on_depth4_trees()
         found_rr += len(found_positive(problem, tree.theta.values))
         runs = max(1, int(tree.attrs["steps"]) // 200)
         starts = mis[None] + 1e-3 * jax.random.normal(jax.random.PRNGKey(seed), (runs, problem.dim))
-        found_gd += len(found_positive(problem, _gradient_descent(problem.loss, 200, starts, 0.1)))
+        found_gd += len(found_positive(problem, gradient_descent(problem.loss, 200, starts, 0.1)))
     assert found_rr > found_gd

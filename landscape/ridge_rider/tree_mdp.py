@@ -51,7 +51,8 @@ OVERLAP_ONLY = dict(end_rules=("overlap",), max_steps=100)
 
 
 @partial(jax.jit, static_argnames=("loss", "steps"))
-def _gradient_descent(loss, steps, starts, learning_rate):
+def gradient_descent(loss, steps, starts, learning_rate):
+    """GD (optax.sgd) for ``steps`` steps from each row of ``starts`` (vmapped scan); the end points."""
     optimizer = optax.sgd(learning_rate)
 
     def run(theta):
@@ -101,9 +102,9 @@ def tree_mdp_trial(
     runs = max(1, steps // gd_steps)
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
     shape = (runs, problem.dim)
-    gd_random = _gradient_descent(problem.loss, gd_steps, jax.random.normal(k1, shape, mis.dtype), gd_lr)
+    gd_random = gradient_descent(problem.loss, gd_steps, jax.random.normal(k1, shape, mis.dtype), gd_lr)
     starts = mis[None] + saddle_noise * jax.random.normal(k2, shape, mis.dtype)
-    gd_saddle = _gradient_descent(problem.loss, gd_steps, starts, gd_lr)
+    gd_saddle = gradient_descent(problem.loss, gd_steps, starts, gd_lr)
     u = jax.random.normal(k3, (max(rides, 1), problem.dim), mis.dtype)
     lines = _best_on_lines(problem.loss, gd_steps, mis, u / jnp.linalg.norm(u, axis=1, keepdims=True), gd_lr)
     n_positive = len(problem.extras["positive_leaves"])
