@@ -7,7 +7,7 @@ import panel as pn
 import pytest
 
 from app.components import export
-from app.views.landscape import OPTIMIZER_COLORS, LandscapeView, path_data
+from app.views.landscape import OPTIMIZER_COLORS, LandscapeView, path_data, thinned
 from landscape import io as landscape_io
 from landscape import problems
 
@@ -142,3 +142,4 @@ def test_live_paths_are_thinned_but_keep_their_end():
     assert len(row["x"]) <= 2000 + 1
     np.testing.assert_array_equal(row["x"][[0, -1]], theta[0, [0, -1], 0])
     np.testing.assert_array_equal(row["x"][:-1], theta[0, :-1:3, 0])
+    np.testing.assert_array_equal(thinned(10, 20), np.arange(10))

@@ -50,7 +50,17 @@ from . import ViewSpec
 #: One stable colour per optimizer, shared by the live plot, the legend and exports.
 OPTIMIZER_COLORS = color_map(trajectories.OPTIMIZERS)
 #: Most points per path sent to the browser while streaming (exports use all).
-LIVE_POINTS = 2000
+LIVE_POINTS = 500
+#: Most steps of a selected run at which the Hessian spectrum is computed and drawn.
+ALONG_POINTS = 1000
+
+
+def thinned(n: int, max_points: int | None) -> np.ndarray:
+    """Indices ``0, k, 2k, …`` and ``n − 1``: at most about ``max_points`` of ``n`` points."""
+    if max_points is None or n <= max_points:
+        return np.arange(n)
+    stride = -(-n // max_points)
+    return np.unique(np.r_[np.arange(0, n - 1, stride), n - 1])
 
 
 def path_data(theta: np.ndarray, optimizer_of_run: list[str], max_points: int | None = None) -> list[dict]:
@@ -63,9 +73,7 @@ def path_data(theta: np.ndarray, optimizer_of_run: list[str], max_points: int | 
     for run, name in enumerate(optimizer_of_run):
         xy = theta[run, :, :2]
         xy = xy[np.isfinite(xy).all(axis=1)]
-        if max_points is not None and len(xy) > max_points:
-            stride = -(-len(xy) // max_points)
-            xy = np.concatenate([xy[:-1:stride], xy[-1:]])
+        xy = xy[thinned(len(xy), max_points)]
         rows.append({"x": xy[:, 0], "y": xy[:, 1], "optimizer": name, "run": run, "color": OPTIMIZER_COLORS[name]})
     return rows
 
@@ -149,7 +157,7 @@ class LandscapeView(pn.viewable.Viewer):
         self._background = LatestCall()
         self._grid: xr.Dataset | None = None
         self._theta_chunks: list[np.ndarray] = []
-        self._redraw = Throttle(0.25)
+        self._redraw = Throttle(0.5)
         self._run_optimizers: list[str] = []
         self._run_labels: list[str] = []
 
@@ -205,7 +213,7 @@ class LandscapeView(pn.viewable.Viewer):
         problem, starts = self.problem, jnp.asarray(self.starts, dtype=default_dtype())
         steps, chunk = self.steps, self.chunk
         self._theta_chunks = []
-        self._redraw = Throttle(0.25)
+        self._redraw = Throttle(0.5)
         self._run_optimizers = [name for name, _ in requested for _ in range(len(starts))]
         self._run_labels = [
             f"{trajectories.label(name, hp)} from ({x:.2f}, {y:.2f})" for name, hp in requested for x, y in self.starts
@@ -316,9 +324,10 @@ class LandscapeView(pn.viewable.Viewer):
             self._selected_pipe.send(np.zeros((0, 2)))
             return
         theta = result.theta.values[run]
-        finite = np.isfinite(theta).all(axis=1)
-        self._selected_pipe.send(theta[finite, :2])
-        steps, path, loss = result.step.values[finite], theta[finite], self.problem.loss
+        finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
+        shown = finite[thinned(len(finite), ALONG_POINTS)]
+        self._selected_pipe.send(theta[shown, :2])
+        steps, path, loss = result.step.values[shown], theta[shown], self.problem.loss
         title = f"Hessian eigenvalues along {self._run_labels[run] if run < len(self._run_labels) else run}"
         self._background.submit(
             lambda: np.asarray(curvature.eigenvalues_along(loss, jnp.asarray(path))),
