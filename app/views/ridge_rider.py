@@ -94,6 +94,7 @@ class RidgeRiderView(pn.viewable.Viewer):
     delta_break = param.Number(default=0.95, bounds=(0, 1), doc="Overlap threshold δ_break.")
     max_steps = param.Integer(default=400, bounds=(1, 100_000), doc="Steps per ride.")
     end_rules = param.ListSelector(default=list(rr.END_RULES), objects=list(rr.END_RULES), doc="EndRide rules.")
+    lr_e = param.Number(default=0.003, bounds=(0, None), doc="UpdateRidge learning rate LR_e = LR_λ (approximate).")
     entropy_weight = param.Number(default=0.0, bounds=(0, None), doc="Entropy term of the MIS (policies).")
     selected = param.Integer(default=-1, doc="Selected node (-1: none).")
     mis = param.Array(default=None, allow_None=True, doc="The start point (MIS) of the next run.")
@@ -135,6 +136,7 @@ class RidgeRiderView(pn.viewable.Viewer):
             mode=self.mode, order=self.order, n_ridges=self.n_ridges, max_depth=self.max_depth,
             max_nodes=self.max_nodes, alpha=self.alpha, alpha_min=min(self.alpha_min, self.alpha),
             delta_break=self.delta_break, max_steps=self.max_steps, end_rules=tuple(self.end_rules),
+            lr_e=self.lr_e, lr_lambda=self.lr_e,
         )
 
     def find_mis(self) -> None:
@@ -379,8 +381,9 @@ class RidgeRiderView(pn.viewable.Viewer):
             pn.Row(pn.widgets.FloatInput.from_param(p.alpha, name="α", width=90),
                    pn.widgets.FloatInput.from_param(p.alpha_min, name="α min", width=90),
                    pn.widgets.FloatInput.from_param(p.delta_break, name="δ_break", width=90)),
-            pn.Row(pn.widgets.IntInput.from_param(p.max_steps, name="Steps per ride", width=140),
-                   pn.widgets.FloatInput.from_param(p.entropy_weight, name="Entropy weight", width=140)),
+            pn.Row(pn.widgets.IntInput.from_param(p.max_steps, name="Steps per ride", width=90),
+                   pn.widgets.FloatInput.from_param(p.lr_e, name="LR_e", width=90),
+                   pn.widgets.FloatInput.from_param(p.entropy_weight, name="Entropy", width=90)),
             pn.widgets.CheckBoxGroup.from_param(p.end_rules, name="EndRide", inline=True),
             width=320,
         )

@@ -63,7 +63,10 @@ class Settings:
     neg_tol: eigenvalues below −neg_tol count as negative curvature.
     improve_tol: a step must lower the loss by more than this ("no-improvement").
     lr_e, lr_lambda, inner_steps, num_matvecs: approximate mode (Algorithm 2's LR_e,
-      LR_λ, S and the Lanczos HVP budget).
+      LR_λ, S and the Lanczos HVP budget).  UpdateRidge multiplies the component of e
+      along e_j by about ``1 + LR_e(4λ_j/λ − 2λ_j²/λ²)`` (App. D.3), so it is stable only
+      for ``LR_e ≲ λ²/λ_j²`` over the spectrum: small defaults, raise them for
+      well-conditioned problems.
     chunk: ride steps per compiled chunk (one event and one cancel check each).
     seed: seeds the Lanczos start vectors.
     """
@@ -82,8 +85,8 @@ class Settings:
     total_steps: int | None = None
     neg_tol: float = 1e-8
     improve_tol: float = 0.0
-    lr_e: float = 0.1
-    lr_lambda: float = 0.1
+    lr_e: float = 0.003
+    lr_lambda: float = 0.003
     inner_steps: int = 10
     num_matvecs: int | None = None
     chunk: int = 25
