@@ -170,7 +170,7 @@ class LandscapeView(pn.viewable.Viewer):
         self.export = ExportBar(figure=self.figure, dataset=lambda: self.result)
         self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=480)
         self._notice = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
-        self._description = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self._description = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self._legend = pn.pane.HTML("", margin=(0, 10))
         self._picker = pn.widgets.Select(label="Trajectory", options={"(run first)": -1}, width=290)
         self._picker.param.watch(lambda event: setattr(self, "selected", event.new), "value")
@@ -266,7 +266,10 @@ class LandscapeView(pn.viewable.Viewer):
         self.export.available = False
         self._legend.object = ""
         problem = self.problem
-        self._description.object = f"**{html.escape(problem.name)}** ({problem.dim} parameters). {problem.description}"
+        # plain text in HTML: descriptions hold formulas whose * and ** Markdown would eat
+        self._description.object = (
+            f"<b>{html.escape(problem.name)}</b> ({problem.dim} parameters). {html.escape(problem.description)}"
+        )
         if not problem.is_2d:
             self._grid = None
             self._plot.visible = False
