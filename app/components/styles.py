@@ -7,7 +7,6 @@ styles the current one, so shared components style through :func:`styled`.
 
 from __future__ import annotations
 
-import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer)
 import holoviews.plotting.mpl  # noqa: F401  (registers the matplotlib renderer for exports)
 
