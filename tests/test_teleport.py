@@ -264,3 +264,24 @@ def test_sharpness_curvature_of_several_models(net):
     expected = float(jax.jit(tp.sharpness, static_argnums=3)(tp.weights_of(problem.unravel(theta)), x, y, ACT, probes))
     assert float(ds.sharpness[0]) == pytest.approx(expected, rel=1e-12)
     assert np.all(ds.curvature.values > 0)
+
+
+def test_teleported_momentum_is_the_pushforward_of_the_action(net):
+    """With batch ≤ width, out(g·w') = out(w') for all w' near w, so for the pushed tangent
+    v' = D(g·)(w) v the batch output's directional derivative is unchanged: J(g·w) v' = J(w) v."""
+    from landscape.teleport.mlp import Config, _teleport
+
+    problem, theta, x, y = net
+    ws = tp.weights_of(problem.unravel(theta))
+    v = tuple(jax.random.normal(k, w.shape) for k, w in zip(jax.random.split(jax.random.PRNGKey(7), 3), ws))
+    probes = tp.make_probes(jax.random.PRNGKey(0), ws, 1, (0.1,), 1)
+    metric = tuple(jnp.ones_like(w) for w in ws)
+    new_ws, (pushed,), _ = _teleport(ws, (v,), x[None, :10], y[None, :10], probes, metric, 0.05, 1, 100.0,
+                                     config=Config("grad_norm", ACT, 2, 5))
+    assert max(float(jnp.abs(a - b).max()) for a, b in zip(new_ws, ws)) > 1e-3
+    before = jax.jvp(lambda w: tp.groups.logits(w, x[:10], ACT), (ws,), (v,))[1]
+    after = jax.jvp(lambda w: tp.groups.logits(w, x[:10], ACT), (new_ws,), (pushed,))[1]
+    scale = float(jnp.abs(before).max())
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6 * scale)  # pinv derivatives: ~1e-7 round-off
+    unpushed = jax.jvp(lambda w: tp.groups.logits(w, x[:10], ACT), (new_ws,), (v,))[1]
+    assert float(jnp.abs(unpushed - before).max()) > 1e-3 * scale
