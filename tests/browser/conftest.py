@@ -80,7 +80,7 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def served_app():
+def served_app(browser):  # needs the browser first: no server is started for a skipped test
     port = _free_port()
     log_path = Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log"
     command = [
