@@ -113,7 +113,7 @@ def network_figure(result: xr.Dataset) -> hv.Layout:
         jumps = [(float(e), float(b), float(a)) for e, b, a in zip(
             result.teleport_epoch.values, result.grad_norm_sq_before.values.mean(0),
             result.grad_norm_sq_after.values.mean(0))]
-        grads = grads * jumps_element(jumps)
+        grads = (grads * jumps_element(jumps)).opts(title="‖∇L‖² (training set); red: teleport jumps")
     return (losses + grads).cols(2)
 
 
@@ -300,9 +300,10 @@ class TeleportView(pn.viewable.Viewer):
             responsive=True, min_height=400, framewise=True, backend="bokeh")
 
     def _grad_plot(self, data):
-        plot = curves_element(data or {}, "grad_norm_sq", "‖∇L‖² on the training set; red: jump at each teleport")
-        return (plot * jumps_element(self._jumps)).opts(responsive=True, min_height=400, framewise=True,
-                                                        backend="bokeh")
+        plot = curves_element(data or {}, "grad_norm_sq", "")
+        return (plot * jumps_element(self._jumps)).opts(
+            title="‖∇L‖² (training set); red: jump at each teleport", responsive=True, min_height=400,
+            framewise=True, backend="bokeh")
 
     def _live_surface(self):
         problem, grid = self.problem, self._grid
