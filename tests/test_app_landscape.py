@@ -38,7 +38,7 @@ def test_view_renders_without_a_server():
     view = LandscapeView(problem=problems.get("himmelblau"))
     root = pn.panel(view).get_root()
     assert root is not None
-    assert view._plot.visible and not view._notice.visible
+    assert view._plot_area.visible and not view._notice.visible
     assert view._grid.loss.shape == (121, 121)
 
 
@@ -129,11 +129,13 @@ def test_network_problems_get_a_message_instead_of_a_plot():
     view = LandscapeView(problem=problems.get("himmelblau"))
     view.add_start(0.0, 0.0)
     view.problem = problems.get("mlp-moons")
-    assert not view._plot.visible and view._notice.visible
+    assert not view._plot_area.visible and view._notice.visible
     assert "mlp-moons" in view._notice.object and "slices" in view._notice.object
     assert len(view.starts) == 0
     with pytest.raises(ValueError, match="not a 2-D surface"):
         view.run()
+    view._on_random_starts(None)  # the button: a message, no exception
+    assert view.runner.message.startswith("Error: mlp-moons is not a 2-D surface")
 
 
 def test_live_paths_are_thinned_but_keep_their_end():

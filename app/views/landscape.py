@@ -169,6 +169,9 @@ class LandscapeView(pn.viewable.Viewer):
         self.spectra = SpectrumPanel()
         self.export = ExportBar(figure=self.figure, dataset=lambda: self.result)
         self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=480)
+        # shown/hidden as a whole: toggling the HoloViews pane's own `visible`
+        # fails in Panel 1.9 (TypeError on the Bokeh model's stylesheets)
+        self._plot_area = pn.Column(self._plot, sizing_mode="stretch_width")
         self._notice = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self._description = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self._legend = pn.pane.HTML("", margin=(0, 10))
@@ -191,7 +194,9 @@ class LandscapeView(pn.viewable.Viewer):
         self.starts = np.zeros((0, 2))
 
     def random_starts(self, n: int = 4, seed: int | None = None) -> None:
-        """Add ``n`` start points drawn from the problem's sampler."""
+        """Add ``n`` start points drawn uniformly from the problem's view box."""
+        if not self.problem.is_2d:
+            raise ValueError(f"{self.problem.name} is not a 2-D surface; pick one in the sidebar")
         rng = np.random.default_rng(seed)
         box = np.asarray(self.problem.bounds, dtype=float)
         points = rng.uniform(box[:, 0], box[:, 1], size=(n, 2))
@@ -272,7 +277,7 @@ class LandscapeView(pn.viewable.Viewer):
         )
         if not problem.is_2d:
             self._grid = None
-            self._plot.visible = False
+            self._plot_area.visible = False
             self._notice.object = (
                 f"**{problem.name}** has {problem.dim} parameters, so it has no 2-D picture here. "
                 "Pick a 2-D surface in the sidebar, or look at it through 2-D slices "
@@ -281,7 +286,7 @@ class LandscapeView(pn.viewable.Viewer):
             self._notice.visible = True
             return
         self._notice.visible = False
-        self._plot.visible = True
+        self._plot_area.visible = True
         self._grid = surface_grid(problem)
         self._plot.object = self._live_plot(problem, self._grid)
 
@@ -368,6 +373,12 @@ class LandscapeView(pn.viewable.Viewer):
         for name, row in self._hp_rows.items():
             row.visible = name in self.optimizers
 
+    def _on_random_starts(self, _event) -> None:
+        try:
+            self.random_starts()
+        except ValueError as error:
+            self.runner.message = f"Error: {error}"
+
     @staticmethod
     def _legend_html(requested) -> str:
         items = [
@@ -379,7 +390,7 @@ class LandscapeView(pn.viewable.Viewer):
 
     def __panel__(self):
         random_button = pn.widgets.Button(label="Random starts", width=130)
-        random_button.on_click(lambda _event: self.random_starts())
+        random_button.on_click(self._on_random_starts)
         clear_button = pn.widgets.Button(label="Clear starts", width=130)
         clear_button.on_click(lambda _event: self.clear_starts())
         settings = pn.Column(
@@ -395,7 +406,7 @@ class LandscapeView(pn.viewable.Viewer):
             self._description,
             self._notice,
             self._controls,
-            pn.Row(settings, self._plot, sizing_mode="stretch_width"),
+            pn.Row(settings, self._plot_area, sizing_mode="stretch_width"),
             self.spectra,
             self.export,
             sizing_mode="stretch_width",
