@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import holoviews as hv
+import jax
+import jax.numpy as jnp
 import numpy as np
 import panel as pn
 import pytest
+from bokeh.models import GlyphRenderer
 
 from app.components import export
-from app.views.landscape import OPTIMIZER_COLORS, LandscapeView, path_data, thinned
+from app.views.landscape import (
+    OPTIMIZER_COLORS,
+    SLICE_RESOLUTION,
+    LandscapeView,
+    path_data,
+    selected_element,
+    thinned,
+)
 from landscape import io as landscape_io
 from landscape import problems
 
@@ -125,17 +139,107 @@ def test_refusals_are_messages():
     assert not view.runner.running
 
 
-def test_network_problems_get_a_message_instead_of_a_plot():
-    view = LandscapeView(problem=problems.get("himmelblau"))
-    view.add_start(0.0, 0.0)
+def settle(view, timeout=60.0):
+    """Let background work scheduled during a synchronous run (spectra along a path) finish."""
+    loop = asyncio.get_event_loop()
+    deadline = time.monotonic() + timeout
+    while view._background.busy and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.05))
+    assert not view._background.busy
+
+
+def dense_eigenvalues(problem, theta):
+    return np.linalg.eigvalsh(np.asarray(jax.hessian(problem.loss)(jnp.asarray(theta))))
+
+
+@pytest.fixture(scope="module")
+def moons():
+    """mlp-moons picked after a surface: its slice streams in, chunk by chunk."""
+    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd", "adam"], steps=20, chunk=10)
+    nan_counts = []
+    view._slice_pipe.add_subscriber(lambda data: nan_counts.append(int(np.isnan(data.loss.values).sum())))
     view.problem = problems.get("mlp-moons")
-    assert not view._plot_area.visible and view._notice.visible
-    assert "mlp-moons" in view._notice.object and "slices" in view._notice.object
-    assert len(view.starts) == 0
-    with pytest.raises(ValueError, match="not a 2-D surface"):
-        view.run()
-    view._on_random_starts(None)  # the button: a message, no exception
-    assert view.runner.message.startswith("Error: mlp-moons is not a 2-D surface")
+    return view, nan_counts
+
+
+def test_network_shows_a_streamed_slice_through_its_init(moons):
+    view, nan_counts = moons
+    problem = view.problem
+    ds = view.slice_result
+    assert ds.loss.dims == ("beta", "alpha") and ds.loss.shape == (SLICE_RESOLUTION, SLICE_RESOLUTION)
+    assert ds.sizes["direction"] == 2 and ds.sizes["param"] == problem.dim == 162
+    assert ds.attrs["status"] == "complete" and view.runner.message == "Done"
+    assert view._plot_area.visible and view._slice_controls.visible
+    # streamed: the grid filled in chunk by chunk (NaN = not yet evaluated), then the final grid
+    assert nan_counts[0] == SLICE_RESOLUTION**2 and nan_counts[-1] == 0
+    assert len(nan_counts) >= 1 + SLICE_RESOLUTION**2 // 64 and nan_counts == sorted(nan_counts, reverse=True)
+    centre = np.asarray(problem.init(jax.random.PRNGKey(0)))
+    np.testing.assert_array_equal(ds.centre.values, centre)
+    np.testing.assert_array_equal(view.starts, centre[None])  # runs start at the centre
+    # grid values are the loss at c + a d1 + b d2 (checked at a corner and at the centre)
+    d1, d2 = ds.directions.values
+    a, b = ds.alpha.values[3], ds.beta.values[-1]
+    np.testing.assert_allclose(ds.loss.values[-1, 3], float(problem.loss(jnp.asarray(centre + a * d1 + b * d2))),
+                               rtol=1e-10)
+    middle = SLICE_RESOLUTION // 2
+    np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-10)
+
+
+def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):
+    view, _ = moons
+    view._on_tap(x=0.3, y=-0.2)
+    d1, d2 = view.slice_result.directions.values
+    point = view.slice_result.centre.values + 0.3 * d1 - 0.2 * d2
+    np.testing.assert_allclose(view.starts[-1], point, rtol=1e-12)
+    spikes = view.spectra._point.object.Spikes.I.dimension_values(0)
+    np.testing.assert_allclose(spikes, dense_eigenvalues(view.problem, point), rtol=1e-7, atol=1e-9)
+    view.starts = view.starts[:1]
+
+
+def test_run_on_a_network_streams_projected_paths_with_residuals(moons):
+    view, _ = moons
+    chunks = []
+    original = view._on_chunk
+    view._on_chunk = lambda event: (chunks.append(event.done), original(event))
+    view.random_starts(1, seed=3)  # one extra start from the sampler
+    view.run()
+    settle(view)
+    result, projection = view.result, view.projection
+    assert chunks == [10, 20] and result.sizes == {"run": 4, "step": 21, "param": 162}
+    centre, directions = view.slice_result.centre.values, view.slice_result.directions.values
+    np.testing.assert_array_equal(result.theta.values[0, 0], centre)
+    # least squares: the residual vector is orthogonal to both directions, and its norm is reported
+    theta = result.theta.values
+    coef = np.stack([projection.alpha.values, projection.beta.values], axis=-1)
+    residual = theta - centre - coef @ directions
+    np.testing.assert_allclose(residual @ directions.T, 0.0, atol=1e-9)
+    np.testing.assert_allclose(projection.residual.values, np.linalg.norm(residual, axis=-1), rtol=1e-9)
+    assert projection.residual.values[:, 1:].min() > 0  # the runs leave the plane
+    # the streamed paths are the plane coordinates; the caption reports the selected run's residual
+    for row, run_coef in zip(view._live.rows, coef):
+        np.testing.assert_allclose(np.column_stack([row["x"], row["y"]]), run_coef)
+    np.testing.assert_allclose(view._selected_pipe.data, coef[0])
+    assert "projection residual" in view._caption.object
+    assert f"{projection.residual.values[0].max():.3g}" in view._caption.object
+    # eigenvalues along the selected run: 3 smallest and 3 largest of the dense spectrum
+    along = view.spectra._along.object
+    last = dense_eigenvalues(view.problem, theta[0, -1])
+    ends = np.array([curve.dimension_values(1)[-1] for curve in along.Curve])
+    np.testing.assert_allclose(ends, np.r_[last[:3], last[-3:]], rtol=1e-6, atol=1e-9)
+    png = view.export._buttons["png"].callback().getvalue()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_pca_directions_need_a_run_first():
+    view = LandscapeView(problem=problems.get("mlp-moons"), direction="pca")
+    assert view.runner.message.startswith("Error: PCA directions need a run")
+    assert view.slice_result is None
+
+
+def test_selected_path_is_drawn_above_the_streamed_paths():
+    figure = hv.render(selected_element(np.array([[0.0, 0.0], [1.0, 1.0]])), backend="bokeh")
+    (renderer,) = figure.select({"type": GlyphRenderer})
+    assert renderer.level == "overlay"  # the streamed paths are added later at "glyph" level
 
 
 def test_live_paths_are_thinned_but_keep_their_end():
