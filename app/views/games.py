@@ -259,27 +259,36 @@ class GamesView(pn.viewable.Viewer):
                              f"{node.status.values}, player losses {losses}, ‖ĝ‖ = {float(node.grad_norm):.2e}")
 
     # -- plots ------------------------------------------------------------------
-    def _field(self, data) -> hv.Overlay:
-        bounds = self.bounds
+    def _field_arrays(self, data):
+        (x0, x1), (y0, y1) = self.bounds
         if data is None:
-            return styled(_empty_image(bounds), title="Phase portrait: click to launch",
-                          bokeh={"width": 460, "height": 420})
-        speed = np.log10(np.maximum(data.speed.values, 1e-12))
-        (x0, x1), (y0, y1) = bounds
-        image = hv.Image((data.x.values, data.y.values, speed), kdims=["x", "y"], vdims=["log10 |F(ω) − ω|"])
-        gx, gy = np.meshgrid(data.x.values, data.y.values)
-        mag = np.sqrt(data.speed.values / max(data.speed.values.max(), 1e-300))
-        arrows = hv.VectorField((gx, gy, np.arctan2(data.v.values, data.u.values), mag),
-                                kdims=["x", "y"], vdims=["angle", "magnitude"])
-        fixed = hv.Points(data.fixed_point.values, kdims=["x", "y"])
-        return (
-            styled(image, cmap="Greys", title="Phase portrait: click to launch",
-                   bokeh={"tools": ["tap"], "width": 460, "height": 420})
-            * styled(arrows, color="black", bokeh={"magnitude": "magnitude", "pivot": "tail"},
-                     matplotlib={"magnitude": "magnitude"})
-            * styled(fixed, color="red", bokeh={"size": 12, "marker": "x", "line_width": 3},
-                     matplotlib={"s": 80, "marker": "x"})
-        ).opts(xlim=(x0, x1), ylim=(y0, y1))
+            xs, ys = np.linspace(x0, x1, 3), np.linspace(y0, y1, 3)
+            return xs, ys, np.zeros((3, 3)), np.zeros((3, 3)), np.full((3, 3), np.nan), np.zeros((0, 2))
+        return data.x.values, data.y.values, data.u.values, data.v.values, data.speed.values, data.fixed_point.values
+
+    def _field_image(self, data) -> hv.Image:
+        """Log-speed of the one-step displacement (the click target)."""
+        xs, ys, _, _, speed, _ = self._field_arrays(data)
+        bounds = self.bounds
+        image = hv.Image((xs, ys, np.log10(np.maximum(speed, 1e-12))), kdims=["x", "y"],
+                         vdims=["log10 |F(ω) − ω|"])
+        return styled(image, cmap="Blues", title="Phase portrait: click to launch", xlim=bounds[0],
+                      ylim=bounds[1], bokeh={"width": 460, "height": 420})
+
+    def _field_marks(self, data) -> hv.Overlay:
+        """Arrows of F(ω) − ω and the fixed points."""
+        xs, ys, u, v, speed, fixed = self._field_arrays(data)
+        gx, gy = np.meshgrid(xs, ys)
+        top = np.nanmax(speed) if np.isfinite(speed).any() else 1.0
+        mag = np.sqrt(np.nan_to_num(speed) / max(top, 1e-300))
+        arrows = hv.VectorField((gx, gy, np.arctan2(v, u), mag), kdims=["x", "y"], vdims=["angle", "magnitude"])
+        return (styled(arrows, color="black", bokeh={"magnitude": "magnitude", "pivot": "tail"},
+                       matplotlib={"magnitude": "magnitude"})
+                * styled(hv.Points(fixed, kdims=["x", "y"]), color="red",
+                         bokeh={"size": 12, "marker": "x", "line_width": 3}, matplotlib={"s": 80, "marker": "x"}))
+
+    def _field(self, data) -> hv.Overlay:
+        return self._field_image(data) * self._field_marks(data)
 
     def _paths(self, data, color) -> hv.Path:
         return styled(hv.Path([p for p in data if len(p) > 1], kdims=["x", "y"]), color=color,
@@ -318,13 +327,13 @@ class GamesView(pn.viewable.Viewer):
                          bokeh=opts))
 
     def _build_plots(self) -> None:
-        field = hv.DynamicMap(self._field, streams=[self._field_pipe])
+        field = hv.DynamicMap(self._field_image, streams=[self._field_pipe])
+        marks = hv.DynamicMap(self._field_marks, streams=[self._field_pipe])
         trajectories = hv.DynamicMap(lambda data: self._paths(data, "orange"), streams=[self._paths_pipe])
         rides = hv.DynamicMap(lambda data: self._paths(data, "magenta"), streams=[self._grr_pipe])
+        portrait = field * marks * trajectories * rides
         self._tap = hv.streams.SingleTap(source=field, transient=True)
-        self._tap.add_subscriber(lambda x=None, y=None: x is not None and not self.runner.running
-                                 and self.launch([x, y]))
-        portrait = field * trajectories * rides
+        self._tap.add_subscriber(self._on_tap)
         heat = hv.DynamicMap(self._heat_image, streams=[self._heat_pipe])
         rate = hv.DynamicMap(self._rate_image, streams=[self._rate_pipe])
         self._rate_tap = hv.streams.SingleTap(source=rate, transient=True)
@@ -335,6 +344,10 @@ class GamesView(pn.viewable.Viewer):
                    pn.pane.HoloViews(heat, css_classes=["games-heatmap"])),
             pn.Row(pn.pane.HoloViews(spectrum), pn.pane.HoloViews(rate, css_classes=["games-rates"])),
         )
+
+    def _on_tap(self, x=None, y=None) -> None:
+        if x is not None and y is not None and not self.runner.running:
+            self.launch([x, y])
 
     def _use_beta(self, x=None, y=None) -> None:
         if x is None or y is None:
@@ -370,10 +383,12 @@ class GamesView(pn.viewable.Viewer):
         return ds
 
     def __panel__(self):
+        numbers = {name: pn.widgets.FloatInput for name in (*HYPER, "grr_step")}
+        numbers.update({name: pn.widgets.IntInput for name in ("steps", "k", "n", "resolution", "chunk", "grr_steps")})
         settings = pn.Param(
             self.param, parameters=["game", "rule", *HYPER, "steps", "k", "n", "objective", "directions",
                                     "resolution", "chunk", "grr_step", "grr_steps"],
-            show_name=False, width=240,
+            widgets=numbers, show_name=False, width=240,
         )
         grr = pn.widgets.Button(label="GRR", width=100)
         grr.on_click(lambda _e: self._guarded(self.run_grr))
