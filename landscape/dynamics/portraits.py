@@ -23,7 +23,7 @@ from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
 from ..results import result_attrs
-from ..update_rules import FixedPointMap, fixed_point_map
+from ..update_rules import fixed_point_map
 from .common import as_points, game_config, resolve, run_map
 from .lyapunov import grid_points
 
