@@ -60,6 +60,8 @@ from . import ViewSpec
 
 #: One stable colour per optimizer, shared by the live plot, the legend and exports.
 OPTIMIZER_COLORS = color_map(trajectories.OPTIMIZERS)
+#: The selected run's highlight (no optimizer uses it).
+SELECTED_COLOR = "#ff00ff"
 #: Most points per path sent to the browser while streaming (exports use all).
 LIVE_POINTS = 500
 #: Most steps of a selected run at which the Hessian spectrum is computed and drawn.
@@ -163,7 +165,7 @@ def _on_top(plot, element) -> None:
 def selected_element(xy: np.ndarray) -> hv.Path:
     return styled(
         hv.Path([xy], kdims=["x", "y"]),
-        color="red",
+        color=SELECTED_COLOR,
         bokeh={"line_width": 6, "alpha": 0.75, "apply_ranges": False, "hooks": [_on_top]},
         matplotlib={"linewidth": 4, "alpha": 0.6},
     )
@@ -493,7 +495,10 @@ class LandscapeView(pn.viewable.Viewer):
 
     def _slice_plot(self) -> hv.Overlay:
         """The network slice, filled in chunk by chunk from ``_slice_pipe`` (axes fixed to the slice box)."""
-        base = hv.DynamicMap(lambda data: surface_element(data), streams=[self._slice_pipe])
+        # the tap is one of the DynamicMap's own streams (a DynamicMap as a stream's `source` never gets taps)
+        self._tap = hv.streams.SingleTap(transient=True)
+        self._tap.add_subscriber(self._on_tap)
+        base = hv.DynamicMap(lambda data, x, y: surface_element(data), streams=[self._slice_pipe, self._tap])
         plot = self._decorate(
             base * self._overlays(),
             f"2-D slice L(c + α d₁ + β d₂), {self.direction} directions; paths are projections (see below)",
@@ -503,8 +508,6 @@ class LandscapeView(pn.viewable.Viewer):
             ylabel="β",
             framewise=False,
         )
-        self._tap = hv.streams.SingleTap(source=base, transient=True)
-        self._tap.add_subscriber(self._on_tap)
         return plot
 
     @param.depends("starts", watch=True)
@@ -554,7 +557,7 @@ class LandscapeView(pn.viewable.Viewer):
         under = float(slices.evaluate_chunk(self.problem.loss, centre, directions, coef[None])[0])
         at = float(self.result.loss.values[run, finite[-1]])
         return (
-            "<b>The red path is a projection, not a walk on this surface.</b> "
+            "<b>The highlighted (magenta) path is a projection, not a walk on this surface.</b> "
             f"Distance from θ<sub>t</sub> to the slice plane (projection residual): up to {residual.max():.3g} "
             f"({relative.max():.0%} of ‖θ<sub>t</sub> − c‖), {residual[-1]:.3g} at the end. "
             f"Loss at the end: L(θ<sub>T</sub>) = {at:.4g}; the surface under the drawn end point: {under:.4g}. "
