@@ -1,0 +1,1 @@
+"""Tests that drive the served dashboard in headless Chromium."""
