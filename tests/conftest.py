@@ -1,5 +1,19 @@
-"""Test-wide set-up: float64 everywhere (DESIGN.md, "Precision")."""
+"""Test-wide set-up: float64 everywhere (DESIGN.md, "Precision"), browser tests last."""
+
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+_BROWSER_DIR = Path(__file__).parent / "browser"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the headless-browser tests after every other test.
+
+    Playwright's sync API installs a running asyncio loop in the main thread
+    for the rest of the session; app unit tests that run after it would see a
+    loop and schedule their jobs as tasks on it instead of running them to the
+    end (JobRunner's synchronous path outside a server)."""
+    items.sort(key=lambda item: _BROWSER_DIR in Path(item.fspath).parents)
