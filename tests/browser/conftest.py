@@ -17,6 +17,7 @@ Without Chromium or Playwright the browser tests skip, except under
 from __future__ import annotations
 
 import dataclasses
+import re
 import os
 import shutil
 import socket
@@ -63,6 +64,17 @@ class ServedApp:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def server_errors(self) -> list[str]:
+        """Tracebacks in the server log, except a client that went away.
+
+        Tornado logs ``WebSocketClosedError`` when a page closes (for instance
+        at the end of an earlier test) while the server still writes to it;
+        that is the browser leaving, not an error of the app."""
+        tracebacks = self.log().split("Traceback (most recent call last):")[1:]
+        # each traceback runs until the next timestamped log record
+        tracebacks = [re.split(r"(?m)^\d{4}-\d{2}-\d{2} ", text)[0] for text in tracebacks]
+        return [text for text in tracebacks if not re.search(r"WebSocketClosedError|StreamClosedError", text)]
 
 
 def _free_port() -> int:
