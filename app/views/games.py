@@ -385,10 +385,11 @@ class GamesView(pn.viewable.Viewer):
     def __panel__(self):
         numbers = {name: pn.widgets.FloatInput for name in (*HYPER, "grr_step")}
         numbers.update({name: pn.widgets.IntInput for name in ("steps", "k", "n", "resolution", "chunk", "grr_steps")})
+        # the column is as wide as Param's default 300 px widgets: narrower clips them
         settings = pn.Param(
             self.param, parameters=["game", "rule", *HYPER, "steps", "k", "n", "objective", "directions",
                                     "resolution", "chunk", "grr_step", "grr_steps"],
-            widgets=numbers, show_name=False, width=240,
+            widgets=numbers, show_name=False, width=300,
         )
         grr = pn.widgets.Button(label="GRR", width=100)
         grr.on_click(lambda _e: self._guarded(self.run_grr))
