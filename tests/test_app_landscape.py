@@ -236,6 +236,21 @@ def test_pca_directions_need_a_run_first():
     assert view.slice_result is None
 
 
+def test_switching_to_a_network_mid_run_drops_the_old_run_and_slices_afterwards():
+    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd"], steps=100, chunk=10)
+    view.add_start(1.0, 1.0)
+    original = view._on_chunk
+    view._on_chunk = lambda event: (original(event), setattr(view, "problem", problems.get("mlp-moons")))
+    view.run()
+    loop = asyncio.get_event_loop()
+    deadline = time.monotonic() + 60
+    while (view.runner.running or view.slice_result is None) and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.05))
+    assert view.result is None and view._live.rows == []  # the himmelblau run never lands on the slice
+    assert view.slice_result.attrs["status"] == "complete" and view.runner.message == "Done"
+    assert view.starts.shape == (1, 162)
+
+
 def test_selected_path_is_drawn_above_the_streamed_paths():
     figure = hv.render(selected_element(np.array([[0.0, 0.0], [1.0, 1.0]])), backend="bokeh")
     (renderer,) = figure.select({"type": GlyphRenderer})

@@ -261,6 +261,7 @@ class LandscapeView(pn.viewable.Viewer):
         self._controls = self.runner.controls(on_run=self.run)
         self._slice_controls = self._slice_widgets()
         self._background.param.watch(self._show_error, "message")
+        self.runner.param.watch(self._slice_when_idle, "running")
         if state is not None:
             state.param.watch(lambda event: setattr(self, "problem", event.new), "problem")
         self._load_problem()
@@ -320,8 +321,8 @@ class LandscapeView(pn.viewable.Viewer):
         self._legend.object = self._legend_html(requested)
         self.runner.start(
             lambda cancel: trajectories.iter_trajectories(problem, starts, requested, steps, chunk, cancel),
-            self._on_chunk,
-            self._on_result,
+            self._while_showing(problem, lambda event: self._on_chunk(event)),
+            self._while_showing(problem, lambda result: self._on_result(result)),
         )
 
     def compute_slice(self) -> None:
@@ -348,8 +349,20 @@ class LandscapeView(pn.viewable.Viewer):
                 problem, centre, directions, grid, chunk=SLICE_CHUNK, direction_kind=kind, cancel=cancel
             )
 
-        self.runner.start(stream, lambda event: self._slice_pipe.send(slice_grid(event.data["grid"], grid, grid)),
-                          self._on_slice)
+        self.runner.start(
+            stream,
+            self._while_showing(problem, lambda event: self._slice_pipe.send(slice_grid(event.data["grid"], grid, grid))),
+            self._while_showing(problem, self._on_slice),
+        )
+
+    def _while_showing(self, problem: Problem, callback):
+        """``callback``, ignored once the user has switched to another problem (the old job winds down)."""
+        return lambda value: callback(value) if self.problem is problem else None
+
+    def _slice_when_idle(self, event) -> None:
+        """A network picked while another job was still winding down gets its slice once the runner is free."""
+        if not event.new and not self.problem.is_2d and self.slice_result is None:
+            self.compute_slice()
 
     def figure(self) -> hv.Overlay:
         """The current picture rebuilt from stored data (what the export buttons save)."""
@@ -457,9 +470,11 @@ class LandscapeView(pn.viewable.Viewer):
             return
         self._grid = None
         self._plot.object = self._slice_plot()
+        if self.runner.running:  # the previous job stops after its chunk; then _slice_when_idle slices
+            return
         try:
             self.compute_slice()
-        except (ValueError, RuntimeError) as error:
+        except ValueError as error:
             self.runner.message = f"Error: {error}"
 
     def _decorate(self, plot, title: str, **opts) -> hv.Overlay:
