@@ -54,23 +54,27 @@ Array = jax.Array
 DIRECTION_KINDS = ("filter", "random", "hessian", "pca")
 
 
-def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False) -> Array:
+def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False,
+                     output_axis: int = 0) -> Array:
     """Li et al. (2018) §4 filter normalisation of a flat ``direction`` at ``theta``.
 
-    Leaves with ≥ 2 dims (weight matrices ``(out, in)``): row i scaled to the
-    norm of weight row i.  1-D leaves (biases): zero, or the bias itself when
-    ``include_bias``.  A zero direction row stays zero (no division by zero).
+    Leaves with ≥ 2 dims (weight matrices ``(out, in)``, conv kernels
+    ``(out, in, kh, kw)``): the slice of output unit / channel i (index i on
+    ``output_axis``; -1 for Flax's ``(…, in, out)`` layout) scaled to the norm
+    of the weights' slice i.  1-D leaves (biases): zero, or the bias itself
+    when ``include_bias``.  A zero direction slice stays zero (no division by zero).
     """
 
     def normalize(d, w):
         if w.ndim <= 1:
             return w if include_bias else jnp.zeros_like(d)
-        d_rows = d.reshape(d.shape[0], -1)
-        w_rows = w.reshape(w.shape[0], -1)
+        d_out, w_out = jnp.moveaxis(d, output_axis, 0), jnp.moveaxis(w, output_axis, 0)
+        d_rows = d_out.reshape(d_out.shape[0], -1)
+        w_rows = w_out.reshape(w_out.shape[0], -1)
         d_norm = jnp.linalg.norm(d_rows, axis=1, keepdims=True)
         safe_norm = jnp.where(d_norm > 0, d_norm, 1.0)
         scale = jnp.where(d_norm > 0, jnp.linalg.norm(w_rows, axis=1, keepdims=True) / safe_norm, 0.0)
-        return (d_rows * scale).reshape(d.shape)
+        return jnp.moveaxis((d_rows * scale).reshape(d_out.shape), 0, output_axis)
 
     tree = jax.tree.map(normalize, unravel(direction), unravel(theta))
     return ravel_pytree(tree)[0]
@@ -119,7 +123,9 @@ def make_directions(
         return np.asarray(raw / jnp.linalg.norm(raw, axis=1, keepdims=True))
     if problem.unravel is None:
         raise ValueError(f"filter normalisation needs a layered network; {problem.name} has none (use 'random')")
-    return np.stack([np.asarray(filter_normalize(d, centre, problem.unravel, include_bias)) for d in raw])
+    output_axis = problem.extras.get("output_axis", 0)  # where a weight leaf keeps its output units
+    return np.stack([np.asarray(filter_normalize(d, centre, problem.unravel, include_bias, output_axis))
+                     for d in raw])
 
 
 def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:

@@ -110,6 +110,7 @@ def mlp_problem(
         description=description,
         options=options,
         unravel=unravel,
+        default_point=init_scale * flat0,
         extras={
             "apply": apply,
             "batch_loss": batch_loss,
