@@ -1,6 +1,13 @@
-"""netCDF save/load round-trips results identically (landscape.io)."""
+"""landscape.io: identical round trips, refused files, atomic and durable saves."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -251,3 +258,104 @@ def test_bad_explorations_are_refused_before_writing(tmp_path, views, match):
     with pytest.raises(ValueError, match=match):
         io.save_exploration(tmp_path / "e.nc", io.Exploration("himmelblau", {}, views))
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- atomic, durable saves
+
+_SAVER = """
+import sys, time, pathlib
+import numpy as np, xarray as xr
+from landscape import io
+
+path, mode = sys.argv[1], sys.argv[2]
+dataset = xr.Dataset({"loss": ("x", np.full(1000, float(sys.argv[3])))}, attrs={"kind": "test"})
+if mode == "block":  # stall inside the save, after the data went into the temporary file
+    write = xr.Dataset.to_netcdf
+    def stalled(self, *args, **kwargs):
+        write(self, *args, **kwargs)
+        pathlib.Path(path + ".ready").touch()
+        time.sleep(60)
+    xr.Dataset.to_netcdf = stalled
+    io.save(dataset, path)
+else:  # save `mode` times, all savers starting together
+    pathlib.Path(f"{path}.ready{sys.argv[3]}").touch()
+    while not pathlib.Path(path + ".go").exists():
+        time.sleep(0.01)
+    for _ in range(int(mode)):
+        io.save(dataset, path)
+"""
+
+
+def _saver(tmp_path, mode, value):
+    script = tmp_path / "saver.py"
+    script.write_text(_SAVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "r.nc"), mode, str(value)], env=env,
+                            stderr=subprocess.PIPE)
+
+
+def _temporaries(tmp_path):
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".r.nc."))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_save_killed_midway_leaves_the_old_file_intact(tmp_path, signum):
+    path = tmp_path / "r.nc"
+    io.save(_result(), path)
+    before = path.read_bytes()
+    saver = _saver(tmp_path, "block", 2.0)
+    ready = tmp_path / "r.nc.ready"
+    while not ready.exists():
+        assert saver.poll() is None, saver.stderr.read().decode()
+        time.sleep(0.05)
+    assert len(_temporaries(tmp_path)) == 1  # the new data is in the temporary file
+    saver.send_signal(signum)
+    saver.wait(timeout=60)
+    assert path.read_bytes() == before
+    if signum == signal.SIGKILL:
+        assert len(_temporaries(tmp_path)) == 1  # a killed process cannot clean up...
+        io.save(_result(), path)  # ...the next save to the path removes its leftover
+    else:
+        assert saver.returncode == -signum  # the save cleaned up, then the process died of the signal
+    assert _temporaries(tmp_path) == []
+    xr.testing.assert_identical(io.load(path), _result())
+
+
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path):
+    path = tmp_path / "r.nc"
+    io.save(_result(), path)
+    before = path.read_bytes()
+    unwritable = xr.Dataset({"a": ("x", np.array([{}, []], dtype=object))}, attrs={"kind": "test"})
+    with pytest.raises(Exception):  # noqa: B017 (whatever netCDF raises for object data)
+        io.save(unwritable, path)
+    assert path.read_bytes() == before and _temporaries(tmp_path) == []
+
+
+def test_symbolic_links_at_temporary_names_are_never_followed(tmp_path, monkeypatch):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    path = tmp_path / "r.nc"
+    (tmp_path / "r.nc.partial").symlink_to(victim)  # the fixed temporary name of earlier versions
+    # and one at the exact name the next save would pick first (stdlib's random-name source, pinned)
+    names = iter(["planted", "fresh"])
+    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: names)
+    (tmp_path / f".r.nc.{os.getpid()}.planted.tmp").symlink_to(victim)
+    io.save(_result(), path)
+    assert victim.read_text() == "precious"
+    assert not path.is_symlink()
+    xr.testing.assert_identical(io.load(path), _result())
+    assert (tmp_path / f".r.nc.{os.getpid()}.planted.tmp").is_symlink()  # left alone, not written through
+
+
+def test_concurrent_savers_end_with_one_complete_file(tmp_path):
+    values = (1.0, 2.0, 3.0)
+    savers = [_saver(tmp_path, "10", value) for value in values]
+    while not all((tmp_path / f"r.nc.ready{value}").exists() for value in values):
+        assert all(saver.poll() is None for saver in savers)
+        time.sleep(0.05)
+    (tmp_path / "r.nc.go").touch()
+    for saver in savers:
+        assert saver.wait(timeout=120) == 0, saver.stderr.read().decode()
+    loaded = io.load(tmp_path / "r.nc")
+    assert len(set(loaded["loss"].values.tolist())) == 1 and loaded["loss"].values[0] in (1.0, 2.0, 3.0)
+    assert _temporaries(tmp_path) == []
