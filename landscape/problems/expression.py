@@ -4,7 +4,8 @@
 whitelist: numbers, the operators ``+ - * / **`` (binary) and ``+ -``
 (unary), parentheses, the names ``x``, ``y``, ``pi``, ``e`` and calls (with
 positional arguments only) of the fixed set of :mod:`jax.numpy` functions in
-:data:`FUNCTIONS`.  Everything else is refused with a ``ValueError`` naming
+:data:`FUNCTIONS`.  Everything else is refused (comments and any text after
+the expression included, so nothing but the expression is ever kept) with a ``ValueError`` naming
 what is not allowed, and so are absurd inputs (text length, node count,
 nesting depth, huge literals and huge constant exponents).  The accepted tree
 is compiled by walking it into nested closures over ``jax.numpy``, so the
@@ -95,10 +96,13 @@ def _parse(text: str) -> ast.expr:
         raise ValueError(f"the expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ValueError(f"expression too long: {len(text)} characters (at most {MAX_LENGTH} are allowed)")
-    if not text.strip():
+    text = text.strip()  # surrounding blanks and newlines (a pasted line) are not an indent
+    if not text:
         raise ValueError("the expression is empty")
     if "\x00" in text:
         raise _refuse("null characters")
+    if "#" in text:  # Python would drop the comment, and its text could travel on to the page
+        raise ValueError("comments (# ...) are not allowed: type only the expression")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -112,6 +116,10 @@ def _parse(text: str) -> ast.expr:
     statement = module.body[0]
     if not isinstance(statement, ast.Expr):
         raise _refuse(_STATEMENTS.get(type(statement), "statements"))
+    lines = text.encode("utf-8").splitlines(keepends=True)  # ast offsets count UTF-8 bytes
+    end = sum(map(len, lines[: statement.end_lineno - 1])) + statement.end_col_offset
+    if text.encode("utf-8")[end:].strip():
+        raise ValueError("text after the expression (such as ';') is not allowed: type only the expression")
     return statement.value
 
 
