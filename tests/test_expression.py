@@ -7,8 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from landscape import limits
 from landscape.problems import Problem, from_expression
-from landscape.problems.expression import FUNCTIONS, MAX_LENGTH
+from landscape.problems.expression import FUNCTIONS
+
+MAX_LENGTH = limits.get("expression_length")
 
 VALID = {
     "x**2 + 3*y**2": lambda x, y: x**2 + 3 * y**2,

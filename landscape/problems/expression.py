@@ -23,6 +23,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from .. import limits
 from .base import Bounds, Problem
 from .surfaces import surface
 
@@ -43,7 +44,6 @@ VARIABLES = ("x", "y")
 _BINARY = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide, ast.Pow: jnp.power}
 _UNARY = {ast.USub: jnp.negative, ast.UAdd: lambda a: a}
 
-MAX_LENGTH = 500
 MAX_NODES = 200
 MAX_DEPTH = 32
 MAX_LITERAL = 1e10
@@ -94,8 +94,11 @@ def _refuse(what: str) -> ValueError:
 def _parse(text: str) -> ast.expr:
     if not isinstance(text, str):
         raise ValueError(f"the expression must be a string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ValueError(f"expression too long: {len(text)} characters (at most {MAX_LENGTH} are allowed)")
+    if len(text) > limits.get("expression_length"):
+        raise ValueError(
+            f"expression too long: {len(text)} characters (at most {limits.get('expression_length')} are "
+            f"allowed; the operator sets it with {limits.LIMITS['expression_length'].env})"
+        )
     text = text.strip()  # surrounding blanks and newlines (a pasted line) are not an indent
     if not text:
         raise ValueError("the expression is empty")
