@@ -19,6 +19,7 @@ jax.config.update("jax_enable_x64", True)
 import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
 
+from app import guard  # noqa: E402
 from app.state import AppState  # noqa: E402
 from app.views import ViewSpec, discover  # noqa: E402
 
@@ -96,6 +97,7 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
+    guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     tabs = view_tabs(state)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
@@ -117,6 +118,7 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
     Each event's ``partial`` holds all ``steps + 1`` steps, NaN until computed;
     ``data["points"]`` (LEGACY, until the views render ``partial``) the chunk's
     new points ``(run, t, param)``."""
+    limits.check("steps", steps)
     game, fmap, h, hf = resolve(game, rule, hyper)
     kernels = _kernels(game, rule)
     z = kernels.init(as_points(starts, game.dim), h)
