@@ -179,6 +179,8 @@ for _kind in (
           "num_components": ("point",), "selected": ("point", "component"), "label": ("point",),
           "eigenvalue": ("component",)}),
     Kind("ridge-rider-tree", "a Ridge Rider solution tree (ridge_rider.iter_search)", _TREE_NODE,
+         optional={"solution_theta": ("node", _PARAM), "solution_loss": ("node",), "solution_point": ("node",),
+                   "finish_path": ("node", "finish_step", _PARAM)},
          attrs=("status", "steps", "problem")),
     Kind("grr-tree", "a generalized Ridge Rider tree on a game (dynamics.iter_grr_search)",
          {**_TREE_NODE, "player_loss": ("node", "player")}, attrs=("status",)),

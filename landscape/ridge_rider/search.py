@@ -37,6 +37,7 @@ from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems.base import Problem
 from ..results import config_of
 from ..tree import TreeBuilder
+from .finish import FINISHERS, finish_leaves
 from .mis import find_mis, value_and_grad_norm
 from .ride import END_RULES, MODES, REASONS, RideHyper, ride_chunk, start_ride
 from .ridges import Ridge, get_ridges
@@ -70,6 +71,9 @@ class Settings:
       well-conditioned problems.
     chunk: ride steps per compiled chunk (one event and one cancel check each).
     seed: seeds the Lanczos start vectors.
+    finish: ``"gd"``, ``"adam"`` or ``None``: the local optimizer run from every leaf
+      once the search ends (§3: "at that point gradient descent can be used to reach a
+      local optimum"; :mod:`.finish`), for ``finish_steps`` steps at ``finish_lr``.
     """
 
     mode: str = "exact"
@@ -92,6 +96,9 @@ class Settings:
     num_matvecs: int | None = None
     chunk: int = 25
     seed: int = 0
+    finish: str | None = None
+    finish_steps: int = 500
+    finish_lr: float = 0.05
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -103,6 +110,8 @@ class Settings:
         unknown = set(self.end_rules) - set(END_RULES)
         if unknown:
             raise ValueError(f"unknown end rules {sorted(unknown)}; choose from {END_RULES}")
+        if self.finish is not None and self.finish not in FINISHERS:
+            raise ValueError(f"finish must be one of {FINISHERS} or None, got {self.finish!r}")
         object.__setattr__(self, "end_rules", tuple(r for r in END_RULES if r in self.end_rules))
 
     def hyper(self, dtype, max_steps: int) -> RideHyper:
@@ -342,11 +351,16 @@ def iter_search(
             "rows": _node_rows(builder, [node, *children]),
         })
 
-    return tree_so_far(status)
+    result = tree_so_far(status)
+    if config.finish is not None and status != "cancelled":
+        result = finish_leaves(problem, result, config.finish, steps=config.finish_steps, lr=config.finish_lr)
+    return result
 
 
 def search(problem: Problem, start=None, *, tree: xr.Dataset | None = None, **settings: Any) -> xr.Dataset:
     """Run :func:`iter_search` to the end and return the tree Dataset: per node
     ``fingerprint``, ``parent``, ``loss``, ``eigenvalue``, ``theta``, ... (see
-    :mod:`landscape.tree`), with ``attrs["status"]`` and ``attrs["steps"]``."""
+    :mod:`landscape.tree`), with ``attrs["status"]`` and ``attrs["steps"]``; with
+    ``finish="gd"``/``"adam"`` also ``solution_theta``, ``solution_loss``,
+    ``solution_point`` (and ``finish_path``) of :func:`.finish.finish_leaves`."""
     return drive(iter_search(problem, start, tree=tree, **settings))
