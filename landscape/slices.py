@@ -27,8 +27,10 @@ itself may be far from: ``path_loss`` (the loss at θ_t, what the optimizer
 saw) and ``path_loss_in_plane`` (the loss at the projected point, what the
 picture shows) differ exactly when the residual is large.
 
-Grid points are evaluated by one jitted, vmapped kernel in chunks of fixed
-size (the last chunk is padded, so a grid compiles once).  :func:`iter_slice`
+Grid points are evaluated by one jitted kernel in chunks of fixed size (the
+last chunk is padded, so a grid compiles once): the fast plane kernel of
+:mod:`landscape.plane` for MLPs (float32 by default), else a ``vmap`` of the
+loss.  :func:`iter_slice`
 streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss`
 runs it to the end.
 """
@@ -47,12 +49,15 @@ from jax.flatten_util import ravel_pytree
 from . import limits
 from .curvature import lanczos
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
+from .plane import MLPPlane
 from .problems.base import Problem
 from .results import result_attrs
 
 Array = jax.Array
 
 DIRECTION_KINDS = ("filter", "random", "hessian", "pca")
+#: Points per chunk of the generic (vmapped) kernel, whose cost per point is unknown.
+GENERIC_CHUNK = 256
 
 
 def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False,
@@ -155,6 +160,12 @@ def _evaluator(loss: Callable[[Array], Array]):
     return evaluate
 
 
+@functools.lru_cache(maxsize=32)
+def _plane_evaluator(plane: MLPPlane):
+    """Jitted fast kernel of an MLP problem (:mod:`landscape.plane`), same signature as :func:`_evaluator`."""
+    return jax.jit(plane.losses)
+
+
 def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficients) -> np.ndarray:
     """``L(c + Σ_j a_j d_j)`` for each row ``a`` of ``coefficients (m, k)``: one chunk of a grid.
 
@@ -164,6 +175,22 @@ def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficie
     centre = jnp.asarray(centre)
     return np.asarray(_evaluator(loss)(centre, jnp.asarray(directions, centre.dtype),
                                        jnp.asarray(coefficients, centre.dtype)))
+
+
+def slice_kernel(problem: Problem, loss: Callable[[Array], Array] | None = None, dtype=None):
+    """How a slice of ``problem`` is evaluated: ``(evaluate, dtype, chunk)``.
+
+    The fast plane kernel (:class:`landscape.plane.MLPPlane`, in ``problem.extras["plane"]``)
+    serves the problem's own loss and defaults to float32 (sweeps need no float64;
+    critical-point work keeps it); any other problem or a custom ``loss`` gets the
+    generic ``vmap`` of the loss in the centre's dtype (``dtype=None``).  ``chunk`` is
+    the plane's cost-model chunk size, else :data:`GENERIC_CHUNK`.
+    """
+    plane = problem.extras.get("plane") if loss is None or loss is problem.loss else None
+    if plane is None:
+        return _evaluator(problem.loss if loss is None else loss), dtype, GENERIC_CHUNK
+    dtype = jnp.dtype(jnp.float32 if dtype is None else dtype)
+    return _plane_evaluator(plane), dtype, plane.chunk_size(dtype.itemsize)
 
 
 @functools.lru_cache(maxsize=32)
@@ -179,23 +206,28 @@ def iter_slice(
     alpha,
     beta=None,
     *,
-    chunk: int = 256,
+    chunk: int | None = None,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    dtype=None,
 ) -> Stream[xr.Dataset]:
     """Evaluate the loss on the slice grid, yielding one Event per chunk of points.
 
     ``directions`` is ``(k, dim)`` with k = 1 (grid ``alpha``) or 2 (grid
     ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
-    ``problem.loss``.  Each ``Event("chunk")``'s ``partial`` is the slice
+    ``problem.loss``.  The kernel, its dtype and its default ``chunk`` come from
+    :func:`slice_kernel` (float32 for networks with a fast kernel; ``dtype`` overrides);
+    a chunk smaller than the grid is padded to the next power of two, so all grids
+    of a similar size share one compilation.  Each ``Event("chunk")``'s ``partial`` is the slice
     Dataset with ``loss`` NaN where not yet evaluated (no path variables) and
     ``data["index"]`` the flat grid indices (C order over ``loss``) it just
     evaluated (LEGACY, until the views render ``partial``: also ``loss``, the
     chunk's values, and ``grid``, a copy of the grid so far).  Returns the Dataset of :func:`slice_loss` (partial,
-    ``status="cancelled"``, when cancelled).
+    ``status="cancelled"``, when cancelled); its ``attrs["dtype"]`` is the sweep's dtype.
     """
+    evaluate, sweep_dtype, default_chunk = slice_kernel(problem, loss, dtype)
     loss = problem.loss if loss is None else loss
     centre = jnp.asarray(centre)
     directions = jnp.atleast_2d(jnp.asarray(directions, centre.dtype))
@@ -212,7 +244,9 @@ def iter_slice(
     else:
         coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
     n = len(coefficients)
-    chunk = max(1, min(chunk, n))
+    chunk = min(max(1, chunk or default_chunk), 1 << (n - 1).bit_length())
+    sweep_dtype = centre.dtype if sweep_dtype is None else sweep_dtype
+    sweep = [jnp.asarray(v, sweep_dtype) for v in (centre, directions)]
     grid = np.full(n, np.nan)
     coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
     if k == 2:
@@ -233,7 +267,8 @@ def iter_slice(
 
     def dataset(values, status, extra=None):
         return xr.Dataset({"loss": (dims, values.reshape(shape)), **common, **(extra or {})}, coords=coords,
-                          attrs=result_attrs(kind, config, status=status, points_done=done))
+                          attrs=result_attrs(kind, config, status=status, points_done=done,
+                                             dtype=str(jnp.dtype(sweep_dtype))))
 
     done, status = 0, "complete"
     while done < n:
@@ -243,7 +278,7 @@ def iter_slice(
         index = np.arange(done, min(done + chunk, n))
         padded = np.zeros((chunk, k))
         padded[: len(index)] = coefficients[index]
-        values = evaluate_chunk(loss, centre, directions, padded)[: len(index)]
+        values = np.asarray(evaluate(*sweep, jnp.asarray(padded, sweep_dtype)))[: len(index)]
         grid[index] = values
         done += len(index)
         yield Event("chunk", done, n, dataset(frozen(grid), "running"),
@@ -289,11 +324,12 @@ def slice_loss(
     alpha,
     beta=None,
     *,
-    chunk: int = 256,
+    chunk: int | None = None,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    dtype=None,
 ) -> xr.Dataset:
     """The loss on a 1-D or 2-D slice as a Dataset.
 
@@ -307,4 +343,4 @@ def slice_loss(
     point, i.e. the surface value under the drawn path).
     """
     return drive(iter_slice(problem, centre, directions, alpha, beta, chunk=chunk, trajectory=trajectory,
-                            loss=loss, direction_kind=direction_kind, cancel=cancel))
+                            loss=loss, direction_kind=direction_kind, cancel=cancel, dtype=dtype))

@@ -176,13 +176,15 @@ def test_network_shows_a_streamed_slice_through_its_init(moons):
     centre = np.asarray(problem.init(jax.random.PRNGKey(0)))
     np.testing.assert_array_equal(ds.centre.values, centre)
     np.testing.assert_array_equal(view.starts, centre[None])  # runs start at the centre
-    # grid values are the loss at c + a d1 + b d2 (checked at a corner and at the centre)
+    # grid values are the loss at c + a d1 + b d2 (checked at a corner and at the centre), network
+    # sweeps in float32
+    assert ds.attrs["dtype"] == "float32"
     d1, d2 = ds.directions.values
     a, b = ds.alpha.values[3], ds.beta.values[-1]
     np.testing.assert_allclose(ds.loss.values[-1, 3], float(problem.loss(jnp.asarray(centre + a * d1 + b * d2))),
-                               rtol=1e-10)
+                               rtol=1e-5)
     middle = SLICE_RESOLUTION // 2
-    np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-10)
+    np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-5)
 
 
 def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):
