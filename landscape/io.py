@@ -50,11 +50,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import xarray as xr
 
-#: Version of the on-disk layout written by this module; files of a newer one are refused.
-SCHEMA_VERSION = 1
+from .kinds import SCHEMA_VERSION  # one schema version for results and the files that hold them
+
 EXPLORATION_KIND = "exploration"
 
 _SCHEMA_ATTR = "schema_version"
+#: The schema version :func:`save` writes beside a result's own ``schema_version`` (removed on load,
+#: so a result round-trips identically whether or not it carried one).
+_FILE_SCHEMA_ATTR = "_landscape_schema_version"
 _BOOL_FLAG = "_landscape_bool"
 _BOOL_ATTRS = "_landscape_bool_attrs"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -153,7 +156,7 @@ def save(dataset: xr.Dataset, path: str | os.PathLike) -> None:
     modified.
     """
     encoded = _encode(dataset)
-    encoded.attrs[_SCHEMA_ATTR] = SCHEMA_VERSION
+    encoded.attrs[_FILE_SCHEMA_ATTR] = SCHEMA_VERSION
     _atomic_write(path, lambda file: encoded.to_netcdf(file, engine="h5netcdf"))
 
 
@@ -169,7 +172,9 @@ def load(path: str | os.PathLike) -> xr.Dataset:
             dataset = opened.load()
     if dataset.attrs.get("kind") == EXPLORATION_KIND:
         raise FormatError(path, "it is an exploration; open it with landscape.io.load_exploration")
-    _check_version(path, dataset.attrs.pop(_SCHEMA_ATTR, None), "kind" in dataset.attrs)
+    written = (dataset.attrs.pop(_FILE_SCHEMA_ATTR, None), dataset.attrs.get(_SCHEMA_ATTR))
+    for version in [v for v in written if v is not None] or [None]:
+        _check_version(path, version, "kind" in dataset.attrs)
     try:
         return _decode(dataset, "the file")
     except ValueError as err:

@@ -91,7 +91,7 @@ def _result(n=40):
     return xr.Dataset(
         {"loss": (("run", "step"), rng.standard_normal((3, n))), "diverged": ("run", np.array([False, True, False]))},
         coords={"run": np.arange(3)},
-        attrs=result_attrs("trajectories", {"lr": 0.1}, done=True),
+        attrs=result_attrs("optimizer-trajectories", {"lr": 0.1}, done=True),
     )
 
 
@@ -143,7 +143,7 @@ def test_truncated_and_corrupted_files_are_refused(tmp_path):
 
 def test_newer_schema_and_missing_kind_are_refused(tmp_path):
     newer = tmp_path / "newer.nc"
-    xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "trajectories", "schema_version": io.SCHEMA_VERSION + 1}).to_netcdf(
+    xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "optimizer-trajectories", "schema_version": io.SCHEMA_VERSION + 1}).to_netcdf(
         newer, engine="h5netcdf"
     )
     assert f"schema {io.SCHEMA_VERSION + 1}" in _refused(newer, "newer version")
@@ -179,7 +179,7 @@ def _exploration():
     slice_ = xr.Dataset(
         {"loss": (("y", "x"), np.arange(12.0).reshape(3, 4))},
         coords={"x": np.linspace(0, 1, 4), "y": np.linspace(-1, 1, 3)},
-        attrs=result_attrs("slice", {"directions": "random"}, status="done"),
+        attrs=result_attrs("slice-2d", {"directions": "random"}, status="done"),
     )
     return io.Exploration(
         "expression",
@@ -224,7 +224,7 @@ def test_results_and_explorations_are_not_confused(tmp_path):
     io.save_exploration(tmp_path / "e.nc", _exploration())
     io.save(_result(), tmp_path / "r.nc")
     _refused(tmp_path / "e.nc", "load_exploration")
-    _refused(tmp_path / "r.nc", "'trajectories' result", io.load_exploration)
+    _refused(tmp_path / "r.nc", "'optimizer-trajectories' result", io.load_exploration)
 
 
 def test_damaged_or_newer_explorations_are_refused(tmp_path):
