@@ -121,6 +121,15 @@ def test_lola_field_matches_hand_derived_formula_on_a_bilinear_game():
     np.testing.assert_allclose(out[1], [x - 0.1 * (y + 2 * 0.5 * x), y - 0.1 * (-x + 2 * 0.5 * y)], rtol=1e-13)
 
 
+def test_lola_shaping_only_keeps_foersters_term_on_a_bilinear_game():
+    # shaping only: LOLA_x = ∂x L_A − η (∂x∂y L_B) ∂y L_A = y − η(−1)(x) = y + ηx
+    # (the exact LOLA above adds (∂y∂x L_A) ∂y L_B = −x once more: y + 2ηx)
+    game = games.get("bilinear")
+    out = run(game, "lola-shaping", [0.4, -0.3], 1, alpha=0.1, lookahead=0.5)
+    x, y = 0.4, -0.3
+    np.testing.assert_allclose(out[1], [x - 0.1 * (y + 0.5 * x), y - 0.1 * (-x + 0.5 * y)], rtol=1e-13)
+
+
 def test_complex_momentum_with_real_beta_is_heavy_ball():
     game = games.get("dirac-gan")
     w0 = np.array([1.0, 0.8])
