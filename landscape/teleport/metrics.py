@@ -67,7 +67,7 @@ def sharpness_curvature(
     key=None,
     n_directions: int = 200,
     displacements=PAPER_DISPLACEMENTS,
-    n_curves: int = 20,
+    n_curves: int | None = None,
     batch_size: int = 200,
     action: int | None = None,
     recipe: str = "ours",
@@ -75,8 +75,9 @@ def sharpness_curvature(
     """φ, ψ, training and test loss of each row of ``thetas`` (models × weights).
 
     ``recipe`` chooses how ψ is measured (module docstring); ``"authors"`` fixes
-    ``action = 1``, U[0, 1) generators and ``n_curves = 200`` curves with one fresh
-    batch of ``batch_size`` samples each.  ``action`` defaults to 2 for ``"ours"``.
+    ``action = 1`` and U[0, 1) generators, and draws one fresh batch of ``batch_size``
+    samples per curve.  ``n_curves`` defaults to 20 (``"ours"``) or 200 (``"authors"``),
+    ``action`` to 2 for ``"ours"``.
     The same random directions, displacements, Lie-algebra generators and
     curvature batches are used for every model, so differences between models
     come from the weights alone.  Returns a Dataset over ``model``.
@@ -86,9 +87,9 @@ def sharpness_curvature(
     if recipe == "authors":
         if action not in (None, 1):
             raise ValueError("the authors' recipe uses group action 1")
-        action, n_curves, generators = 1, 200, "uniform"
+        action, generators, n_curves = 1, "uniform", n_curves or 200
     else:
-        action, generators = (2 if action is None else action), "normal"
+        action, generators, n_curves = (2 if action is None else action), "normal", n_curves or 20
     thetas = jnp.atleast_2d(jnp.asarray(thetas))
     data = problem.extras["data"]
     dtype = thetas.dtype
