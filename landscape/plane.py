@@ -14,9 +14,9 @@ plane gives a cheaper evaluation:
   (Li et al. 2018 evaluate each point by a separate forward pass).
 * **Later layers.**  Either per point as plain 2-D matmuls ``h_p W_pᵀ`` in a
   ``lax.map`` (``"map"``: the GEMMs are big enough to run near the machine's
-  matmul rate), or for the whole chunk as one ``(points, samples, width)``
+  matmul rate), or for the whole chunk as one ``(points, width, samples)``
   block (``"batched"``: many tiny layers, where per-point loop overhead
-  would dominate).  :func:`MLPPlane.strategy` picks from the per-point FLOPs.
+  would dominate; narrow contractions unrolled into fused elementwise loops).  :func:`MLPPlane.strategy` picks from the per-point FLOPs.
 * **Regulariser.**  ``‖c + Σ_j a_j d_j‖² = aᵀ G a`` with the Gram matrix
   ``G`` of ``[c; d_1; d_2]`` and ``a = (1, a_1, a_2)``.
 
@@ -104,13 +104,13 @@ class MLPPlane:
         ]
         x = jnp.asarray(self.x, dtype)
         k1, width, n_in = weights[0].shape
-        planes = (x @ weights[0].reshape(k1 * width, n_in).T).reshape(x.shape[0], k1, width)
-        planes = jnp.moveaxis(planes, 1, 0)  # (k+1, samples, width): X W_cᵀ, X D_1ᵀ, ...
+        planes = (x @ weights[0].reshape(k1 * width, n_in).T).reshape(x.shape[0], k1, width)  # X W_cᵀ, X D_1ᵀ, ...
         onehot = jax.nn.one_hot(jnp.asarray(self.y), self.layer_sizes[-1], dtype=dtype)
         if self.strategy == "map":
+            planes = jnp.moveaxis(planes, 1, 0)  # (k+1, samples, width)
             nll = jax.lax.map(lambda ap: self._point(ap, planes, weights, biases, onehot), a)
         else:
-            nll = self._block(a, planes, weights, biases, onehot)
+            nll = self._block(a, jnp.transpose(planes, (1, 2, 0)), weights, biases, onehot.T)
         gram = basis @ basis.T
         return nll + self.l2 * jnp.einsum("pi,ij,pj->p", a, gram, a)
 
@@ -121,13 +121,24 @@ class MLPPlane:
             h = self.activation(h) @ jnp.tensordot(ap, w, 1).T + ap @ b
         return _cross_entropy(h, onehot)
 
-    def _block(self, a, planes, weights, biases, onehot):
-        """Mean cross-entropy of every point of the chunk as one (points, samples, width) block."""
-        h = _combine(a.T[:, :, None, None], planes[:, None]) + (a @ biases[0])[:, None, :]
+    def _block(self, a, planes, weights, biases, onehot_t):
+        """Mean cross-entropy of every point of the chunk as one (points, width, samples) block.
+
+        Samples last, so elementwise work vectorises over them; a narrow layer (≤ 32 inputs)
+        is an unrolled sum of broadcast products, which XLA fuses into one loop (a batched
+        ``dot_general`` over points runs far slower on CPU)."""
+        h = _combine(a.T[:, :, None, None], planes[:, None]) + (a @ biases[0])[:, :, None]
         for w, b in zip(weights[1:], biases[1:]):
-            w_points = jnp.einsum("pk,koi->poi", a, w)
-            h = jnp.einsum("pni,poi->pno", self.activation(h), w_points) + (a @ b)[:, None, :]
-        return jax.vmap(_cross_entropy, (0, None))(h, onehot)
+            w_points, h = jnp.einsum("pk,koi->poi", a, w), self.activation(h)
+            if w.shape[2] <= 32:
+                total = (a @ b)[:, :, None]
+                for i in range(w.shape[2]):
+                    total = total + w_points[:, :, i, None] * h[:, None, i, :]
+                h = total
+            else:
+                h = jnp.einsum("poi,pin->pon", w_points, h) + (a @ b)[:, :, None]
+        nll = jax.nn.logsumexp(h, axis=1) - jnp.sum(h * onehot_t, axis=1)
+        return jnp.mean(nll, axis=1)
 
 
 def _combine(a, planes):

@@ -1,7 +1,5 @@
 """The fast MLP slice kernel against the generic vmapped path; float32 sweeps; one compile per grid size."""
 
-import contextlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +9,8 @@ from landscape import problems
 from landscape.jobs import drive
 from landscape.problems import Problem
 from landscape.slices import evaluate_chunk, iter_slice, make_directions, slice_kernel, slice_loss
+
+from .compile_count import count_lowerings
 
 NETWORKS = {
     "mlp-moons": {},
@@ -68,22 +68,6 @@ def test_custom_losses_and_other_problems_take_the_generic_path_in_their_dtype(n
     ds = slice_loss(quadratic, jnp.zeros(2), jnp.eye(2), np.linspace(-1, 1, 3))
     assert ds.attrs["dtype"] == "float64"
     np.testing.assert_allclose(ds.loss.values, np.add.outer(np.linspace(-1, 1, 3) ** 2, np.linspace(-1, 1, 3) ** 2))
-
-
-@contextlib.contextmanager
-def count_lowerings():
-    """Count jit cache misses (each lowers a jaxpr to MLIR, with or without a persistent cache)."""
-    events = []
-
-    def listener(name, duration, **kwargs):
-        if name == "/jax/core/compile/jaxpr_to_mlir_module_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 @pytest.mark.parametrize("name", ["quadratic", "mlp-moons"])
