@@ -136,10 +136,7 @@ class BaseView(pn.viewable.Viewer):
     # -- actions ------------------------------------------------------------
     def run(self) -> None:
         """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""
-        reason = self.not_applicable(self.problem)
-        if reason:
-            raise ValueError(reason)
-        self.check()
+        self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
         self.runner.start(
@@ -148,11 +145,18 @@ class BaseView(pn.viewable.Viewer):
             lambda result: self._receive(problem, result, final=True),
         )
 
+    def validate(self) -> None:
+        """Raise ``ValueError`` if the view does not apply to the problem or :meth:`check` refuses the settings."""
+        reason = self.not_applicable(self.problem)
+        if reason:
+            raise ValueError(reason)
+        self.check()
+
     def reset(self) -> None:
         """Cancel the job and forget the result and the selection."""
         self.runner.cancel()
         self.show(None)
-        self.selected = None
+        self.selected = self.param["selected"].default
 
     def show(self, result: xr.Dataset | None) -> None:
         """Make ``result`` the view's result and render it (``None`` clears); export follows."""
@@ -196,9 +200,10 @@ class BaseView(pn.viewable.Viewer):
             self.show(result)
 
     def _show_background_message(self, event) -> None:
-        failed = event.new.startswith("Error")
+        """Set-up and follow-up work: its label while it runs ("Compiling…"), its error if it failed."""
         self.notice.object = event.new
-        self.notice.visible = failed
+        self.notice.alert_type = "danger" if event.new.startswith("Error") else "info"
+        self.notice.visible = bool(event.new)
 
     @param.depends("problem", watch=True)
     def _follow_problem(self) -> None:
