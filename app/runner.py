@@ -34,6 +34,7 @@ DESIGN.md's concurrency recipe, in one place so every view follows it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -98,6 +99,44 @@ def served() -> bool:
     """Whether this code runs inside a ``panel serve`` session (not a notebook, script or test)."""
     doc = pn.state.curdoc
     return doc is not None and doc.session_context is not None
+
+
+_BUILDING = threading.local()
+
+
+@contextlib.contextmanager
+def building_on(loop: asyncio.AbstractEventLoop):
+    """Build a view in a worker thread for a session whose event loop is ``loop``.
+
+    Runners and background calls made (or started) inside schedule their
+    coroutines onto ``loop`` thread-safely instead of onto this thread.
+    """
+    _BUILDING.loop = loop
+    try:
+        yield
+    finally:
+        _BUILDING.loop = None
+
+
+def schedule(coroutine_function: Callable[[], Any]) -> None:
+    """Run ``coroutine_function()`` on the session's event loop (from the loop or a view-building worker)."""
+    loop = getattr(_BUILDING, "loop", None)
+    if loop is not None:  # the callback runs in a copy of this thread's context: pn.state.curdoc included
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(coroutine_function()))
+    else:
+        pn.state.execute(coroutine_function)
+
+
+async def in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] | None = None) -> Any:
+    """``fn(*args)`` in the global pool, awaited; ``waiting(n_ahead)`` is called while it is queued."""
+    future, ticket = POOL.submit(fn, *args)
+    wrapped = asyncio.wrap_future(future)
+    while True:
+        done, _ = await asyncio.wait({wrapped}, timeout=POLL)
+        if done:
+            return wrapped.result()
+        if waiting is not None and POOL.waiting(ticket):
+            waiting(POOL.ahead(ticket))
 
 
 def describe(error: BaseException) -> str:
@@ -170,18 +209,6 @@ class _Session:
             pn.state.on_session_destroyed(destroyed)
 
 
-async def _in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] | None = None) -> Any:
-    """``fn(*args)`` in the global pool, awaited; ``waiting(n_ahead)`` is called while it is queued."""
-    future, ticket = POOL.submit(fn, *args)
-    wrapped = asyncio.wrap_future(future)
-    while True:
-        done, _ = await asyncio.wait({wrapped}, timeout=POLL)
-        if done:
-            return wrapped.result()
-        if waiting is not None and POOL.waiting(ticket):
-            waiting(POOL.ahead(ticket))
-
-
 class JobGroup:
     """The runners of one session: at most one of them runs a job at a time (DESIGN.md)."""
 
@@ -243,7 +270,7 @@ class JobRunner(param.Parameterized):
             async def job() -> None:
                 await self._run_served(token, make_stream, on_event, on_done)
 
-            pn.state.execute(job)
+            schedule(job)
 
     def cancel(self) -> None:
         """Ask the running job to stop after its current chunk."""
@@ -297,10 +324,10 @@ class JobRunner(param.Parameterized):
             self.message = f"Queued ({ahead} ahead)"
 
         try:
-            stream = await _in_pool(make_stream, token, waiting=queued)
+            stream = await in_pool(make_stream, token, waiting=queued)
             self.message = progress.text
             while not self._session.closed:
-                event, result = await _in_pool(_advance, stream, waiting=queued)
+                event, result = await in_pool(_advance, stream, waiting=queued)
                 if event is _DONE or self._session.closed:
                     break
                 self._show(progress, event, throttle)
@@ -388,7 +415,7 @@ class LatestCall(param.Parameterized):
             return
         with param.edit_constant(self):
             self.busy = True
-        pn.state.execute(self._drain)
+        schedule(self._drain)
 
     async def _drain(self) -> None:
         def queued(ahead: int) -> None:
@@ -400,7 +427,7 @@ class LatestCall(param.Parameterized):
                 self._pending = None
                 self.message = label
                 try:
-                    value = await _in_pool(fn, waiting=queued)
+                    value = await in_pool(fn, waiting=queued)
                     if not self._session.closed:
                         on_result(value)
                     self.message = ""
