@@ -26,7 +26,7 @@ import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
-from app import runner  # noqa: E402
+from app import guard, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.state import AppState  # noqa: E402
 from app.views import ViewSpec, discover  # noqa: E402
@@ -136,6 +136,7 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
+    guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     tabs = view_tabs(state)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.

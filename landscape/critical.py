@@ -72,6 +72,7 @@ import optax
 import xarray as xr
 from matfree import lstsq
 
+from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
@@ -532,6 +533,8 @@ def iter_find(
     loss, config = _loss_of(problem_or_loss)
     thetas0 = jnp.atleast_2d(jnp.asarray(thetas0))
     runs, dim = thetas0.shape
+    limits.check("steps", num_steps)
+    limits.check("runs", runs)
     keep_path = dim <= 16 if keep_path is None else keep_path
     carry = (thetas0, jnp.full((runs,), method.alpha0, thetas0.dtype), jnp.ones((runs,), bool))
     logs: list[dict[str, np.ndarray]] = []
@@ -760,6 +763,7 @@ def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 1
     if isinstance(grid, int):
         if problem.bounds is None:
             raise ValueError("give the grid axes (xs, ys) for a problem without bounds")
+        limits.check_grid(grid, grid)
         (x0, x1), (y0, y1) = problem.bounds
         xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
         flat = np.asarray(problem.ground_truth.get("gradient-flat", np.zeros((0, 2)))).reshape(-1, 2)
@@ -768,6 +772,7 @@ def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 1
         ys = np.union1d(ys, flat[inside, 1])
     else:
         xs, ys = (np.asarray(a, dtype=float) for a in grid)
+        limits.check_grid(len(xs), len(ys))
     gx, gy = np.meshgrid(xs, ys)
     points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
     out = {k: np.asarray(v) for k, v in _residual_field(problem.loss, solver, points).items()}

@@ -44,6 +44,7 @@ import numpy as np
 import xarray as xr
 from jax.flatten_util import ravel_pytree
 
+from . import limits
 from .curvature import lanczos
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
@@ -196,6 +197,7 @@ def iter_slice(
                          f"{centre.shape} and {directions.shape}")
     alpha = np.asarray(alpha, dtype=float)
     beta = (alpha if beta is None else np.asarray(beta, dtype=float)) if k == 2 else None
+    limits.check_grid(alpha.size, 1 if beta is None else beta.size)
     if k == 2:
         bb, aa = np.meshgrid(beta, alpha, indexing="ij")
         coefficients, shape, dims = np.c_[aa.ravel(), bb.ravel()], bb.shape, ("beta", "alpha")

@@ -57,6 +57,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from . import limits
 from .curvature import hessian
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
@@ -268,6 +269,8 @@ def iter_trajectories(
     names = tuple(name for name, _ in resolved)
     hps = tuple({k: jnp.asarray(v, starts.dtype) for k, v in hp.items()} for _, hp in resolved)
     n_starts, n_runs = starts.shape[0], len(resolved) * starts.shape[0]
+    limits.check("steps", steps)
+    limits.check("runs", n_runs)
 
     init, _ = _kernels(problem, names, chunk)
     carries, record = init(starts, hps)

@@ -41,6 +41,7 @@ import numpy as np
 import optax
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
@@ -191,6 +192,8 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
     game, _, h, hf = resolve(game, rule, hyper)
     if game.dim != 2:
         raise ValueError(f"{game.name} has {game.dim} parameters; wrap it with the 'subspace' game first")
+    limits.check_grid(np.size(xs), np.size(ys))
+    limits.check("steps", k)
     kernel = _map_kernel(game, rule, k, n, objective, directions)
     points = grid_points(xs, ys)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(points))

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
@@ -112,6 +113,7 @@ def trajectories(game: Game | str, rule: str, starts, steps: int = 200, **hyper)
 def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chunk: int = 50,
                       cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
     """Stream trajectories ``chunk`` steps at a time (events carry the new ``points (start, t, param)``)."""
+    limits.check("steps", steps)
     game, fmap, h, hf = resolve(game, rule, hyper)
     kernels = _kernels(game, rule)
     z = kernels.init(as_points(starts, game.dim), h)

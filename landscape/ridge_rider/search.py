@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems.base import Problem
 from ..results import config_of
@@ -97,6 +98,8 @@ class Settings:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        limits.check("tree_nodes", self.max_nodes)
+        limits.check("steps", self.max_steps if self.total_steps is None else max(self.max_steps, self.total_steps))
         unknown = set(self.end_rules) - set(END_RULES)
         if unknown:
             raise ValueError(f"unknown end rules {sorted(unknown)}; choose from {END_RULES}")
