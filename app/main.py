@@ -28,6 +28,7 @@ from panel.io.state import set_curdoc  # noqa: E402
 
 from app import guard, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
+from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
 from app.views import ViewSpec, discover  # noqa: E402
 from landscape.compilation import enable_persistent_cache  # noqa: E402
@@ -53,8 +54,25 @@ def build_view(spec: ViewSpec, state: AppState):
         return pn.pane.Alert(f"The {spec.title} view failed to start: {error}", alert_type="danger")
 
 
-def sidebar(state: AppState) -> pn.Column:
-    """Problem picker and the custom-expression box."""
+def exploration_files(session: Session) -> pn.Column:
+    """Save the session's exploration to a file, or open one (a refused file keeps the session)."""
+    save = pn.widgets.FileDownload(
+        callback=session.save_bytes, filename="exploration.nc", label="Save exploration", embed=False,
+        button_type="light", sizing_mode="stretch_width",
+    )  # fmt: skip
+    upload = pn.widgets.FileInput(accept=".nc", multiple=False, sizing_mode="stretch_width")
+
+    def opened(event) -> None:
+        if event.new:
+            session.open_bytes(event.new)
+
+    upload.param.watch(opened, "value")
+    return pn.Column(pn.pane.HTML("<b>Exploration</b>: save it, or open a saved one", margin=(4, 5, 0, 5)),
+                     save, upload, sizing_mode="stretch_width")  # fmt: skip
+
+
+def sidebar(state: AppState, session: Session | None = None) -> pn.Column:
+    """Problem picker, the custom-expression box and (with a session) Save/Open exploration."""
     picker = pn.widgets.Select.from_param(state.param.problem_name, label="Problem", sizing_mode="stretch_width")
     expression = pn.widgets.TextAreaInput(
         label="Custom surface f(x, y)", placeholder="(1 - x)**2 + 100*(y - x**2)**2", height=90,
@@ -77,8 +95,9 @@ def sidebar(state: AppState) -> pn.Column:
     use.on_click(apply)
     state.param.watch(sync, ["message", "problem", "loading"])
     sync()
+    files = [pn.layout.Divider(), exploration_files(session)] if session is not None else []
     return pn.Column(
-        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current
+        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files
     )
 
 
@@ -91,7 +110,9 @@ def placeholder(spec: ViewSpec) -> pn.Column:
     )  # fmt: skip
 
 
-def view_tabs(state: AppState, specs: list[ViewSpec] | None = None, sync: bool | None = None) -> pn.Tabs:
+def view_tabs(
+    state: AppState, specs: list[ViewSpec] | None = None, sync: bool | None = None, session: Session | None = None
+) -> pn.Tabs:
     """One tab per view, all at once; a view is built when its tab is first opened.
 
     Served (``sync`` None inside ``panel serve``, or False), the build runs in
@@ -105,6 +126,11 @@ def view_tabs(state: AppState, specs: list[ViewSpec] | None = None, sync: bool |
     built: set[int] = set()
 
     def install(index: int, view) -> None:
+        if session is not None:
+            try:
+                session.attach(specs[index].key, view)
+            except ValueError as error:  # a saved or linked setting the view refuses
+                state.message = runner.describe(error)
         tabs[index] = (specs[index].title, view)
 
     def open_tab(index: int) -> None:
@@ -137,11 +163,13 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
-    tabs = view_tabs(state)
+    session = Session(state)
+    tabs = view_tabs(state, session=session)
+    session.sync_url(tabs)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[sidebar(state)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
+        title=TITLE, sidebar=[sidebar(state, session)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
     )
 
 

@@ -71,7 +71,9 @@ class AppState(param.Parameterized):
         name = self.problem_name
         self.message = ""
         if name == CUSTOM:
-            if self._custom is None:
+            if self._custom is None and self.expression:  # a reloaded URL: the expression came first
+                self.use_expression(self.expression)
+            elif self._custom is None:
                 self.message = "Type a surface in the box below and press 'Show this surface' first"
             elif self.problem is not self._custom:
                 self._set_problem(self._custom)
@@ -88,6 +90,17 @@ class AppState(param.Parameterized):
     def _build_failed(self, event) -> None:
         if event.new.startswith("Error"):
             self.message, self.loading = event.new, ""
+
+    def show(self, problem, name: str) -> None:
+        """Show an already built ``problem`` under the picker entry ``name`` (a reopened exploration)."""
+        if name == CUSTOM:
+            self.expression = problem.options.get("expression", "")
+            self._custom = problem
+        self.loading = ""
+        self._set_problem(problem)
+        with param.discard_events(self):
+            self.problem_name = name
+        self.param.trigger("problem_name")
 
     def use_expression(self, text: str) -> bool:
         """Show the surface ``text`` (in x and y); on refusal keep the current problem.

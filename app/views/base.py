@@ -17,7 +17,7 @@ teardown), background calls (:class:`~app.runner.LatestCall`), the escaped
 problem description, the latest result (``result``: each event's partial
 Dataset, then the final one, rendered and never re-accumulated), the
 selection, reset, export, and ``settings()``/``restore()`` for the URL and
-saved explorations.  A view that does not apply to a problem says why in
+saved explorations (``saved_results()`` too).  A view that does not apply to a problem says why in
 :meth:`BaseView.not_applicable`; the reason is shown instead of its body.
 
 In a notebook the same object works without a server: ``view.run()`` returns
@@ -176,15 +176,19 @@ class BaseView(pn.viewable.Viewer):
         """The view's settings as a JSON-able dict (``param`` serialisation)."""
         return json.loads(self.param.serialize_parameters(subset=list(self.settings_params)))
 
-    def restore(self, settings: dict[str, Any], result: xr.Dataset | None = None) -> None:
-        """Apply saved ``settings`` (unknown keys refused with a ``ValueError``) and show ``result``."""
+    def saved_results(self) -> dict[str, xr.Dataset]:
+        """The results a saved exploration keeps, by name (``{"result": self.result}`` when there is one)."""
+        return {} if self.result is None else {"result": self.result}
+
+    def restore(self, settings: dict[str, Any], results: dict[str, xr.Dataset] | None = None) -> None:
+        """Apply saved ``settings`` (unknown keys refused with a ``ValueError``) and show saved ``results``."""
         unknown = sorted(set(settings) - set(self.settings_params))
         if unknown:
             raise ValueError(f"{self.title} has no setting {', '.join(unknown)}; it has {', '.join(self.settings_params)}")
         values = self.param.deserialize_parameters(json.dumps(settings))
         self.param.update(**values)
-        if result is not None:
-            self.show(result)
+        if results and results.get("result") is not None:
+            self.show(results["result"])
 
     # -- internals -------------------------------------------------------------
     def _require_result(self) -> xr.Dataset:

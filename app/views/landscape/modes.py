@@ -132,10 +132,15 @@ class SliceMode:
         self.view.set_slice(ds)
         if ds.attrs.get("status") == "cancelled":
             return
-        self.plane = (ds.centre.values, ds.directions.values)
-        self.pipe.send(slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values))
+        self.adopt(ds)
         self.view.starts = self.plane[0][None]
         self.view.show(self.view.result)
+
+    def adopt(self, ds: xr.Dataset) -> None:
+        """Show the finished slice ``ds`` (computed here, or reopened from a saved exploration)."""
+        self.view.set_slice(ds)
+        self.plane = (ds.centre.values, ds.directions.values)
+        self.pipe.send(slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values))
 
     def xy(self, theta: np.ndarray) -> np.ndarray:
         if self.plane is None:

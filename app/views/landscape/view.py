@@ -145,6 +145,24 @@ class LandscapeView(BaseView):
         """The current picture rebuilt from stored data (what the export buttons save)."""
         return self.draw(self.result)
 
+    def saved_results(self) -> dict[str, xr.Dataset]:
+        saved = super().saved_results()
+        if self.slice_result is not None:
+            saved["slice"] = self.slice_result
+        return saved
+
+    def restore(self, settings: dict, results: dict[str, xr.Dataset] | None = None) -> None:
+        """Saved settings, then the saved slice (a network's plane) and trajectories."""
+        results = dict(results or {})
+        if results.get("slice") is not None and isinstance(self.mode, SliceMode):
+            self.runner.cancel()
+            self.mode = SliceMode(self)  # a slice job still running belongs to the old mode: dropped
+            self.mode.adopt(results["slice"])
+            self.show_plot()
+        if results.get("result") is not None:
+            self.run_labels = []
+        super().restore(settings, results)
+
     def set_slice(self, ds: xr.Dataset) -> None:
         with param.edit_constant(self):
             self.slice_result = ds
@@ -200,8 +218,11 @@ class LandscapeView(BaseView):
         self._send_starts()
         if result.attrs.get("status") == "running":
             return
+        if len(self.run_labels) != result.sizes["run"]:  # a reopened result: name runs from its coords
+            names = result["label"].values if "label" in result.coords else result.optimizer.values
+            self.run_labels = [f"{name} run {run}" for run, name in enumerate(names)]
         options = {}
-        for run, text in enumerate(self.run_labels[: result.sizes["run"]]):
+        for run, text in enumerate(self.run_labels):
             stop = int(result.stop_step.values[run])
             options[f"{text}, diverged at step {stop}" if result.diverged.values[run] else text] = run
         self.picker.options = options or {"(run first)": -1}
