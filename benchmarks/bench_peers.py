@@ -75,6 +75,12 @@ def peer_plane(model, steps: int, seed: int):
     return np.stack([flat(one), flat(two)])
 
 
+def centre(problem):
+    """The init plus a little noise: loss-landscapes divides by the bias norms (zero at init)."""
+    theta = problem.init(jax.random.PRNGKey(0))
+    return theta + 0.1 * jax.random.normal(jax.random.PRNGKey(1), theta.shape, theta.dtype)
+
+
 def compare_slices(problem, steps: int, repeats: int) -> None:
     import torch
     from loss_landscapes import random_plane
@@ -82,7 +88,7 @@ def compare_slices(problem, steps: int, repeats: int) -> None:
 
     from landscape.slices import slice_loss
 
-    theta = problem.init(jax.random.PRNGKey(0))
+    theta = centre(problem)
     model = torch_twin(problem, theta)
     inputs, targets = torch_data(problem)
     metric = Loss(torch.nn.CrossEntropyLoss(), inputs, targets)
@@ -108,13 +114,15 @@ def compare_slices(problem, steps: int, repeats: int) -> None:
 
 
 def compare_top_k(problem, ks, repeats: int) -> None:
-    import pyhessian.hessian as pyhessian_module
+    import importlib
+
     import torch
 
     from benchmarks.bench_lanczos import reference_top
     from landscape.curvature import lanczos_eigenpairs
 
-    theta = problem.init(jax.random.PRNGKey(0))
+    pyhessian_module = importlib.import_module("pyhessian.hessian")  # the module, not its class
+    theta = centre(problem)
     reference = reference_top(problem.loss, theta, max(ks), dense=False)
     model = torch_twin(problem, theta)
     inputs, targets = torch_data(problem)
