@@ -3,7 +3,7 @@
 The tests use a smaller option of the same network (channels (2, 2), hidden 4:
 240 parameters, on 128 training images) so that the dense Hessian, computed
 column by column from 706 HVPs, stays affordable on a 2-core CI machine; the
-default (18,346 parameters, 1,437 images) would need 18,346 HVPs of 11× the
+default (18,346 parameters, 1,438 images) would need 18,346 HVPs of 11× the
 data.
 """
 

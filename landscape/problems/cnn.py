@@ -10,7 +10,7 @@ output channel, Li et al. 2018 §4):
 With the defaults ``channels=(8, 16)``, ``hidden=64`` it has 18,346
 parameters.  The loss is the mean softmax cross-entropy over the training set
 plus ``l2 · ‖θ‖²`` (on the first ``samples`` training images, default all
-1,437), evaluated as an exact mean over chunks of ``chunk``
+1,438), evaluated as an exact mean over chunks of ``chunk``
 samples (:mod:`landscape.problems.data`).
 
 On first use the network is trained with Adam (learning rate ``lr``, batches
@@ -48,6 +48,8 @@ from .data import chunked_mean
 from .registry import register
 
 BATCH = 64
+#: Bump when the architecture or the training changes: cached weights of another version are retrained.
+VERSION = 2
 
 
 def digits_8x8(test_fraction: float = 0.2, seed: int = 0) -> dict[str, np.ndarray]:
@@ -203,7 +205,7 @@ def cnn_digits(
 
 def _trained_path(options: dict, dtype, train) -> np.ndarray:
     """The training path for ``options``: read from the cache, else trained (``train()``) and cached."""
-    key = json.dumps({**options, "dtype": str(jnp.dtype(dtype))}, sort_keys=True)
+    key = json.dumps({**options, "dtype": str(jnp.dtype(dtype)), "version": VERSION}, sort_keys=True)
     path = cache_dir() / f"cnn-digits-{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
     if path.exists():
         cached = io.load(path)
