@@ -66,10 +66,8 @@ SELECTED_COLOR = "#ff00ff"
 LIVE_POINTS = 500
 #: Most steps of a selected run at which the Hessian spectrum is computed and drawn.
 ALONG_POINTS = 1000
-#: The same for networks (a dense Hessian per point, or Lanczos above DENSE_LIMIT parameters).
+#: The same for networks (a dense Hessian per point, or Lanczos above curvature.DENSE_LIMIT parameters).
 NETWORK_ALONG_POINTS = 30
-#: Above this many parameters spectra come from Lanczos (extreme eigenvalues) instead of a dense eigh.
-DENSE_LIMIT = 200
 #: Extreme eigenvalues shown at each end of a network's spectrum.
 EXTREME = 3
 #: Slice grid: SLICE_RESOLUTION² points (kept modest for a 2-core server), streamed in chunks.
@@ -78,29 +76,16 @@ SLICE_CHUNK = 64
 
 
 def spectrum_at(loss, theta: np.ndarray) -> np.ndarray:
-    """Hessian eigenvalues at ``theta``: all (dense ``eigh``) up to :data:`DENSE_LIMIT` parameters,
-    else the :data:`EXTREME` smallest and largest from ``curvature.lanczos`` (HVPs only)."""
-    theta = jnp.asarray(theta, dtype=default_dtype())
-    if theta.shape[0] <= DENSE_LIMIT:
-        return np.asarray(curvature.spectrum(loss, theta)[0])
-    low = np.asarray(curvature.lanczos(loss, theta, EXTREME, "smallest")[0])
-    high = np.asarray(curvature.lanczos(loss, theta, EXTREME, "largest")[0])
-    return np.sort(np.r_[low, high])
+    """Hessian eigenvalues at ``theta`` by the engine's policy (``curvature.spectrum_summary``):
+    all of them up to ``curvature.DENSE_LIMIT`` parameters, else the :data:`EXTREME` at each end."""
+    return curvature.spectrum_summary(loss, jnp.asarray(theta, dtype=default_dtype()), k=EXTREME).eigenvalues
 
 
 def extreme_eigenvalues_along(loss, path: np.ndarray) -> np.ndarray:
-    """``(points, ≤ 2·EXTREME)``: the smallest and largest Hessian eigenvalues at each row of ``path``.
-
-    Dense (``curvature.eigenvalues_along``, vmapped) up to :data:`DENSE_LIMIT`
-    parameters, Lanczos per point above."""
-    path = np.asarray(path)
-    if path.shape[1] <= DENSE_LIMIT:
-        evals = np.asarray(curvature.eigenvalues_along(loss, jnp.asarray(path, dtype=default_dtype())))
-    else:
-        evals = np.stack([spectrum_at(loss, theta) for theta in path])
-    if evals.shape[1] <= 2 * EXTREME:
-        return evals
-    return np.concatenate([evals[:, :EXTREME], evals[:, -EXTREME:]], axis=1)
+    """``(points, ≤ 2·EXTREME)``: the smallest and largest Hessian eigenvalues at each row of ``path``
+    (``curvature.spectrum_summary_along``)."""
+    path = jnp.asarray(path, dtype=default_dtype())
+    return curvature.spectrum_summary_along(loss, path, k=EXTREME, extremes_only=True).eigenvalues
 
 
 def thinned(n: int, max_points: int | None) -> np.ndarray:
