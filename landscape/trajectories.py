@@ -62,7 +62,6 @@ import xarray as xr
 
 from . import limits
 from . import optim
-from .curvature import hessian
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
