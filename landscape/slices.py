@@ -45,9 +45,11 @@ import xarray as xr
 from jax.flatten_util import ravel_pytree
 
 from .curvature import lanczos
+from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
+from .stores import SweepStore
 
 Array = jax.Array
 
@@ -177,6 +179,8 @@ def iter_slice(
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    executor: Executor | None = None,
+    store=None,
 ) -> Stream[xr.Dataset]:
     """Evaluate the loss on the slice grid, yielding one Event per chunk of points.
 
@@ -184,7 +188,13 @@ def iter_slice(
     ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
     ``problem.loss``.  Each ``Event("chunk")`` carries ``index`` (flat grid
     indices, C order over the ``loss`` grid), their ``loss`` values and
-    ``grid`` (the grid so far, NaN where not yet evaluated).  Returns the
+    ``grid`` (the grid so far, NaN where not yet evaluated), and ``error``
+    (``None``, or why the chunk's task raised: its cells stay NaN and the
+    reason lands in ``attrs["failed_chunks"]``).  Chunks are pure tasks
+    (:func:`slice_task`) run by ``executor`` (:mod:`landscape.executor`;
+    in-process by default, or a Dask cluster: events then arrive in
+    completion order); with ``store`` (a zarr path) each finished chunk is
+    written there and a rerun resumes (:mod:`landscape.stores`).  Returns the
     Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled).
     """
     loss = problem.loss if loss is None else loss
@@ -203,25 +213,12 @@ def iter_slice(
         coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
     n = len(coefficients)
     chunk = max(1, min(chunk, n))
-    grid = np.full(n, np.nan)
-    done, status = 0, "complete"
-    while done < n:
-        if is_cancelled(cancel):
-            status = "cancelled"
-            break
-        index = np.arange(done, min(done + chunk, n))
-        padded = np.zeros((chunk, k))
-        padded[: len(index)] = coefficients[index]
-        values = evaluate_chunk(loss, centre, directions, padded)[: len(index)]
-        grid[index] = values
-        done += len(index)
-        yield Event("chunk", done, n, {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})
-
+    ranges = chunk_ranges(n, chunk)
     coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
     if k == 2:
         coords["beta"] = beta
     data = {
-        "loss": (dims, grid.reshape(shape)),
+        "loss": (dims, np.full(shape, np.nan)),
         "directions": (("direction", "param"), np.asarray(directions)),
         "centre": (("param",), np.asarray(centre)),
         "centre_loss": ((), float(_batched(loss)(centre[None])[0])),
@@ -235,7 +232,36 @@ def iter_slice(
         "beta": None if beta is None else [float(beta[0]), float(beta[-1]), len(beta)],
         "chunk": chunk,
     }
-    return xr.Dataset(data, coords=coords, attrs=result_attrs("slice", config, status=status, points_done=done))
+    result = xr.Dataset(data, coords=coords, attrs=result_attrs("slice", config, status="partial"))
+    store = None if store is None else SweepStore.open(store, result, ["loss"], ranges)
+    grid = result["loss"].values.reshape(-1)  # a view: the sweep fills the result in place
+    sweep = Sweep({"loss": grid}, ranges)
+    ref = ProblemRef(problem if loss is problem.loss else loss)
+    args = (np.asarray(centre), np.asarray(directions))
+    calls = [(i, (ref, *args, _padded(coefficients, start, stop, chunk), stop - start))
+             for i, (start, stop) in enumerate(ranges)]
+    for outcome in run_chunks(slice_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, n, {"index": np.arange(start, stop), "loss": values["loss"],
+                                             "grid": grid.reshape(shape).copy(), "error": outcome.error})
+    result.attrs.update(sweep.finish(store))
+    return result
+
+
+def _padded(coefficients: np.ndarray, start: int, stop: int, chunk: int) -> np.ndarray:
+    """Rows ``start:stop`` zero-padded to ``chunk`` rows, so every chunk has one shape (one compile)."""
+    padded = np.zeros((chunk, coefficients.shape[1]))
+    padded[: stop - start] = coefficients[start:stop]
+    return padded
+
+
+def slice_task(loss: ProblemRef, centre: np.ndarray, directions: np.ndarray, coefficients: np.ndarray,
+               count: int) -> dict[str, np.ndarray]:
+    """One chunk of a slice as a pure task (DESIGN.md "Scale-out"): ``{"loss": L(c + a·D)}`` for the
+    first ``count`` rows ``a`` of ``coefficients``; ``loss`` refers to a problem or a loss callable."""
+    target = loss.resolve()
+    fn = target.loss if isinstance(target, Problem) else target
+    return {"loss": evaluate_chunk(fn, centre, directions, coefficients)[:count]}
 
 
 def _path_variables(loss, trajectory, centre, directions) -> dict:
@@ -279,6 +305,8 @@ def slice_loss(
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    executor: Executor | None = None,
+    store=None,
 ) -> xr.Dataset:
     """The loss on a 1-D or 2-D slice as a Dataset.
 
@@ -292,4 +320,5 @@ def slice_loss(
     point, i.e. the surface value under the drawn path).
     """
     return drive(iter_slice(problem, centre, directions, alpha, beta, chunk=chunk, trajectory=trajectory,
-                            loss=loss, direction_kind=direction_kind, cancel=cancel))
+                            loss=loss, direction_kind=direction_kind, cancel=cancel, executor=executor,
+                            store=store))

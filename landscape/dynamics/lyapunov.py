@@ -41,11 +41,13 @@ import numpy as np
 import optax
 import xarray as xr
 
+from ..executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
 from ..results import result_attrs
-from ..update_rules import FixedPointMap, fixed_point_map
+from ..stores import SweepStore
+from ..update_rules import FixedPointMap, as_arrays, fixed_point_map
 from .common import as_points, game_config, resolve
 
 Array = jax.Array
@@ -181,38 +183,54 @@ def grid_points(xs, ys) -> np.ndarray:
 
 def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int = 1, objective: str = "max",
                       directions: str = "eigh", chunk: int = 4096, seed: int = 0,
-                      cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
+                      cancel: CancelToken | None = None, executor: Executor | None = None, store=None,
+                      **hyper) -> Generator[Event, None, xr.Dataset]:
     """Stream the max (or sum/min top-n) k-step exponent over a grid of starts of a 2-D game.
 
     Each chunk of ``chunk`` cells is one vmapped, jitted call; events carry
-    ``{"start", "stop", "values", "shape"}`` (flat row-major cell range).
+    ``{"start", "stop", "values", "shape", "error"}`` (flat row-major cell
+    range; ``error`` is why the chunk's task raised, else ``None``).  Chunks
+    are pure tasks (:func:`lyapunov_map_task`) run by ``executor``
+    (:mod:`landscape.executor`: in-process by default, or Dask, events then
+    in completion order); with ``store`` (a zarr path) finished chunks are
+    written as they arrive and a rerun resumes (:mod:`landscape.stores`).
     Returns a Dataset with ``exponent (y, x)`` (NaN where not computed).
     """
     game, _, h, hf = resolve(game, rule, hyper)
     if game.dim != 2:
         raise ValueError(f"{game.name} has {game.dim} parameters; wrap it with the 'subspace' game first")
-    kernel = _map_kernel(game, rule, k, n, objective, directions)
     points = grid_points(xs, ys)
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(points))
-    out = np.full(len(points), np.nan)
-    status = "complete"
-    for start in range(0, len(points), chunk):
-        if is_cancelled(cancel):
-            status = "cancelled"
-            break
-        stop = min(start + chunk, len(points))
-        idx = np.arange(start, stop)
-        pad = np.resize(idx, chunk) if stop - start < chunk and start > 0 else idx  # fixed shape: no recompiles
-        vals = np.asarray(kernel(as_points(points[pad], 2), h, keys[pad]))[: stop - start]
-        out[start:stop] = vals
-        yield Event("chunk", stop, len(points), {"start": start, "stop": stop, "values": vals,
-                                                 "shape": (len(ys), len(xs))})
-    return xr.Dataset(
-        {"exponent": (("y", "x"), out.reshape(len(ys), len(xs)))},
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), len(points)))
+    ranges = chunk_ranges(len(points), chunk)
+    result = xr.Dataset(
+        {"exponent": (("y", "x"), np.full((len(ys), len(xs)), np.nan))},
         coords={"x": np.asarray(xs, float), "y": np.asarray(ys, float)},
         attrs=result_attrs("lyapunov-map", game_config(game, rule, hf, k=k, n=n, objective=objective,
-                                                       directions=directions, seed=seed), status=status),
+                                                       directions=directions, seed=seed), status="partial"),
     )
+    store = None if store is None else SweepStore.open(store, result, ["exponent"], ranges)
+    out = result["exponent"].values.reshape(-1)  # a view: the sweep fills the result in place
+    sweep = Sweep({"exponent": out}, ranges)
+    ref, fixed = ProblemRef(game), (rule, k, n, objective, directions, hf)
+    calls = []
+    for i, (start, stop) in enumerate(ranges):
+        idx = np.arange(start, stop)
+        pad = np.resize(idx, chunk) if stop - start < chunk and start > 0 else idx  # fixed shape: no recompiles
+        calls.append((i, (ref, *fixed, points[pad], keys[pad], stop - start)))
+    for outcome in run_chunks(lyapunov_map_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), {"start": start, "stop": stop, "values": values["exponent"],
+                                                       "shape": (len(ys), len(xs)), "error": outcome.error})
+    result.attrs.update(sweep.finish(store))
+    return result
+
+
+def lyapunov_map_task(game: ProblemRef, rule: str, k: int, n: int, objective: str, directions: str,
+                      hyper: dict, points: np.ndarray, keys: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """One chunk of a Lyapunov map as a pure task (DESIGN.md "Scale-out"): the objective exponent at
+    the first ``count`` of ``points (m, 2)``, ``keys (m, 2)`` the per-cell PRNG keys."""
+    kernel = _map_kernel(game.resolve(), rule, k, n, objective, directions)
+    return {"exponent": np.asarray(kernel(as_points(points, 2), as_arrays(hyper), jnp.asarray(keys)))[:count]}
 
 
 def lyapunov_map(game, rule, xs, ys, k: int = 10, **kwargs) -> xr.DataArray:
