@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,9 @@ class SweepStore:
             var_shape = ds[name].shape
             row = int(np.prod(var_shape[1:])) if len(var_shape) > 1 else 1
             encoding[name] = {"chunks": (max(1, size // row),) + var_shape[1:]}
-        ds.to_zarr(str(path), mode="w-", encoding=encoding, consolidated=False)
+        with warnings.catch_warnings():  # zarr v3 calls consolidated metadata "not yet in the spec"
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+            ds.to_zarr(str(path), mode="w-", encoding=encoding)
 
     @staticmethod
     def _check(path: Path, template: xr.Dataset, variables, ranges) -> None:
@@ -119,7 +122,7 @@ class SweepStore:
         if json.loads(attrs["chunks"]) != [list(r) for r in ranges]:
             diffs.append("chunks: the stored sweep was cut into different chunks")
         try:
-            stored = xr.open_zarr(str(path), consolidated=False)
+            stored = xr.open_zarr(str(path))
         except Exception as exc:
             raise StoreError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
         for name in set(template.variables) | set(stored.variables):
@@ -211,4 +214,4 @@ def load(path, allow_partial: bool = False) -> xr.Dataset:
     if summary["status"] != "complete" and not allow_partial:
         raise StoreError(f"{path} is {summary['status']} ({summary['chunks_done']}/{summary['chunks']} chunks); "
                          "rerun the same sweep to resume it, or pass allow_partial=True")
-    return xr.open_zarr(str(path), consolidated=False).load()
+    return xr.open_zarr(str(path)).load()
