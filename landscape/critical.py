@@ -74,9 +74,11 @@ from matfree import lstsq
 
 from .curvature import hessian
 from .curvature import index as hessian_index
+from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
+from .stores import SweepStore
 
 Array = jax.Array
 Loss = Callable[[Array], Array]
@@ -743,18 +745,14 @@ def _residual_field(loss, solver: Solver, points):
     return jax.vmap(one)(points)
 
 
-def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
-                 solver: Solver = Solver()) -> xr.Dataset:
-    """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
-    ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
-
-    ``grid`` is a resolution (points per axis over ``problem.bounds``) or the
-    axes ``(xs, ys)``.  With a resolution, the axes also contain the
-    coordinates of the problem's known gradient-flat points: the exactly
-    gradient-flat sets have measure zero (on ``frye-quartic`` r = 1 only on the
-    lines x = ±√2, where the gradient lies in the Hessian's kernel, Frye
-    Fig. 3.5), so a uniform grid would miss them.
-    """
+def iter_residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
+                      solver: Solver = Solver(), *, chunk: int | None = None, executor: Executor | None = None,
+                      store=None, cancel: CancelToken | None = None) -> Stream[xr.Dataset]:
+    """Stream :func:`residual_map` in chunks of ``chunk`` cells (default: the whole grid in one
+    chunk), each a pure task (:func:`residual_map_task`) run by ``executor``
+    (:mod:`landscape.executor`); with ``store`` (a zarr path) finished chunks are written as they
+    arrive and a rerun resumes (:mod:`landscape.stores`).  Events carry ``{"start", "stop",
+    "values", "shape", "error"}`` (flat row-major cell range, ``values`` a dict per variable)."""
     if problem.dim != 2:
         raise ValueError(f"residual_map needs a 2-D problem, {problem.name} has dim {problem.dim}")
     if isinstance(grid, int):
@@ -769,11 +767,51 @@ def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 1
     else:
         xs, ys = (np.asarray(a, dtype=float) for a in grid)
     gx, gy = np.meshgrid(xs, ys)
-    points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
-    out = {k: np.asarray(v) for k, v in _residual_field(problem.loss, solver, points).items()}
+    points = np.stack([gx.ravel(), gy.ravel()], axis=1)
     shape = (len(ys), len(xs))
-    data_vars = {k: (("y", "x"), out[k].reshape(shape)) for k in ("loss", "grad_norm_sq", "r", "r_h")}
-    data_vars["newton_x"] = (("y", "x"), out["p"][:, 0].reshape(shape))
-    data_vars["newton_y"] = (("y", "x"), out["p"][:, 1].reshape(shape))
+    chunk = len(points) if chunk is None else max(1, min(int(chunk), len(points)))
+    ranges = chunk_ranges(len(points), chunk)
     cfg = {**problem.config(), "solver": dataclasses.asdict(solver), "shape": list(shape)}
-    return xr.Dataset(data_vars, coords={"x": xs, "y": ys}, attrs=result_attrs("residual-map", cfg))
+    result = xr.Dataset({name: (("y", "x"), np.full(shape, np.nan)) for name in RESIDUAL_MAP_VARIABLES},
+                        coords={"x": xs, "y": ys}, attrs=result_attrs("residual-map", cfg, status="partial"))
+    store = None if store is None else SweepStore.open(store, result, list(RESIDUAL_MAP_VARIABLES), ranges)
+    sweep = Sweep({name: result[name].values.reshape(-1) for name in RESIDUAL_MAP_VARIABLES}, ranges)
+    ref = ProblemRef(problem)
+    calls = []
+    for i, (start, stop) in enumerate(ranges):
+        padded = np.resize(points[start:stop], (chunk, 2))  # one shape for every chunk: one compile
+        calls.append((i, (ref, solver, padded, stop - start)))
+    for outcome in run_chunks(residual_map_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), {"start": start, "stop": stop, "values": values,
+                                                       "shape": shape, "error": outcome.error})
+    result.attrs.update(sweep.finish(store))
+    return result
+
+
+RESIDUAL_MAP_VARIABLES = ("loss", "grad_norm_sq", "r", "r_h", "newton_x", "newton_y")
+
+
+def residual_map_task(problem: ProblemRef, solver: Solver, points: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """One chunk of a residual map as a pure task (DESIGN.md "Scale-out"): the map's variables at
+    the first ``count`` of ``points (m, 2)``."""
+    out = _residual_field(problem.resolve().loss, solver, jnp.asarray(points))
+    values = {k: np.asarray(out[k])[:count] for k in ("loss", "grad_norm_sq", "r", "r_h")}
+    p = np.asarray(out["p"])[:count]
+    return values | {"newton_x": p[:, 0], "newton_y": p[:, 1]}
+
+
+def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
+                 solver: Solver = Solver(), **kwargs) -> xr.Dataset:
+    """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
+    ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
+
+    ``grid`` is a resolution (points per axis over ``problem.bounds``) or the
+    axes ``(xs, ys)``.  With a resolution, the axes also contain the
+    coordinates of the problem's known gradient-flat points: the exactly
+    gradient-flat sets have measure zero (on ``frye-quartic`` r = 1 only on the
+    lines x = ±√2, where the gradient lies in the Hessian's kernel, Frye
+    Fig. 3.5), so a uniform grid would miss them.  ``kwargs`` (chunk,
+    executor, store, cancel) go to :func:`iter_residual_map`.
+    """
+    return drive(iter_residual_map(problem, grid, solver, **kwargs))

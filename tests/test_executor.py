@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import problems
+from landscape import critical, problems
 from landscape.dynamics import iter_lyapunov_map
 from landscape.executor import DaskExecutor, InProcess, ProblemRef, Sweep, chunk_ranges, run_chunks
 from landscape.jobs import CancelToken, drive
@@ -73,6 +73,16 @@ def test_lyapunov_map_same_in_process_and_on_two_workers(client):
     remote = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, executor=DaskExecutor(client), **kwargs))
     assert np.isfinite(local.exponent).all()
     np.testing.assert_allclose(remote.exponent.values, local.exponent.values, rtol=0, atol=1e-12)
+
+
+def test_residual_map_same_in_process_and_on_two_workers(client):
+    problem = problems.get("frye-quartic")
+    grid = (np.linspace(-2, 2, 4), np.linspace(-1, 1, 3))
+    local = critical.residual_map(problem, grid)  # one chunk, as before the executor seam
+    remote = critical.residual_map(problem, grid, chunk=5, executor=DaskExecutor(client))
+    for name in critical.RESIDUAL_MAP_VARIABLES:
+        assert np.isfinite(local[name]).all()
+        np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_problem_ref_ships_registered_problem_by_name():

@@ -121,7 +121,7 @@ def test_other_config_or_directions_refused_with_the_difference(tmp_path):
 
 def test_foreign_and_corrupt_stores_refused(tmp_path):
     foreign = tmp_path / "foreign.zarr"
-    xr.Dataset({"loss": ("alpha", np.zeros(6))}).to_zarr(foreign)
+    xr.Dataset({"loss": ("alpha", np.zeros(6))}).to_zarr(foreign, consolidated=False)
     with pytest.raises(stores.StoreError, match="not a landscape sweep store"):
         drive(sweep(foreign))
     corrupt = tmp_path / "corrupt.zarr"
