@@ -14,7 +14,7 @@ from landscape.dynamics import iter_lyapunov_map
 from landscape.executor import DaskExecutor, InProcess, ProblemRef, Sweep, chunk_ranges, run_chunks
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem
-from landscape.slices import make_directions, slice_loss
+from landscape.slices import iter_slice, make_directions, slice_loss
 
 distributed = pytest.importorskip("distributed")
 
@@ -51,7 +51,16 @@ def test_slice_same_in_process_and_on_two_workers(client):
     directions = make_directions(problem, "random", centre, key=jax.random.PRNGKey(2))
     alpha = np.linspace(-1, 1, 5)
     local = slice_loss(problem, centre, directions, alpha, chunk=6)
-    remote = slice_loss(problem, centre, directions, alpha, chunk=6, executor=DaskExecutor(client))
+    seen = []
+
+    def partial_grid_fills_where_chunks_arrive(event):
+        seen.extend(event.data["index"])
+        np.testing.assert_array_equal(np.flatnonzero(np.isfinite(event.data["grid"].ravel())), sorted(seen))
+        assert event.done == len(seen)
+
+    remote = drive(iter_slice(problem, centre, directions, alpha, chunk=6, executor=DaskExecutor(client)),
+                   partial_grid_fills_where_chunks_arrive)
+    assert sorted(seen) == list(range(25))
     assert remote.attrs["status"] == "complete" and np.isfinite(remote.loss).all()
     np.testing.assert_allclose(remote.loss.values, local.loss.values, rtol=0, atol=1e-12)
 
