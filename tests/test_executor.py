@@ -11,7 +11,8 @@ import pytest
 
 from landscape import critical, problems
 from landscape.dynamics import iter_lyapunov_map
-from landscape.executor import DaskExecutor, InProcess, ProblemRef, Sweep, chunk_ranges, run_chunks
+from landscape.executor import (DaskExecutor, InProcess, ProblemRef, Sweep, chunk_ranges, make_executor,
+                                run_chunks)
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem
 from landscape.slices import iter_slice, make_directions, slice_loss
@@ -79,7 +80,8 @@ def test_lyapunov_map_same_in_process_and_on_two_workers(client):
     xs, ys = np.linspace(-1, 1, 4), np.linspace(-0.5, 0.5, 3)
     kwargs = dict(k=3, chunk=5, alpha=0.5)
     local = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, **kwargs))
-    remote = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, executor=DaskExecutor(client), **kwargs))
+    with make_executor(scheduler=client.scheduler.address) as executor:  # joining a cluster by its address
+        remote = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, executor=executor, **kwargs))
     assert np.isfinite(local.exponent).all()
     np.testing.assert_allclose(remote.exponent.values, local.exponent.values, rtol=0, atol=1e-12)
 

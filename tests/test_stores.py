@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
@@ -15,6 +16,7 @@ from landscape import problems, stores
 from landscape.dynamics import iter_lyapunov_map
 from landscape.executor import InProcess
 from landscape.jobs import CancelToken, drive
+from landscape.problems import Problem
 from landscape.slices import iter_slice, make_directions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +133,27 @@ def test_foreign_and_corrupt_stores_refused(tmp_path):
         drive(sweep(corrupt))
     with pytest.raises(stores.StoreError, match="no store"):
         stores.info(tmp_path / "missing.zarr")
+
+
+def test_failing_tasks_recorded_in_the_store(tmp_path):
+    def check(theta):
+        if np.any(np.asarray(theta)[..., 0] > 0.75):
+            raise FloatingPointError("NaN loss by design")
+        return np.zeros(np.shape(theta)[:-1])
+
+    def loss(theta):
+        guard = jax.pure_callback(check, jax.ShapeDtypeStruct((), theta.dtype), theta, vmap_method="sequential")
+        return jnp.sum(theta**2) + guard
+
+    problem = Problem("fails-beyond-0.75", 2, loss, lambda key: jnp.zeros(2))
+    path = tmp_path / "run.zarr"
+    alpha = np.linspace(-1, 1, 5)  # chunks of 2: [-1, -0.5], [0, 0.5], [1]; only the last fails
+    ds = drive(iter_slice(problem, np.zeros(2), np.eye(2)[:1], alpha, chunk=2, store=path))
+    assert ds.attrs["status"] == "complete"
+    np.testing.assert_array_equal(ds.loss.values, [1.0, 0.25, 0.0, 0.25, np.nan])
+    summary = stores.info(path)
+    assert summary["status"] == "complete" and summary["chunks_done"] == 3
+    assert list(summary["failed_chunks"]) == ["2"] and "NaN loss by design" in summary["failed_chunks"]["2"]
 
 
 def test_lyapunov_map_store_resumes(tmp_path):
