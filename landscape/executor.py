@@ -149,7 +149,8 @@ class InProcess:
 class DaskExecutor:
     """Run chunk tasks on a ``dask.distributed.Client``; outcomes arrive in completion order.
 
-    Cancel (checked between arrivals) cancels every pending future.
+    Cancel (checked after each arrival) cancels every pending future; a chunk
+    that finished is still yielded (and stored) rather than thrown away.
     """
 
     def __init__(self, client) -> None:
@@ -164,22 +165,19 @@ class DaskExecutor:
             cancel: CancelToken | None = None) -> Iterator[Outcome]:
         from distributed import as_completed
 
-        if not calls:
+        if not calls or is_cancelled(cancel):
             return
-        futures = {}
-        for index, args in calls:
-            futures[self.client.submit(task, *args, pure=False)] = index
+        futures = {self.client.submit(task, *args, pure=False): index for index, args in calls}
         pending = set(futures)
         try:
             for future in as_completed(list(futures)):
                 pending.discard(future)
+                try:
+                    yield Outcome(futures[future], values=future.result())
+                except Exception as exc:
+                    yield Outcome(futures[future], error=_reason(exc))
                 if is_cancelled(cancel):
                     return
-                index = futures[future]
-                try:
-                    yield Outcome(index, values=future.result())
-                except Exception as exc:
-                    yield Outcome(index, error=_reason(exc))
         finally:
             if pending:
                 self.client.cancel(list(pending))
