@@ -9,8 +9,8 @@
 
 Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores``);
 rerunning the same command resumes it, computing only the missing chunks.
-Everything is seeded (``--seed``, default 0), so two runs of one command compute
-the same grid.  Computation is in float64 (DESIGN.md "Precision").  Bad
+Slices and Lyapunov maps are seeded (``--seed``, default 0), so two runs of one
+command compute the same grid.  Computation is in float64 (DESIGN.md "Precision").  Bad
 arguments exit with a usage message and code 2; a sweep where some chunk
 tasks raised exits with code 1 after recording them in the store.
 """
@@ -41,9 +41,8 @@ def _key_values(ctx, param, items) -> dict:
 
 
 def _compute_options(fn):
-    """--out, --workers, --scheduler, --seed, --quiet: shared by every sweep command."""
+    """--out, --workers, --scheduler, --quiet: shared by every sweep command."""
     fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
-    fn = click.option("--seed", type=int, default=0, show_default=True, help="seed of the start point and directions")(fn)
     fn = click.option("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")(fn)
     fn = click.option("--workers", type=click.IntRange(min=1), help="run on a local cluster of N worker processes")(fn)
     fn = click.option("--out", type=click.Path(dir_okay=True, file_okay=False), required=True,
@@ -119,6 +118,8 @@ def main() -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=256, show_default=True, help=CHUNK_HELP)
 @click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
               help="problem option (repeatable), e.g. --option hidden=[12,8]")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the centre (the problem's sampler) and the directions")
 @_compute_options
 @click.pass_context
 def slice_command(ctx, problem, grid, span, directions, chunk, options, out, workers, scheduler, seed, quiet):
@@ -152,6 +153,8 @@ def slice_command(ctx, problem, grid, span, directions, chunk, options, out, wor
 @click.option("--chunk", type=click.IntRange(min=1), default=4096, show_default=True, help=CHUNK_HELP)
 @click.option("--hyper", multiple=True, callback=_key_values, metavar="NAME=VALUE",
               help="rule hyperparameter (repeatable), e.g. --hyper alpha=0.5")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the per-start keys (random direction strategies)")
 @_compute_options
 @click.pass_context
 def lyapunov_command(ctx, game, rule, grid, steps, top, objective, strategy, chunk, hyper, out, workers,
@@ -179,7 +182,7 @@ def lyapunov_command(ctx, game, rule, grid, steps, top, objective, strategy, chu
 @click.option("--chunk", type=click.IntRange(min=1), default=1024, show_default=True, help=CHUNK_HELP)
 @_compute_options
 @click.pass_context
-def residuals_command(ctx, problem, grid, chunk, out, workers, scheduler, seed, quiet):
+def residuals_command(ctx, problem, grid, chunk, out, workers, scheduler, quiet):
     """The gradient-flat residual map (r, r_H, Newton direction) of a 2-D PROBLEM over its view box."""
     from .critical import iter_residual_map
 
