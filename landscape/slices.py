@@ -46,7 +46,7 @@ from jax.flatten_util import ravel_pytree
 
 from .curvature import lanczos
 from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
-from .jobs import CancelToken, Event, Stream, drive, is_cancelled
+from .jobs import CancelToken, Event, Stream, drive
 from .problems.base import Problem
 from .results import result_attrs
 from .stores import SweepStore
