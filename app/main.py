@@ -1,15 +1,21 @@
 """The dashboard: ``panel serve app/main.py``.
 
 One template per browser session: a sidebar with the problem picker (every
-registered problem) and a box for a custom surface typed as an expression in
+registered problem: surfaces, networks, games, RL toys; "custom" while a typed
+surface is shown) and a box for a custom surface typed as an expression in
 ``x`` and ``y``; the main area holds every view of :mod:`app.views` as a tab
-(the Landscape view first).  A refused expression shows the parser's message
-and keeps the current problem.  ``jax_enable_x64`` is turned on before any
-JAX array exists (DESIGN.md, "Precision").
+(the Landscape view first).  Every tab appears at once; a view is built the
+first time its tab opens, in the runner's pool (its set-up may compile), with
+a "Compiling…" placeholder meanwhile, so opening a tab never blocks the server.
+A refused expression shows the parser's message and keeps the current problem.
+``jax_enable_x64`` is turned on before any JAX array exists (DESIGN.md,
+"Precision") and JAX's persistent compilation cache is on
+(:mod:`landscape.compilation`; ``LANDSCAPE_JAX_CACHE=off`` disables it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import jax
@@ -18,9 +24,16 @@ jax.config.update("jax_enable_x64", True)
 
 import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
+from panel.io.state import set_curdoc  # noqa: E402
 
+from app import guard, runner  # noqa: E402
+from app.components.text import escape, set_text, text_pane  # noqa: E402
+from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
 from app.views import ViewSpec, discover  # noqa: E402
+from landscape.compilation import enable_persistent_cache  # noqa: E402
+
+enable_persistent_cache()
 
 log = logging.getLogger(__name__)
 
@@ -41,53 +54,106 @@ def build_view(spec: ViewSpec, state: AppState):
         return pn.pane.Alert(f"The {spec.title} view failed to start: {error}", alert_type="danger")
 
 
-def sidebar(state: AppState) -> pn.Column:
-    """Problem picker and the custom-expression box."""
+def exploration_files(session: Session) -> pn.Column:
+    """Save the session's exploration to a file, or open one (a refused file keeps the session)."""
+    save = pn.widgets.FileDownload(
+        callback=session.save_bytes, filename="exploration.nc", label="Save exploration", embed=False,
+        button_type="light", sizing_mode="stretch_width",
+    )  # fmt: skip
+    upload = pn.widgets.FileInput(accept=".nc", multiple=False, sizing_mode="stretch_width")
+
+    def opened(event) -> None:
+        if event.new:
+            session.open_bytes(event.new)
+
+    upload.param.watch(opened, "value")
+    return pn.Column(pn.pane.HTML("<b>Exploration</b>: save it, or open a saved one", margin=(4, 5, 0, 5)),
+                     save, upload, sizing_mode="stretch_width")  # fmt: skip
+
+
+def sidebar(state: AppState, session: Session | None = None) -> pn.Column:
+    """Problem picker, the custom-expression box and (with a session) Save/Open exploration."""
     picker = pn.widgets.Select.from_param(state.param.problem_name, label="Problem", sizing_mode="stretch_width")
     expression = pn.widgets.TextAreaInput(
         label="Custom surface f(x, y)", placeholder="(1 - x)**2 + 100*(y - x**2)**2", height=90,
         sizing_mode="stretch_width",
     )  # fmt: skip
     use = pn.widgets.Button(label="Show this surface", color="primary", sizing_mode="stretch_width")
-    message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-    current = pn.pane.Markdown("", sizing_mode="stretch_width")
+    message = text_pane(visible=False, styles={"color": "#842029", "background": "#f8d7da", "padding": "6px"})
+    current = pn.pane.HTML("", sizing_mode="stretch_width")
 
     def apply(_event) -> None:
         state.use_expression(expression.value)
 
     def sync(*_events) -> None:
-        message.object = state.message
+        set_text(message, state.message)
         message.visible = bool(state.message)
-        current.object = f"Showing **{state.problem.name}** ({state.problem.dim} parameters)."
+        shown = f"Showing <b>{escape(state.problem.name)}</b> ({state.problem.dim} parameters)."
+        building = f" Building <b>{escape(state.loading)}</b> (compiling)…" if state.loading else ""
+        current.object = shown + building
 
     use.on_click(apply)
-    state.param.watch(sync, ["message", "problem"])
+    state.param.watch(sync, ["message", "problem", "loading"])
     sync()
+    files = [pn.layout.Divider(), exploration_files(session)] if session is not None else []
     return pn.Column(
-        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current
+        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files
     )
 
 
-def view_tabs(state: AppState, specs: list[ViewSpec] | None = None) -> pn.Tabs:
-    """One tab per view; a view is built when its tab is first opened.
+def placeholder(spec: ViewSpec) -> pn.Column:
+    """What a tab shows while its view is built: a spinner and "Compiling…"."""
+    return pn.Column(
+        pn.Row(pn.indicators.LoadingSpinner(value=True, size=24, margin=(8, 10)),
+               pn.pane.Str(f"Opening {spec.title}: compiling…", margin=(12, 5))),
+        sizing_mode="stretch_width",
+    )  # fmt: skip
 
-    Only the first tab (Landscape) is built with the page, so a session's first
-    paint does not wait for every view's set-up.
+
+def view_tabs(
+    state: AppState, specs: list[ViewSpec] | None = None, sync: bool | None = None, session: Session | None = None
+) -> pn.Tabs:
+    """One tab per view, all at once; a view is built when its tab is first opened.
+
+    Served (``sync`` None inside ``panel serve``, or False), the build runs in
+    the runner's global pool and replaces the tab's "compiling…" placeholder
+    when done, so a slow set-up (a game's compilation) never stalls the event
+    loop or other sessions; synchronous, it is built on the spot.
     """
     specs = discover() if specs is None else specs
-    tabs = pn.Tabs(dynamic=True, sizing_mode="stretch_width")
-    for i, spec in enumerate(specs):
-        content = build_view(spec, state) if i == 0 else pn.pane.Markdown(f"Opening {spec.title}…")
-        tabs.append((spec.title, content))
-    built = {0}
+    sync = (not runner.served()) if sync is None else sync
+    tabs = pn.Tabs(*[(spec.title, placeholder(spec)) for spec in specs], dynamic=True, sizing_mode="stretch_width")
+    built: set[int] = set()
 
-    def open_tab(event) -> None:
-        if event.new not in built:
-            built.add(event.new)
-            spec = specs[event.new]
-            tabs[event.new] = (spec.title, build_view(spec, state))
+    def install(index: int, view) -> None:
+        if session is not None:
+            try:
+                session.attach(specs[index].key, view)
+            except ValueError as error:  # a saved or linked setting the view refuses
+                state.message = runner.describe(error)
+        tabs[index] = (specs[index].title, view)
 
-    tabs.param.watch(open_tab, "active")
+    def open_tab(index: int) -> None:
+        if index in built or not 0 <= index < len(specs):
+            return
+        built.add(index)
+        spec = specs[index]
+        if sync:
+            install(index, build_view(spec, state))
+            return
+        doc, loop = pn.state.curdoc, asyncio.get_running_loop()
+
+        def build():
+            with set_curdoc(doc), runner.building_on(loop):
+                return build_view(spec, state)
+
+        async def build_then_install() -> None:
+            install(index, await runner.in_pool(build))
+
+        pn.state.execute(build_then_install)
+
+    tabs.param.watch(lambda event: open_tab(event.new), "active")
+    open_tab(tabs.active)
     return tabs
 
 
@@ -96,11 +162,14 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
-    tabs = view_tabs(state)
+    guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
+    session = Session(state)
+    tabs = view_tabs(state, session=session)
+    session.sync_url(tabs)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[sidebar(state)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
+        title=TITLE, sidebar=[sidebar(state, session)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
     )
 
 

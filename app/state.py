@@ -3,6 +3,12 @@
 A small store (Panel's "Structure with a DataStore" pattern): the sidebar
 writes it, the views watch :attr:`AppState.problem` and render it.  Every
 session (browser tab) gets its own :class:`AppState`; nothing here is global.
+
+Building a problem can take a while (a game's set-up compiles; ``mixed`` took
+81 s): :attr:`AppState.problem_name` changes build it in the runner's pool
+(:class:`app.runner.LatestCall`), with ``loading`` set meanwhile, and only
+then replace :attr:`AppState.problem`.  Outside a server (notebooks, tests)
+the build is synchronous.
 """
 
 from __future__ import annotations
@@ -11,6 +17,12 @@ import param
 
 from landscape import problems
 
+from .runner import JobGroup, LatestCall
+
+#: The picker's entry while a typed expression is shown.
+CUSTOM = "custom"
+KIND_ORDER = ("surface", "network", "game", "rl")
+
 
 def default_problem_name() -> str:
     """The problem the dashboard opens on: Ridge Rider's demo surface when present."""
@@ -18,11 +30,8 @@ def default_problem_name() -> str:
     return "rr-demo" if "rr-demo" in available else "himmelblau"
 
 
-KIND_ORDER = ("surface", "network", "game", "rl")
-
-
 def problem_choices() -> list[str]:
-    """Registered problem names, 2-D surfaces first, then networks, games, RL toys, the rest."""
+    """Registered problem names: 2-D surfaces, then networks, games, RL toys, the rest."""
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
     return sorted(problems.names(), key=lambda name: rank.get(problems.entry(name).kind, len(rank)))
 
@@ -30,21 +39,27 @@ def problem_choices() -> list[str]:
 class AppState(param.Parameterized):
     """Which problem a session looks at.
 
-    ``problem_name`` picks a registered problem; :meth:`use_expression` swaps
-    in a custom surface typed by the user.  ``problem`` is always a valid
-    :class:`landscape.problems.Problem`; a refused expression only sets
-    ``message`` and leaves it untouched.
+    ``problem_name`` picks a registered problem (``"custom"`` while a typed
+    expression is shown); :meth:`use_expression` swaps in a custom surface.
+    ``problem`` is always a valid :class:`landscape.problems.Problem`; a
+    refused expression or a failed build only sets ``message``.
     """
 
     problem_name = param.Selector(
-        default=default_problem_name(), objects=problem_choices(), doc="Registered problem shown by the views."
+        default=default_problem_name(), objects=[*problem_choices(), CUSTOM], doc="Problem shown by the views."
     )
     expression = param.String(default="", doc="Last custom expression that was accepted.")
     problem = param.Parameter(constant=True, doc="The current Problem object.")
-    message = param.String(default="", doc="Why the last custom expression was refused.")
+    loading = param.String(default="", doc="The problem being built (empty when none).")
+    message = param.String(default="", doc="Why the last expression or problem was refused.")
 
-    def __init__(self, **params):
+    def __init__(self, sync: bool | None = None, **params):
         super().__init__(**params)
+        #: The session's runners: one job at a time across all its views (DESIGN.md).
+        self.jobs = JobGroup()
+        self.builder = LatestCall(sync=sync)
+        self.builder.param.watch(self._build_failed, "message")
+        self._custom = None
         self._set_problem(problems.get(self.problem_name))
 
     def _set_problem(self, problem) -> None:
@@ -53,14 +68,46 @@ class AppState(param.Parameterized):
 
     @param.depends("problem_name", watch=True)
     def _load_named(self) -> None:
+        name = self.problem_name
         self.message = ""
-        self._set_problem(problems.get(self.problem_name))
+        if name == CUSTOM:
+            if self._custom is None and self.expression:  # a reloaded URL: the expression came first
+                self.use_expression(self.expression)
+            elif self._custom is None:
+                self.message = "Type a surface in the box below and press 'Show this surface' first"
+            elif self.problem is not self._custom:
+                self._set_problem(self._custom)
+            return
+        self.loading = name
+
+        def built(problem) -> None:
+            if self.problem_name == name:
+                self._set_problem(problem)
+                self.loading = ""
+
+        self.builder.submit(lambda: problems.get(name), built, label=f"Building {name}…")
+
+    def _build_failed(self, event) -> None:
+        if event.new.startswith("Error"):
+            self.message, self.loading = event.new, ""
+
+    def show(self, problem, name: str) -> None:
+        """Show an already built ``problem`` under the picker entry ``name`` (a reopened exploration)."""
+        if name == CUSTOM:
+            self.expression = problem.options.get("expression", "")
+            self._custom = problem
+        self.loading = ""
+        self._set_problem(problem)
+        with param.discard_events(self):
+            self.problem_name = name
+        self.param.trigger("problem_name")
 
     def use_expression(self, text: str) -> bool:
         """Show the surface ``text`` (in x and y); on refusal keep the current problem.
 
         Returns whether the expression was accepted; the refusal's reason (the
-        parser's ``ValueError`` message) goes to :attr:`message`.
+        parser's ``ValueError`` message) goes to :attr:`message`.  The picker
+        then shows ``"custom"``; picking a problem again returns to it.
         """
         try:
             problem = problems.from_expression(text)
@@ -69,5 +116,9 @@ class AppState(param.Parameterized):
             return False
         self.message = ""
         self.expression = text
+        self._custom = problem
         self._set_problem(problem)
+        with param.discard_events(self):
+            self.problem_name = CUSTOM
+        self.param.trigger("problem_name")  # the picker follows; _load_named sees the expression shown
         return True

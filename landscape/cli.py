@@ -115,7 +115,8 @@ def main() -> None:
               help="α and β run over [-span, span]")
 @click.option("--directions", type=click.Choice(["filter", "random", "hessian"]), default="filter",
               show_default=True, help="filter-normalised (networks), random unit or top Hessian eigenvectors")
-@click.option("--chunk", type=click.IntRange(min=1), default=256, show_default=True, help=CHUNK_HELP)
+@click.option("--chunk", type=click.IntRange(min=1), default=None,
+              help=CHUNK_HELP + "; default: the slice kernel's own (landscape.slices.slice_kernel)")
 @click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
               help="problem option (repeatable), e.g. --option hidden=[12,8]")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -8,9 +8,12 @@ runs, scans it over chunks of steps and streams the chunks):
   from a Krylov solver that only needs Hessian-vector products, followed by the
   back-tracking line search of Algorithm 12 on the merit ``s(θ) = ‖∇L(θ)‖²``.
 * **Damped Newton** (Algorithm 11): minimum-norm solutions of
-  ``(H + γI) p = −g`` for every γ in a set Γ, unit step, keep the candidate
-  with the smallest ``‖∇L(θ + p)‖²`` and take it, as Algorithm 11 prints
-  (no line search, no decrease test).
+  ``(H + γI) p = −g`` for every γ in a set Γ; keep the candidate with the
+  smallest ``‖∇L(θ + ηp)‖²``.  By default (``damping_rule="decrease"``, the
+  behaviour of the thesis's Fig. 3.2, whose caption says many runs "terminate
+  in a small number of iterations") the step ``η = 0.1`` is taken only if it
+  lowers ``‖∇L‖²``, otherwise the run terminates; ``damping_rule="printed"``
+  is Algorithm 11 as printed (unit step, always taken).
 * **BTLS-GNM** (Algorithm 2 with the back-tracking line search and Wolfe
   conditions of §2.3 / Table 3.1): gradient descent on ``G = ½‖∇L‖²`` whose
   gradient is ``∇G = H g`` (Theorem 2.1).
@@ -45,6 +48,13 @@ Gradient-flatness (§3.4.3, eqs. 3.36-3.37) of a Newton step ``p`` at ``θ``::
 
 ``r = 1`` when the minimum-norm step is 0 with ``g ≠ 0`` (g in ker H: a strict
 gradient-flat point, Def. 3.2); ``r = 0`` for an exact Newton solution.
+r is a property of the *inexact* solve: the thesis measures it on MR-QLP's
+solution at ``rtol = 5e-4`` (§3.4.3).  A solver run to ``rtol = 1e-10`` (which
+the steps need, see :class:`Solver`) resolves near-kernel components of g and
+gives r ≈ 1e-3 where the thesis's tolerance gives 0.05-0.9 (measured on
+``mlp-digits``), so r and r_H are measured on a separate solve with
+:data:`MEASURE_SOLVER` (``Method.measure_solver``; ``None`` measures the step's
+own solve).
 ``‖H‖_F`` is exact (dense Hessian) for ``dim ≤ DENSE_MAX``; above that it is
 Hutchinson's estimate ``sqrt(E‖Hz‖²)`` with 16 Rademacher probes ``z``.  The
 index (fraction of eigenvalues below ``−1e-5``, Def. 1.6 and §3.2.3.1) needs a
@@ -72,6 +82,7 @@ import optax
 import xarray as xr
 from matfree import lstsq
 
+from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
 from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
@@ -121,6 +132,11 @@ class Solver:
     acondlim: float = 1e7
     maxxnorm: float = 1e4
     maxit: int | None = None
+
+
+#: The solver whose minimum-norm step r and r_H are measured on (the thesis's rtol, §3.4.3).
+MEASURE_SOLVER = Solver(rtol=5e-4)
+DAMPING_RULES = ("decrease", "printed")
 
 
 def _guarded_while(maxxnorm: float):
@@ -195,15 +211,17 @@ def _index(loss: Loss, theta: Array) -> Array:
     return hessian_index(jnp.linalg.eigvalsh(hessian(loss, theta)), INDEX_TOL).astype(theta.dtype)
 
 
-def _describe(loss: Loss, theta: Array, g: Array, matvec, p: Array, iterations, with_index):
+def _describe(loss: Loss, theta: Array, g: Array, matvec, p: Array, iterations, with_index,
+              p_measured: Array | None = None):
     """The logged quantities at ``θ`` for a Newton step ``p``: loss, ‖g‖², r and
-    r_H of ``p``, the solver's iteration count and, when ``with_index`` (a
-    possibly traced, unbatched bool), the index; plus ``g``, ``p``, ``Hp``."""
+    r_H of ``p_measured`` (default ``p``: the step measured by its own solve), the
+    step solver's iteration count and, when ``with_index`` (a possibly traced,
+    unbatched bool), the index; plus ``g``, ``p``, ``Hp``."""
     if theta.shape[0] <= DENSE_MAX:
         h_fro = jnp.linalg.norm(hessian(loss, theta))
     else:
         h_fro = _hutchinson_fro(matvec, theta)
-    r, r_h = flatness(matvec, g, p, h_fro)
+    r, r_h = flatness(matvec, g, p if p_measured is None else p_measured, h_fro)
     idx = jax.lax.cond(
         with_index, lambda t: _index(loss, t), lambda t: jnp.full((), jnp.nan, t.dtype), theta
     )
@@ -220,11 +238,21 @@ def _describe(loss: Loss, theta: Array, g: Array, matvec, p: Array, iterations, 
     }
 
 
-def _point(loss: Loss, theta: Array, solver: Solver, with_index=True) -> dict[str, Array]:
-    """:func:`_describe` for the minimum-norm Newton step from :func:`min_norm_step`."""
+def _measured_step(matvec, g: Array, p: Array, solver: Solver, measure: Solver | None) -> Array:
+    """The step r is measured on: ``p`` itself, or a separate solve with ``measure``."""
+    if measure is None or measure == solver:
+        return p
+    return min_norm_step(matvec, g, measure)[0]
+
+
+def _point(loss: Loss, theta: Array, solver: Solver, with_index=True,
+           measure: Solver | None = None) -> dict[str, Array]:
+    """:func:`_describe` for the minimum-norm Newton step from :func:`min_norm_step`
+    (with ``solver``), r and r_H measured on the step of ``measure`` (default: the same)."""
     g, matvec = jax.linearize(jax.grad(loss), theta)
     p, iterations = min_norm_step(matvec, g, solver)
-    return _describe(loss, theta, g, matvec, p, iterations, with_index)
+    return _describe(loss, theta, g, matvec, p, iterations, with_index,
+                     _measured_step(matvec, g, p, solver, measure))
 
 
 @partial(jax.jit, static_argnames=("loss", "solver"))
@@ -233,8 +261,9 @@ def _residuals(loss, theta, solver):
     return q["r"], q["r_h"]
 
 
-def residuals(loss: Loss, theta: Array, solver: Solver = Solver()) -> tuple[Array, Array]:
-    """``(r, r_H)`` of the minimum-norm Newton step at ``θ`` (eqs. 3.36-3.37)."""
+def residuals(loss: Loss, theta: Array, solver: Solver = MEASURE_SOLVER) -> tuple[Array, Array]:
+    """``(r, r_H)`` of the minimum-norm Newton step at ``θ`` (eqs. 3.36-3.37), solved
+    with ``solver`` (default the thesis's measuring tolerance, :data:`MEASURE_SOLVER`)."""
     return _residuals(loss, jnp.asarray(theta), solver)
 
 
@@ -252,14 +281,15 @@ def _grad_norm_sq(loss: Loss, theta: Array) -> Array:
     return jnp.sum(jax.grad(loss)(theta) ** 2)
 
 
-def _measure(loss: Loss, theta: Array, solver: Solver, due, with_index) -> dict[str, Array]:
+def _measure(loss: Loss, theta: Array, solver: Solver, due, with_index,
+             measure: Solver | None = None) -> dict[str, Array]:
     """The logged quantities when ``due`` (an unbatched bool), else NaN (saves solves)."""
 
     def skip(t):
         return {k: jnp.full((), jnp.nan, t.dtype) for k in _LOGGED}
 
     return jax.lax.cond(
-        due, lambda t: _logged(_point(loss, t, solver, with_index), t.dtype), skip, theta
+        due, lambda t: _logged(_point(loss, t, solver, with_index, measure), t.dtype), skip, theta
     )
 
 
@@ -306,6 +336,9 @@ class Method:
     Args:
       name: one of ``METHODS``.
       solver: Krylov settings for the minimum-norm steps.
+      measure_solver: Krylov settings of the solve r and r_H are measured on
+        (default :data:`MEASURE_SOLVER`, the thesis's rtol 5e-4; ``None``: the
+        step's own solve).  Pseudo-inverse Newton measures its exact step.
       alpha, beta, rho, rho_pure: line-search constants.  Newton-MR (Alg. 12-13)
         starts at ``alpha = 1`` with ``β = 0.5``, ``ρ = ρ′ = 1e-4`` (the thesis
         gives no values; ``β`` and ``ρ`` are autocrit's defaults); BTLS-GNM
@@ -313,6 +346,11 @@ class Method:
       wolfe: the Wolfe curvature constant of BTLS-GNM (autocrit's 0.9); ``None``
         keeps only the Armijo condition.
       gammas: the damping set Γ of damped Newton (autocrit's 1e-1 … 1e-6).
+      damping_rule: damped Newton's acceptance: ``"decrease"`` (default, the
+        behaviour of the thesis's Fig. 3.2) takes the best candidate with step
+        ``damped_step`` only if it lowers ‖∇L‖², else the run terminates;
+        ``"printed"`` is Algorithm 11 as printed (unit step, always taken).
+      damped_step: the step size η of the ``"decrease"`` rule (0.1).
       measure_every: BTLS-GNM computes r and r_H every this many steps (each
         costs a Krylov solve); the Newton methods measure every step because
         their step *is* (or comes with) that solve.
@@ -328,12 +366,17 @@ class Method:
     rho_pure: float = 1e-4
     wolfe: float | None = 0.9
     gammas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    damping_rule: str = "decrease"
+    damped_step: float = 0.1
+    measure_solver: Solver | None = MEASURE_SOLVER
     measure_every: int = 1
     index_every: int = 1
 
     def __post_init__(self):
         if self.name not in METHODS:
             raise ValueError(f"unknown method {self.name!r}; choose from {METHODS}")
+        if self.damping_rule not in DAMPING_RULES:
+            raise ValueError(f"damping_rule must be one of {DAMPING_RULES}, got {self.damping_rule!r}")
 
     @property
     def alpha0(self) -> float:
@@ -351,7 +394,7 @@ class Method:
 
 def _newton_mr_step(m: Method, loss, theta, alpha, measure, with_index):
     """Algorithm 13: MR step, Algorithm 12 line search, α ← min(1, α/β) after success."""
-    q = _point(loss, theta, m.solver, with_index)
+    q = _point(loss, theta, m.solver, with_index, m.measure_solver)
     slope = 2.0 * jnp.dot(q["hp"], q["g"])
     step, evals = backtracking(
         partial(_grad_norm_sq, loss), theta, q["p"], q["grad_norm_sq"], slope, alpha,
@@ -364,24 +407,33 @@ def _newton_mr_step(m: Method, loss, theta, alpha, measure, with_index):
 
 def _damped_newton_step(m: Method, loss, theta, alpha, measure, with_index):
     """Algorithm 11: candidates ``p_γ = argmin-norm ‖(H+γI)p + g‖`` for γ ∈ Γ;
-    take the one with the smallest ``‖∇L(θ+p_γ)‖²`` with unit step.
+    keep the one with the smallest ``‖∇L(θ+ηp_γ)‖²``.
 
-    As printed, Algorithm 11 accepts the best candidate even when it does not
-    lower ``‖∇L‖²``.  Refusing such steps (autocrit's ``NewtonTR`` rule) ended
-    every dlae run at its start: 0 of 12 runs (200 steps) reached
-    ‖∇L‖² < 1e-10, against 12 of 12 with the printed rule.  The undamped step
-    (γ = 0) is solved in the same vmapped solve and gives the logged r and
-    r_H; it is a candidate only when 0 ∈ Γ."""
+    ``damping_rule="decrease"`` (η = ``damped_step``): take it only if it lowers
+    ``‖∇L‖²``; otherwise the step is 0 and the run terminates.  This is what the
+    thesis's Fig. 3.2 shows (many runs "terminate in a small number of
+    iterations", which the printed algorithm cannot do); on ``dlae`` it gives
+    7/16 successes at 500 steps (Table 3.1: 45 ± 5 %).  ``"printed"``: η = 1
+    and the candidate is always taken, as Algorithm 11 prints.  The undamped
+    step (γ = 0) is solved in the same vmapped solve; r and r_H are measured on
+    it (or on the ``measure_solver``'s solve); it is a candidate only when 0 ∈ Γ."""
     g, matvec = jax.linearize(jax.grad(loss), theta)
     gammas = jnp.asarray((0.0, *m.gammas), theta.dtype)
     steps, iterations = jax.vmap(
         lambda gam: min_norm_step(lambda v: matvec(v) + gam * v, g, m.solver)
     )(gammas)
-    merits = jax.vmap(lambda p: _grad_norm_sq(loss, theta + p))(steps[1:])
+    eta = 1.0 if m.damping_rule == "printed" else m.damped_step
+    merits = jax.vmap(lambda p: _grad_norm_sq(loss, theta + eta * p))(steps[1:])
     best = jnp.argmin(merits)
-    log = _logged(_describe(loss, theta, g, matvec, steps[0], iterations[0], with_index), theta.dtype)
-    log |= {"step_size": jnp.ones((), theta.dtype), "merit_evals": jnp.array(len(m.gammas))}
-    return theta + steps[1:][best], alpha, log
+    if m.damping_rule == "printed":
+        step = jnp.ones((), theta.dtype)
+    else:
+        step = jnp.where(merits[best] < jnp.sum(g**2), eta, 0.0).astype(theta.dtype)
+    p_measured = _measured_step(matvec, g, steps[0], m.solver, m.measure_solver)
+    log = _logged(_describe(loss, theta, g, matvec, steps[0], iterations[0], with_index, p_measured),
+                  theta.dtype)
+    log |= {"step_size": step, "merit_evals": jnp.array(len(m.gammas))}
+    return theta + step * steps[1:][best], alpha, log
 
 
 def _gnm_step(m: Method, loss, theta, alpha, measure, with_index):
@@ -418,7 +470,7 @@ def _gnm_step(m: Method, loss, theta, alpha, measure, with_index):
     flat = slope >= 0  # ∇G = 0: nothing to descend
     step, _, evals = jax.lax.while_loop(cond, body, (alpha, flat, jnp.array(0)))
     step = jnp.where(flat, 0.0, step)
-    log = _measure(loss, theta, m.solver, measure, with_index)
+    log = _measure(loss, theta, m.solver, measure, with_index, m.measure_solver)
     log |= {"step_size": step, "merit_evals": evals}
     return theta + step * d, jnp.where(step > 0, step / m.beta, alpha), log
 
@@ -517,10 +569,13 @@ def iter_find(
 ) -> Stream[xr.Dataset]:
     """Run a finder from each row of ``thetas0`` (``(runs, dim)``), streaming.
 
-    Yields ``Event("chunk", steps done, num_steps, data)`` after every ``chunk``
-    steps, with ``data["step"]`` the step numbers, ``data[field]`` of shape
-    ``(runs, chunk)`` for ``loss, grad_norm_sq, r, r_h, index, step_size`` and
-    ``data["path"]`` ``(runs, chunk, dim)`` when paths are kept.  Stops early
+    Yields ``Event("chunk", steps done, num_steps, partial, data)`` after every
+    ``chunk`` steps: ``partial`` is the Dataset below over the steps so far
+    (``theta`` the current iterates, summaries of the latest rows), ``data["step"]``
+    the chunk's step numbers (LEGACY, until the views render ``partial``:
+    ``data[field]`` of shape ``(runs, chunk)`` for ``loss, grad_norm_sq, r,
+    r_h, index, step_size`` and ``data["path"]`` ``(runs, chunk, dim)`` when
+    paths are kept).  Stops early
     once every run has terminated.  Returns a Dataset over ``(run, step)``:
     those fields plus ``solver_steps`` and ``merit_evals`` (row t is measured
     at θ_t, ``step_size`` is the α taking θ_t to θ_{t+1}; row ``num_steps`` is
@@ -534,6 +589,8 @@ def iter_find(
     loss, config = _loss_of(problem_or_loss)
     thetas0 = jnp.atleast_2d(jnp.asarray(thetas0))
     runs, dim = thetas0.shape
+    limits.check("steps", num_steps)
+    limits.check("runs", runs)
     keep_path = dim <= 16 if keep_path is None else keep_path
     carry = (thetas0, jnp.full((runs,), method.alpha0, thetas0.dtype), jnp.ones((runs,), bool))
     logs: list[dict[str, np.ndarray]] = []
@@ -549,10 +606,12 @@ def iter_find(
         if keep_path:
             paths.append(np.asarray(path).transpose(1, 0, 2))
         done += chunk
-        data = {"step": np.arange(done - chunk, done), **{k: log[k] for k in _STREAMED}}
+        data = {"step": np.arange(done - chunk, done), **{k: log[k] for k in _STREAMED}}  # LEGACY (see docstring)
         if keep_path:
             data["path"] = paths[-1]
-        yield Event("chunk", min(done, total), total, data)
+        partial = _dataset(method, config, thetas0, carry[0], logs, paths, np.concatenate(step_ids),
+                           cutoff, flat_r, "running", num_steps)
+        yield Event("chunk", min(done, total), total, partial, data)
         if not bool(jnp.any(carry[2])) and done < total:
             # every run terminated: jump to the final row (measures every run)
             carry, log, path = _run_chunk(loss, method, *carry, num_steps, num_steps, length=chunk)
@@ -572,6 +631,9 @@ def _dataset(method, config, starts, thetas, logs, paths, step_ids, cutoff, flat
     starts, thetas = np.asarray(starts), np.asarray(thetas)
     runs, dim = starts.shape
     fields = {k: np.concatenate([log[k] for log in logs], axis=1) for k in _STEP_FIELDS}
+    # iterations taken: every row with a positive step, counted before the rows where
+    # nothing was measured (BTLS-GNM between measure_every steps) are dropped
+    taken = np.sum(np.nan_to_num(fields["step_size"]) > 0, axis=1)
     keep = ~np.all(np.isnan(fields["loss"]), axis=0)  # drop all-NaN rows (past the end)
     fields = {k: v[:, keep] for k, v in fields.items()}
     last = np.where(np.isnan(fields["loss"]), -1, np.arange(fields["loss"].shape[1])).max(axis=1)
@@ -587,7 +649,7 @@ def _dataset(method, config, starts, thetas, logs, paths, step_ids, cutoff, flat
         "final_r_h": ("run", final["r_h"]),
         "final_index": ("run", final["index"]),
         "max_r": ("run", np.nanmax(np.where(np.isnan(fields["r"]), -np.inf, fields["r"]), axis=1)),
-        "num_steps": ("run", np.sum(np.nan_to_num(fields["step_size"]) > 0, axis=1)),
+        "num_steps": ("run", taken),
         "class": ("run", final_class.astype(str)),
     }
     if paths:
@@ -626,10 +688,12 @@ def newton_mr(problem_or_loss, theta0, *, num_steps: int = 100, solver: Solver =
 
 
 def damped_newton(problem_or_loss, theta0, *, num_steps: int = 100, solver: Solver = Solver(),
-                  gammas: Sequence[float] = Method.gammas, index_every: int = 1,
-                  **kwargs) -> xr.Dataset:
-    """Damped Newton (Algorithm 11) over the damping set ``gammas``; see :func:`newton_mr`."""
-    method = Method("damped-newton", solver=solver, gammas=tuple(gammas), index_every=index_every)
+                  gammas: Sequence[float] = Method.gammas, damping_rule: str = "decrease",
+                  damped_step: float = 0.1, index_every: int = 1, **kwargs) -> xr.Dataset:
+    """Damped Newton (Algorithm 11) over the damping set ``gammas`` with the
+    acceptance ``damping_rule`` (see :class:`Method`); see :func:`newton_mr`."""
+    method = Method("damped-newton", solver=solver, gammas=tuple(gammas), damping_rule=damping_rule,
+                    damped_step=damped_step, index_every=index_every)
     return _single(problem_or_loss, theta0, method, num_steps=num_steps, **kwargs)
 
 
@@ -746,18 +810,23 @@ def _residual_field(loss, solver: Solver, points):
 
 
 def iter_residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
-                      solver: Solver = Solver(), *, chunk: int | None = None, executor: Executor | None = None,
-                      store=None, cancel: CancelToken | None = None) -> Stream[xr.Dataset]:
+                      solver: Solver = MEASURE_SOLVER, *, chunk: int | None = None,
+                      executor: Executor | None = None, store=None,
+                      cancel: CancelToken | None = None) -> Stream[xr.Dataset]:
     """Stream :func:`residual_map` in chunks of ``chunk`` cells (default: the whole grid in one
     chunk), each a pure task (:func:`residual_map_task`) run by ``executor``
     (:mod:`landscape.executor`); with ``store`` (a zarr path) finished chunks are written as they
-    arrive and a rerun resumes (:mod:`landscape.stores`).  Events carry ``{"start", "stop",
-    "values", "shape", "error"}`` (flat row-major cell range, ``values`` a dict per variable)."""
+    arrive and a rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a read-only
+    view of the map (kind ``residual-map``), filled in place, NaN where not computed; ``data`` has
+    the chunk's flat row-major cell range ``start``/``stop`` and ``error`` (why its task raised,
+    else ``None``; the reason also lands in ``attrs["failed_chunks"]``) (LEGACY, until the views
+    render ``partial``: ``values``, a dict per variable, and the map ``shape``)."""
     if problem.dim != 2:
         raise ValueError(f"residual_map needs a 2-D problem, {problem.name} has dim {problem.dim}")
     if isinstance(grid, int):
         if problem.bounds is None:
             raise ValueError("give the grid axes (xs, ys) for a problem without bounds")
+        limits.check_grid(grid, grid)
         (x0, x1), (y0, y1) = problem.bounds
         xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
         flat = np.asarray(problem.ground_truth.get("gradient-flat", np.zeros((0, 2)))).reshape(-1, 2)
@@ -766,6 +835,7 @@ def iter_residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray
         ys = np.union1d(ys, flat[inside, 1])
     else:
         xs, ys = (np.asarray(a, dtype=float) for a in grid)
+        limits.check_grid(len(xs), len(ys))
     gx, gy = np.meshgrid(xs, ys)
     points = np.stack([gx.ravel(), gy.ravel()], axis=1)
     shape = (len(ys), len(xs))
@@ -773,7 +843,8 @@ def iter_residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray
     ranges = chunk_ranges(len(points), chunk)
     cfg = {**problem.config(), "solver": dataclasses.asdict(solver), "shape": list(shape)}
     result = xr.Dataset({name: (("y", "x"), np.full(shape, np.nan)) for name in RESIDUAL_MAP_VARIABLES},
-                        coords={"x": xs, "y": ys}, attrs=result_attrs("residual-map", cfg, status="partial"))
+                        coords={"x": xs, "y": ys},
+                        attrs=result_attrs("residual-map", cfg, status="running", points_done=0))
     store = None if store is None else SweepStore.open(store, result, list(RESIDUAL_MAP_VARIABLES), ranges)
     sweep = Sweep({name: result[name].values.reshape(-1) for name in RESIDUAL_MAP_VARIABLES}, ranges)
     ref = ProblemRef(problem)
@@ -783,8 +854,9 @@ def iter_residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray
         calls.append((i, (ref, solver, padded, stop - start)))
     for outcome in run_chunks(residual_map_task, calls, executor=executor, store=store, cancel=cancel):
         start, stop, values = sweep.apply(outcome)
-        yield Event("chunk", sweep.done, len(points), {"start": start, "stop": stop, "values": values,
-                                                       "shape": shape, "error": outcome.error})
+        yield Event("chunk", sweep.done, len(points), sweep.partial(result),
+                    {"start": start, "stop": stop, "error": outcome.error,
+                     "values": values, "shape": shape})  # LEGACY: values, shape
     result.attrs.update(sweep.finish(store))
     return result
 
@@ -802,7 +874,7 @@ def residual_map_task(problem: ProblemRef, solver: Solver, points: np.ndarray, c
 
 
 def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
-                 solver: Solver = Solver(), **kwargs) -> xr.Dataset:
+                 solver: Solver = MEASURE_SOLVER, **kwargs) -> xr.Dataset:
     """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
     ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
 

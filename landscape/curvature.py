@@ -7,9 +7,10 @@ the dtype of ``theta`` (use float64 for critical-point work).
   ``Hv = d/dε ∇L(θ + εv)|₀`` via ``jax.jvp`` of ``jax.grad``; one HVP costs a
   small constant times a gradient.
 * Dense spectra use ``jnp.linalg.eigh`` of the (symmetrised) Hessian.
-* Extremal eigenpairs come from matfree's Lanczos tridiagonalisation with full
-  reorthogonalisation (``matfree.decomp.tridiag_sym``); Ritz pairs are read
-  off the small tridiagonal matrix.
+* Extremal eigenpairs come from Lanczos with full reorthogonalisation in a
+  fixed-size buffer, stopped by a ``while_loop`` on the Ritz residuals
+  (:func:`lanczos_eigenpairs`); SLQ uses matfree's fixed-length
+  tridiagonalisation (``matfree.decomp.tridiag_sym``).
 * The spectral density is stochastic Lanczos quadrature (Golub & Meurant;
   Ghorbani et al. 2019): for Rademacher probes v, Lanczos with v/‖v‖ gives
   nodes θ_j (Ritz values) and weights τ_j² (squared first components of the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,12 +76,138 @@ def _lanczos_ritz(matvec, v0, num_matvecs):
     return values, vectors, small_vecs[0, :] ** 2
 
 
-@partial(jax.jit, static_argnums=(0, 3))
-def _lanczos_all(loss: Loss, theta: Array, key: Array, num_matvecs: int) -> tuple[Array, Array]:
-    """All Ritz pairs of ``num_matvecs`` Lanczos steps from a random start (compiled once per loss)."""
-    v0 = jax.random.normal(key, theta.shape, dtype=theta.dtype)
-    values, vectors, _ = _lanczos_ritz(hvp_fn(loss, theta), v0, num_matvecs)
-    return values, vectors
+class LanczosResult(NamedTuple):
+    """Extreme Hessian eigenpairs from :func:`lanczos_eigenpairs` and what they cost.
+
+    ``values (k,)`` and ``vectors (dim, k)`` are ordered from the most extreme
+    inwards; ``residuals (k,)`` are the Ritz residual norms ``‖H y − θ y‖``;
+    ``num_matvecs`` is the number of Hessian-vector products used; ``converged``
+    says whether every residual met the tolerance within the budget.
+    """
+
+    values: Array
+    vectors: Array
+    residuals: Array
+    num_matvecs: Array
+    converged: Array
+
+
+#: Default relative tolerance on the Ritz residuals, ``‖H y_i − θ_i y_i‖ ≤ tol · max_j |θ_j|``: each
+#: Ritz value is then within ``tol · max|θ|`` of an eigenvalue (and in practice within about
+#: ``tol² · max|θ|² / gap``, Golub & Van Loan Thm. 8.1.13 and §10.1.4).
+LANCZOS_TOL = 1e-3
+
+
+def _padded_tridiagonal(alphas, betas, steps):
+    """Diagonal and off-diagonal of the leading ``steps``-block of the buffer, the rows past it
+    decoupled and pushed below the spectrum (so the buffer's size stays static)."""
+    size = alphas.shape[0]
+    active = jnp.arange(size) < steps
+    floor = -(1 + 2 * jnp.max(jnp.abs(alphas)) + 2 * jnp.max(betas))
+    diagonal = jnp.where(active, alphas, floor * (2 + jnp.arange(size)))
+    return diagonal, jnp.where(jnp.arange(size - 1) < steps - 1, betas[:-1], 0.0)
+
+
+def _ritz_residuals(alphas, betas, steps, k):
+    """The ``k`` largest Ritz values of the first ``steps`` Lanczos steps, descending, and their
+    residual norms ``β |s_last,i|`` (Paige), in O(size·k): the values by bisection
+    (``eigh_tridiagonal``), the last eigenvector components by one inverse-iteration solve."""
+    size = alphas.shape[0]
+    diagonal, off = _padded_tridiagonal(alphas, betas, steps)
+    values = jax.scipy.linalg.eigh_tridiagonal(
+        diagonal, off, eigvals_only=True, select="i", select_range=(size - k, size - 1))[::-1]
+    lower, upper = jnp.concatenate([jnp.zeros(1, off.dtype), off]), jnp.concatenate([off, jnp.zeros(1, off.dtype)])
+    rhs = (jnp.arange(size) < steps).astype(off.dtype)[:, None]
+
+    def last_component(theta):
+        shift = theta + 1e3 * jnp.finfo(off.dtype).eps * (1 + jnp.abs(theta))
+        x = jax.lax.linalg.tridiagonal_solve(lower, diagonal - shift, upper, rhs)[:, 0]
+        return jnp.abs(x[steps - 1]) / jnp.linalg.norm(x)
+
+    return values, betas[steps - 1] * jax.vmap(last_component)(values)
+
+
+@partial(jax.jit, static_argnums=(0, 3, 4))
+def _lanczos_loop(loss: Loss, theta: Array, v0: Array, k: int, size: int, sign, budget, tol) -> LanczosResult:
+    """Lanczos on ``sign·H`` with full reorthogonalisation in a fixed ``(size, dim)`` buffer,
+    stopped by a ``while_loop`` once the ``k`` largest Ritz pairs have residuals
+    ``≤ tol · max|θ|`` (or after ``budget`` steps, or on breakdown).  Compiled once per
+    ``(loss, k, size)``: ``budget`` and ``tol`` are traced."""
+    dtype = theta.dtype
+    matvec = hvp_fn(loss, theta)  # the gradient linearised once; each step is one jvp
+    tiny = 100 * jnp.finfo(dtype).eps
+
+    def step(state):
+        j, basis, alphas, betas, q, _ = state
+        basis = basis.at[j].set(q)
+        w = sign * matvec(q)
+        alpha = q @ w
+        for _ in range(2):  # full reorthogonalisation, twice ("twice is enough", Parlett)
+            w = w - basis.T @ (basis @ w)
+        beta = jnp.linalg.norm(w)
+        alphas, betas = alphas.at[j].set(alpha), betas.at[j].set(beta)
+        values, residuals = _ritz_residuals(alphas, betas, j + 1, k)
+        scale = jnp.max(jnp.abs(values))
+        converged = (j + 1 >= k) & jnp.all(residuals <= tol * scale)
+        stop = converged | (j + 1 >= budget) | (beta <= tiny * jnp.maximum(scale, 1.0))
+        return j + 1, basis, alphas, betas, w / jnp.where(beta > 0, beta, 1.0), stop
+
+    state = (0, jnp.zeros((size, theta.shape[0]), dtype), jnp.zeros(size, dtype), jnp.zeros(size, dtype),
+             v0 / jnp.linalg.norm(v0), False)
+    steps, basis, alphas, betas, _, _ = jax.lax.while_loop(lambda s: ~s[-1], step, state)
+    diagonal, off = _padded_tridiagonal(alphas, betas, steps)
+    ritz, small = jnp.linalg.eigh(jnp.diag(diagonal) + jnp.diag(off, 1) + jnp.diag(off, -1))
+    ritz, small = ritz[::-1][:k], small[:, ::-1][:, :k]
+    residuals = betas[steps - 1] * jnp.abs(small[steps - 1])
+    converged = jnp.all(residuals <= tol * jnp.max(jnp.abs(ritz)))
+    return LanczosResult(sign * ritz, basis.T @ small, residuals, steps, converged)
+
+
+def lanczos_eigenpairs(
+    loss: Loss,
+    theta: Array,
+    k: int,
+    which: str = "largest",
+    *,
+    tol: float = LANCZOS_TOL,
+    num_matvecs: int | None = None,
+    key: Array | None = None,
+    v0: Array | None = None,
+) -> LanczosResult:
+    """The ``k`` largest or smallest Hessian eigenpairs from HVPs only, with their cost.
+
+    Lanczos (Golub & Van Loan, Alg. 10.1.1) with full reorthogonalisation on
+    ``H`` (``"largest"``) or ``−H`` (``"smallest"``), hand-written because
+    matfree's ``tridiag_sym`` runs a fixed number of steps: it stops as soon as
+    every one of the ``k`` extreme Ritz pairs has residual
+    ``‖H y − θ y‖ = β_j |s_{j,i}|`` at most ``tol · max|θ|`` (then each Ritz
+    value is within that of an eigenvalue), after at most ``num_matvecs`` HVPs
+    (default: the buffer size ``min(dim, max(8k, 96))``, which a larger
+    ``num_matvecs`` grows).  The start is random (``key``) or a warm start
+    ``v0`` (``(dim,)`` or ``(dim, j)``, e.g. the previous eigenvectors along a
+    trajectory) plus a 1% random part, so the Krylov space never collapses.
+    Compiled once per ``(loss, k, buffer size)`` whatever ``tol`` and budget.
+    """
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
+    n = theta.shape[0]
+    if not 0 < k <= n:
+        raise ValueError(f"k must be in 1..{n}, got {k}")
+    if num_matvecs is not None and num_matvecs < k:
+        raise ValueError(f"num_matvecs must be at least k={k}, got {num_matvecs}")
+    size = min(n, max(8 * k, 96))
+    if num_matvecs is not None and num_matvecs > size:
+        size = min(n, 1 << (num_matvecs - 1).bit_length())
+    budget = size if num_matvecs is None else min(num_matvecs, size)
+    key = jax.random.PRNGKey(0) if key is None else key
+    start = jax.random.normal(key, theta.shape, dtype=theta.dtype)
+    if v0 is not None:
+        v0 = jnp.asarray(v0, theta.dtype).reshape(n, -1)
+        warm = jnp.sum(v0 / jnp.linalg.norm(v0, axis=0), axis=1)
+        start = warm / jnp.linalg.norm(warm) + 0.01 * start / jnp.linalg.norm(start)
+    sign = 1.0 if which == "largest" else -1.0
+    return _lanczos_loop(loss, theta, start, k, size, jnp.asarray(sign, theta.dtype), budget,
+                         jnp.asarray(tol, theta.dtype))
 
 
 def lanczos(
@@ -90,25 +218,18 @@ def lanczos(
     *,
     num_matvecs: int | None = None,
     key: Array | None = None,
+    tol: float = LANCZOS_TOL,
+    v0: Array | None = None,
 ) -> tuple[Array, Array]:
-    """The ``k`` largest or smallest Hessian eigenpairs from HVPs only.
+    """The ``k`` largest or smallest Hessian eigenpairs from HVPs only:
+    ``(eigenvalues, eigenvectors as columns)``, ordered from the most extreme
+    inwards (descending for ``"largest"``, ascending for ``"smallest"``).
 
-    Runs ``num_matvecs`` Lanczos steps (default ``min(n, max(6k, 60))``) with
-    full reorthogonalisation from a random start and returns the extreme Ritz
-    pairs: ``(eigenvalues, eigenvectors as columns)``, ordered from the most
-    extreme inwards (descending for ``"largest"``, ascending for ``"smallest"``).
+    :func:`lanczos_eigenpairs` without the cost report (its docstring says how
+    ``tol``, ``num_matvecs`` (a cap now, not a fixed count) and ``v0`` act).
     """
-    if which not in ("largest", "smallest"):
-        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}")
-    n = theta.shape[0]
-    if not 0 < k <= n:
-        raise ValueError(f"k must be in 1..{n}, got {k}")
-    m = min(n, num_matvecs or max(6 * k, 60))
-    key = jax.random.PRNGKey(0) if key is None else key
-    values, vectors = _lanczos_all(loss, theta, key, m)
-    if which == "largest":
-        return values[::-1][:k], vectors[:, ::-1][:, :k]
-    return values[:k], vectors[:, :k]
+    result = lanczos_eigenpairs(loss, theta, k, which, tol=tol, num_matvecs=num_matvecs, key=key, v0=v0)
+    return result.values, result.vectors
 
 
 @partial(jax.jit, static_argnums=(0, 3, 4))

@@ -38,7 +38,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .jobs import CancelToken, is_cancelled
+from .jobs import CancelToken, frozen, is_cancelled
 
 Values = dict[str, np.ndarray]
 
@@ -283,6 +283,16 @@ class Sweep:
         if self.failures:
             extra["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(self.failures.items())})
         return extra
+
+    def partial(self, result):
+        """``result`` (the Dataset these arrays fill in place) as the read-only partial of an
+        ``Event``: the swept variables are read-only views (:func:`landscape.jobs.frozen`), the
+        attrs say ``status="running"`` and the cells done so far."""
+        view = result.copy(deep=False)
+        for name in self.arrays:
+            view[name] = result[name].copy(data=frozen(result[name].values))
+        view.attrs = {**result.attrs, **self.attrs(), "status": "running"}
+        return view
 
     def finish(self, store=None) -> dict[str, Any]:
         """Mark the store (if any) with the final status; returns :meth:`attrs`."""

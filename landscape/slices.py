@@ -27,10 +27,14 @@ itself may be far from: ``path_loss`` (the loss at θ_t, what the optimizer
 saw) and ``path_loss_in_plane`` (the loss at the projected point, what the
 picture shows) differ exactly when the residual is large.
 
-Grid points are evaluated by one jitted, vmapped kernel in chunks of fixed
-size (the last chunk is padded, so a grid compiles once).  :func:`iter_slice`
-streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss`
-runs it to the end.
+Grid points are evaluated by one jitted kernel in chunks of fixed size (the
+last chunk is padded, so a grid compiles once): the fast plane kernel of
+:mod:`landscape.plane` for MLPs (float32 by default), else a ``vmap`` of the
+loss.  Each chunk is a pure task (:func:`slice_task`, DESIGN.md "Scale-out") that
+:func:`iter_slice` hands to an executor (:mod:`landscape.executor`: in-process, or a
+Dask cluster) and may write to a resumable store (:mod:`landscape.stores`); it
+streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss` runs it
+to the end.
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ import numpy as np
 import xarray as xr
 from jax.flatten_util import ravel_pytree
 
+from . import limits
 from .curvature import lanczos
 from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .jobs import CancelToken, Event, Stream, drive
+from .plane import MLPPlane
 from .problems.base import Problem
 from .results import result_attrs
 from .stores import SweepStore
@@ -54,25 +60,31 @@ from .stores import SweepStore
 Array = jax.Array
 
 DIRECTION_KINDS = ("filter", "random", "hessian", "pca")
+#: Points per chunk of the generic (vmapped) kernel, whose cost per point is unknown.
+GENERIC_CHUNK = 256
 
 
-def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False) -> Array:
+def filter_normalize(direction, theta, unravel: Callable, include_bias: bool = False,
+                     output_axis: int = 0) -> Array:
     """Li et al. (2018) §4 filter normalisation of a flat ``direction`` at ``theta``.
 
-    Leaves with ≥ 2 dims (weight matrices ``(out, in)``): row i scaled to the
-    norm of weight row i.  1-D leaves (biases): zero, or the bias itself when
-    ``include_bias``.  A zero direction row stays zero (no division by zero).
+    Leaves with ≥ 2 dims (weight matrices ``(out, in)``, conv kernels
+    ``(out, in, kh, kw)``): the slice of output unit / channel i (index i on
+    ``output_axis``; -1 for Flax's ``(…, in, out)`` layout) scaled to the norm
+    of the weights' slice i.  1-D leaves (biases): zero, or the bias itself
+    when ``include_bias``.  A zero direction slice stays zero (no division by zero).
     """
 
     def normalize(d, w):
         if w.ndim <= 1:
             return w if include_bias else jnp.zeros_like(d)
-        d_rows = d.reshape(d.shape[0], -1)
-        w_rows = w.reshape(w.shape[0], -1)
+        d_out, w_out = jnp.moveaxis(d, output_axis, 0), jnp.moveaxis(w, output_axis, 0)
+        d_rows = d_out.reshape(d_out.shape[0], -1)
+        w_rows = w_out.reshape(w_out.shape[0], -1)
         d_norm = jnp.linalg.norm(d_rows, axis=1, keepdims=True)
         safe_norm = jnp.where(d_norm > 0, d_norm, 1.0)
         scale = jnp.where(d_norm > 0, jnp.linalg.norm(w_rows, axis=1, keepdims=True) / safe_norm, 0.0)
-        return (d_rows * scale).reshape(d.shape)
+        return jnp.moveaxis((d_rows * scale).reshape(d_out.shape), 0, output_axis)
 
     tree = jax.tree.map(normalize, unravel(direction), unravel(theta))
     return ravel_pytree(tree)[0]
@@ -121,7 +133,9 @@ def make_directions(
         return np.asarray(raw / jnp.linalg.norm(raw, axis=1, keepdims=True))
     if problem.unravel is None:
         raise ValueError(f"filter normalisation needs a layered network; {problem.name} has none (use 'random')")
-    return np.stack([np.asarray(filter_normalize(d, centre, problem.unravel, include_bias)) for d in raw])
+    output_axis = problem.extras.get("output_axis", 0)  # where a weight leaf keeps its output units
+    return np.stack([np.asarray(filter_normalize(d, centre, problem.unravel, include_bias, output_axis))
+                     for d in raw])
 
 
 def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +164,12 @@ def _evaluator(loss: Callable[[Array], Array]):
     return evaluate
 
 
+@functools.lru_cache(maxsize=32)
+def _plane_evaluator(plane: MLPPlane):
+    """Jitted fast kernel of an MLP problem (:mod:`landscape.plane`), same signature as :func:`_evaluator`."""
+    return jax.jit(plane.losses)
+
+
 def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficients) -> np.ndarray:
     """``L(c + Σ_j a_j d_j)`` for each row ``a`` of ``coefficients (m, k)``: one chunk of a grid.
 
@@ -159,6 +179,22 @@ def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficie
     centre = jnp.asarray(centre)
     return np.asarray(_evaluator(loss)(centre, jnp.asarray(directions, centre.dtype),
                                        jnp.asarray(coefficients, centre.dtype)))
+
+
+def slice_kernel(problem: Problem, loss: Callable[[Array], Array] | None = None, dtype=None):
+    """How a slice of ``problem`` is evaluated: ``(evaluate, dtype, chunk)``.
+
+    The fast plane kernel (:class:`landscape.plane.MLPPlane`, in ``problem.extras["plane"]``)
+    serves the problem's own loss and defaults to float32 (sweeps need no float64;
+    critical-point work keeps it); any other problem or a custom ``loss`` gets the
+    generic ``vmap`` of the loss in the centre's dtype (``dtype=None``).  ``chunk`` is
+    the plane's cost-model chunk size, else :data:`GENERIC_CHUNK`.
+    """
+    plane = problem.extras.get("plane") if loss is None or loss is problem.loss else None
+    if plane is None:
+        return _evaluator(problem.loss if loss is None else loss), dtype, GENERIC_CHUNK
+    dtype = jnp.dtype(jnp.float32 if dtype is None else dtype)
+    return _plane_evaluator(plane), dtype, plane.chunk_size(dtype.itemsize)
 
 
 @functools.lru_cache(maxsize=32)
@@ -174,11 +210,12 @@ def iter_slice(
     alpha,
     beta=None,
     *,
-    chunk: int = 256,
+    chunk: int | None = None,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    dtype=None,
     executor: Executor | None = None,
     store=None,
 ) -> Stream[xr.Dataset]:
@@ -186,17 +223,24 @@ def iter_slice(
 
     ``directions`` is ``(k, dim)`` with k = 1 (grid ``alpha``) or 2 (grid
     ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
-    ``problem.loss``.  Each ``Event("chunk")`` carries ``index`` (flat grid
-    indices, C order over the ``loss`` grid), their ``loss`` values and
-    ``grid`` (the grid so far, NaN where not yet evaluated), and ``error``
-    (``None``, or why the chunk's task raised: its cells stay NaN and the
-    reason lands in ``attrs["failed_chunks"]``).  Chunks are pure tasks
-    (:func:`slice_task`) run by ``executor`` (:mod:`landscape.executor`;
-    in-process by default, or a Dask cluster: events then arrive in
-    completion order); with ``store`` (a zarr path) each finished chunk is
-    written there and a rerun resumes (:mod:`landscape.stores`).  Returns the
-    Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled).
+    ``problem.loss``.  The kernel, its dtype and its default ``chunk`` come from
+    :func:`slice_kernel` (float32 for networks with a fast kernel; ``dtype`` overrides);
+    a chunk smaller than the grid is padded to the next power of two, so all grids
+    of a similar size share one compilation.  Chunks are pure tasks (:func:`slice_task`)
+    run by ``executor`` (:mod:`landscape.executor`; in-process by default, or a Dask
+    cluster: events then arrive in completion order); with ``store`` (a zarr path) each
+    finished chunk is written there and a rerun resumes (:mod:`landscape.stores`).
+    Each ``Event("chunk")``'s ``partial`` is a read-only view of the slice Dataset,
+    which the sweep fills in place: ``loss`` NaN where not yet evaluated, the path
+    variables (with a ``trajectory``) already there.  ``data``: ``index``, the flat grid
+    indices (C order over ``loss``) the chunk covered, and ``error`` (``None``, or why
+    the chunk's task raised: its cells stay NaN and the reason lands in
+    ``attrs["failed_chunks"]``); LEGACY, until the views render ``partial``: also
+    ``loss``, the chunk's values, and ``grid``, a copy of the grid so far.  Returns the
+    Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled); its
+    ``attrs["dtype"]`` is the sweep's dtype.
     """
+    _, sweep_dtype, default_chunk = slice_kernel(problem, loss, dtype)
     loss = problem.loss if loss is None else loss
     centre = jnp.asarray(centre)
     directions = jnp.atleast_2d(jnp.asarray(directions, centre.dtype))
@@ -206,13 +250,15 @@ def iter_slice(
                          f"{centre.shape} and {directions.shape}")
     alpha = np.asarray(alpha, dtype=float)
     beta = (alpha if beta is None else np.asarray(beta, dtype=float)) if k == 2 else None
+    limits.check_grid(alpha.size, 1 if beta is None else beta.size)
     if k == 2:
         bb, aa = np.meshgrid(beta, alpha, indexing="ij")
         coefficients, shape, dims = np.c_[aa.ravel(), bb.ravel()], bb.shape, ("beta", "alpha")
     else:
         coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
     n = len(coefficients)
-    chunk = max(1, min(chunk, n))
+    chunk = min(max(1, chunk or default_chunk), 1 << (n - 1).bit_length())
+    sweep_dtype = str(jnp.dtype(centre.dtype if sweep_dtype is None else sweep_dtype))
     ranges = chunk_ranges(n, chunk)
     coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
     if k == 2:
@@ -232,18 +278,21 @@ def iter_slice(
         "beta": None if beta is None else [float(beta[0]), float(beta[-1]), len(beta)],
         "chunk": chunk,
     }
-    result = xr.Dataset(data, coords=coords, attrs=result_attrs("slice", config, status="partial"))
+    kind = "slice-2d" if k == 2 else "slice-1d"
+    result = xr.Dataset(data, coords=coords, attrs=result_attrs(kind, config, status="running", points_done=0,
+                                                                 dtype=sweep_dtype))
     store = None if store is None else SweepStore.open(store, result, ["loss"], ranges)
     grid = result["loss"].values.reshape(-1)  # a view: the sweep fills the result in place
     sweep = Sweep({"loss": grid}, ranges)
     ref = ProblemRef(problem if loss is problem.loss else loss)
     args = (np.asarray(centre), np.asarray(directions))
-    calls = [(i, (ref, *args, _padded(coefficients, start, stop, chunk), stop - start))
+    calls = [(i, (ref, *args, _padded(coefficients, start, stop, chunk), stop - start, sweep_dtype))
              for i, (start, stop) in enumerate(ranges)]
     for outcome in run_chunks(slice_task, calls, executor=executor, store=store, cancel=cancel):
         start, stop, values = sweep.apply(outcome)
-        yield Event("chunk", sweep.done, n, {"index": np.arange(start, stop), "loss": values["loss"],
-                                             "grid": grid.reshape(shape).copy(), "error": outcome.error})
+        yield Event("chunk", sweep.done, n, sweep.partial(result),
+                    {"index": np.arange(start, stop), "error": outcome.error,
+                     "loss": values["loss"], "grid": grid.reshape(shape).copy()})  # LEGACY: loss, grid
     result.attrs.update(sweep.finish(store))
     return result
 
@@ -256,12 +305,15 @@ def _padded(coefficients: np.ndarray, start: int, stop: int, chunk: int) -> np.n
 
 
 def slice_task(loss: ProblemRef, centre: np.ndarray, directions: np.ndarray, coefficients: np.ndarray,
-               count: int) -> dict[str, np.ndarray]:
+               count: int, dtype: str) -> dict[str, np.ndarray]:
     """One chunk of a slice as a pure task (DESIGN.md "Scale-out"): ``{"loss": L(c + a·D)}`` for the
-    first ``count`` rows ``a`` of ``coefficients``; ``loss`` refers to a problem or a loss callable."""
+    first ``count`` rows ``a`` of ``coefficients``, computed in ``dtype``.  ``loss`` refers to a
+    problem (evaluated by its :func:`slice_kernel`, the fast plane kernel where it has one) or a
+    loss callable (the generic kernel), so a worker computes what the in-process sweep computes."""
     target = loss.resolve()
-    fn = target.loss if isinstance(target, Problem) else target
-    return {"loss": evaluate_chunk(fn, centre, directions, coefficients)[:count]}
+    evaluate = slice_kernel(target)[0] if isinstance(target, Problem) else _evaluator(target)
+    values = evaluate(*(jnp.asarray(v, dtype) for v in (centre, directions, coefficients)))
+    return {"loss": np.asarray(values)[:count]}
 
 
 def _path_variables(loss, trajectory, centre, directions) -> dict:
@@ -289,7 +341,7 @@ def _path_variables(loss, trajectory, centre, directions) -> dict:
     }
     if coef.shape[1] == 1:
         del described["path_beta"]
-    variables = {name: (("point",), values, {"description": text}) for name, (values, text) in described.items()}
+    variables = {name: (("step",), values, {"description": text}) for name, (values, text) in described.items()}
     return variables
 
 
@@ -300,25 +352,26 @@ def slice_loss(
     alpha,
     beta=None,
     *,
-    chunk: int = 256,
+    chunk: int | None = None,
     trajectory=None,
     loss: Callable[[Array], Array] | None = None,
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
+    dtype=None,
     executor: Executor | None = None,
     store=None,
 ) -> xr.Dataset:
     """The loss on a 1-D or 2-D slice as a Dataset.
 
     Variables: ``loss`` over ``(beta, alpha)`` (2-D; rows are β) or
-    ``(alpha,)`` (1-D), the ``directions (direction, param)``, the ``centre
-    (param)`` and ``centre_loss``; with a ``trajectory (T, dim)`` also, per
-    ``point``: ``path_alpha``/``path_beta`` (least-squares plane coordinates),
+    ``(alpha,)`` (1-D) (kinds ``"slice-2d"``/``"slice-1d"``), the ``directions
+    (direction, param)``, the ``centre (param)`` and ``centre_loss``; with a
+    ``trajectory (T, dim)`` also, per ``step`` of it: ``path_alpha``/``path_beta`` (least-squares plane coordinates),
     ``path_residual`` (distance from θ_t to the plane point; *not* shown by the
     2-D picture), ``path_relative_residual`` (residual / ‖θ_t − c‖),
     ``path_loss`` (L(θ_t)) and ``path_loss_in_plane`` (L at the projected
     point, i.e. the surface value under the drawn path).
     """
     return drive(iter_slice(problem, centre, directions, alpha, beta, chunk=chunk, trajectory=trajectory,
-                            loss=loss, direction_kind=direction_kind, cancel=cancel, executor=executor,
-                            store=store))
+                            loss=loss, direction_kind=direction_kind, cancel=cancel, dtype=dtype,
+                            executor=executor, store=store))

@@ -119,6 +119,8 @@ class SweepStore:
         if attrs.get("kind") != template.attrs["kind"]:
             raise StoreError(f"{path} holds a {attrs.get('kind')!r} sweep, not {template.attrs['kind']!r}")
         diffs = _differences(json.loads(attrs["config"]), json.loads(template.attrs["config"]))
+        if attrs.get("dtype") != template.attrs.get("dtype"):
+            diffs.append(f"dtype: stored {attrs.get('dtype')!r}, requested {template.attrs.get('dtype')!r}")
         if json.loads(attrs["chunks"]) != [list(r) for r in ranges]:
             diffs.append("chunks: the stored sweep was cut into different chunks")
         try:

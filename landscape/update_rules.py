@@ -8,6 +8,9 @@ field
     ``lola``: LOLA (Foerster et al. 2018), player i follows
     ∇_i L_i − η ∇_i Σ_{j≠i} (∇_j L_i · ∇_j L_j) with look-ahead η
     (the exact first-order LOLA of the SOS reference code; η = 0 gives ĝ);
+    ``lola-shaping``: LOLA as Foerster et al. (2018) wrote it, keeping only the
+    shaping term: ∇_i L_i − η (∇_i∇_j L_j)ᵀ ∇_j L_i (the term
+    (∇_j∇_i L_i)ᵀ∇_j L_j of the exact gradient dropped);
     ``extragradient``: ĝ evaluated at the extrapolated point ω − α′ĝ(ω)
     (App. B.3.3, EG: ω^{j+½} = ω^j − α′ĝ^j, ω^{j+1} = ω^j − αĝ^{j+½}).
 transformation (optax)
@@ -154,6 +157,9 @@ RULES: dict[str, RuleSpec] = {
                       "alternating gradient descent (Gauss-Seidel)"),
     "lola": RuleSpec("lola", "simultaneous", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1, "lookahead": 0.1},
                      "LOLA (Foerster et al. 2018) with look-ahead η"),
+    "lola-shaping": RuleSpec("lola-shaping", "simultaneous", lambda h: optax.sgd(h["alpha"]),
+                             {"alpha": 0.1, "lookahead": 0.1},
+                             "LOLA as Foerster et al. (2018) wrote it: the shaping term only"),
     "extragradient": RuleSpec("extragradient", "simultaneous", lambda h: optax.sgd(h["alpha"]),
                               {"alpha": 0.1, "extrapolation": 0.1}, "extragradient (App. B.3.3)"),
     "optimistic": RuleSpec(
@@ -191,14 +197,18 @@ def hyperparameters(rule: str, **overrides: float) -> dict[str, float]:
 # Fields
 
 
-def lola_field(game: Game, w: Array, lookahead) -> Array:
-    """LOLA's joint update direction: ∇_i L_i − η ∇_i Σ_{j≠i} ∇_j L_i · ∇_j L_j."""
+def lola_field(game: Game, w: Array, lookahead, shaping_only: bool = False) -> Array:
+    """LOLA's joint update direction: ∇_i L_i − η ∇_i Σ_{j≠i} ∇_j L_i · ∇_j L_j.
+
+    ``shaping_only`` holds ∇_j L_i fixed inside the derivative, which leaves
+    ∇_i L_i − η Σ_{j≠i} (∇_i∇_j L_j)ᵀ ∇_j L_i: Foerster et al.'s (2018) original update."""
     grads = [jax.grad(loss)(w) for loss in game.player_losses]
     out = jnp.zeros_like(w)
     for i, block in enumerate(game.blocks):
         def shaping(v, i=i):
             full = [jax.grad(loss)(v) for loss in game.player_losses]
-            return sum(full[i][b] @ full[j][b] for j, b in enumerate(game.blocks) if j != i)
+            own = jax.lax.stop_gradient(full[i]) if shaping_only else full[i]
+            return sum(own[b] @ full[j][b] for j, b in enumerate(game.blocks) if j != i)
 
         out = out.at[block].set(grads[i][block] - lookahead * jax.grad(shaping)(w)[block])
     return out
@@ -209,6 +219,8 @@ def field_fn(game: Game, field: str) -> Callable[[Array, dict], Array]:
         return lambda w, h: joint_gradient(game, w)
     if field == "lola":
         return lambda w, h: lola_field(game, w, h["lookahead"])
+    if field == "lola-shaping":
+        return lambda w, h: lola_field(game, w, h["lookahead"], shaping_only=True)
     if field == "extragradient":
         return lambda w, h: joint_gradient(game, w - h["extrapolation"] * joint_gradient(game, w))
     raise ValueError(f"unknown field {field!r}")

@@ -1,9 +1,8 @@
-"""The Landscape view without a server: build, synchronous runs, spectra, export."""
+"""The Landscape view without a server, through its public API: synchronous runs, slices, spectra, export."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import re
 
 import holoviews as hv
 import jax
@@ -14,14 +13,8 @@ import pytest
 from bokeh.models import GlyphRenderer
 
 from app.components import export
-from app.views.landscape import (
-    OPTIMIZER_COLORS,
-    SLICE_RESOLUTION,
-    LandscapeView,
-    path_data,
-    selected_element,
-    thinned,
-)
+from app.state import AppState
+from app.views.landscape import SLICE_RESOLUTION, LandscapeView, path_data, selected_element, thinned
 from landscape import io as landscape_io
 from landscape import problems
 
@@ -34,6 +27,12 @@ def himmelblau_hessian(x, y):
     return np.array([[12 * x**2 + 4 * y - 42, 4 * x + 4 * y], [4 * x + 4 * y, 12 * y**2 + 4 * x - 26]])
 
 
+def messages_of(view):
+    seen = []
+    view.runner.param.watch(lambda event: seen.append(event.new), "message")
+    return seen
+
+
 @pytest.fixture(scope="module")
 def ran():
     """A view after a synchronous run: GD (lr 0.005) and Adam from two clicked starts."""
@@ -41,30 +40,26 @@ def ran():
     view.add_start(0.5, 0.5)
     view.add_start(-1.0, 2.0)
     view.hparams = {"gd": {"lr": 0.005}}
-    chunks = []
-    original = view._on_chunk
-    view._on_chunk = lambda event: (chunks.append(event.done), original(event))
+    messages = messages_of(view)
     view.run()
-    return view, chunks
+    return view, messages
 
 
 def test_view_renders_without_a_server():
     view = LandscapeView(problem=problems.get("himmelblau"))
-    root = pn.panel(view).get_root()
-    assert root is not None
-    assert view._plot_area.visible and not view._notice.visible
-    assert view._grid.loss.shape == (121, 121)
+    assert pn.panel(view).get_root() is not None
+    assert view.mode.grid.loss.shape == (121, 121) and view.plot.object is not None
 
 
-def test_synchronous_run_fills_the_stored_dataset(ran):
-    view, chunks = ran
+def test_run_is_synchronous_and_fills_the_stored_dataset(ran):
+    view, messages = ran
     result = view.result
-    assert chunks == [10, 20, 30]
-    assert result.sizes == {"run": 4, "step": 31, "param": 2}
+    assert result.sizes == {"run": 4, "step": 31, "param": 2} and result.attrs["status"] == "complete"
     assert list(result.optimizer.values) == ["gd", "gd", "adam", "adam"]
     np.testing.assert_array_equal(result.theta.values[:, 0], np.tile(view.starts, (2, 1)))
+    assert messages[0] == "Compiling…" and re.fullmatch(r"10 / 30( · ETA .*)?", messages[1])
     assert view.runner.message == "Done" and view.runner.progress == 1.0
-    assert view.export.available and view._picker.value == 0
+    assert view.export.available and view.picker.value == 0 and view.selected == 0
 
 
 def test_hyperparameters_reach_the_engine(ran):
@@ -75,40 +70,36 @@ def test_hyperparameters_reach_the_engine(ran):
     np.testing.assert_allclose(view.result.theta.values[0, -1], theta, rtol=1e-10)
 
 
-def test_streamed_paths_match_the_result(ran):
+def test_drawn_paths_match_the_result(ran):
     view, _ = ran
-    rows = view._live.rows
-    assert len(rows) == 4
-    assert [row["color"] for row in rows[::2]] == [OPTIMIZER_COLORS["gd"], OPTIMIZER_COLORS["adam"]]
-    for row, theta in zip(rows, view.result.theta.values):
+    for row, theta in zip(view.live.rows, view.result.theta.values):
         np.testing.assert_array_equal(np.column_stack([row["x"], row["y"]]), theta)
 
 
 def test_selected_trajectory_shows_eigenvalues_along_it(ran):
     view, _ = ran
-    view._picker.value = 2  # adam from (0.5, 0.5)
-    along = view.spectra._along.object
+    view.picker.value = 2  # adam from (0.5, 0.5)
+    steps, along = view.spectra.along
     path = view.result.theta.values[2]
     expected = np.array([np.linalg.eigvalsh(himmelblau_hessian(*p)) for p in path])
-    for i, curve in enumerate(along.Curve):
-        np.testing.assert_allclose(curve.dimension_values(1), expected[:, i], rtol=1e-9)
-    np.testing.assert_array_equal(view._selected_pipe.data, path)
+    np.testing.assert_allclose(along, expected, rtol=1e-9)
+    np.testing.assert_array_equal(steps, view.result.step.values)
+    np.testing.assert_array_equal(view.selected_pipe.data, path)
 
 
 def test_click_adds_a_start_and_shows_the_spectrum_there():
     view = LandscapeView(problem=problems.get("himmelblau"))
-    view._on_tap(x=3.0, y=2.0)
+    view.tap(3.0, 2.0)
     np.testing.assert_array_equal(view.starts, [[3.0, 2.0]])
-    spikes = view.spectra._point.object.Spikes.I
-    np.testing.assert_allclose(spikes.dimension_values(0), np.linalg.eigvalsh(himmelblau_hessian(3.0, 2.0)))
+    theta, eigenvalues = view.spectra.point
+    np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(himmelblau_hessian(3.0, 2.0)))
 
 
-def test_export_buttons_build_files_from_the_stored_result(ran, tmp_path):
+def test_export_builds_files_from_the_stored_result(ran, tmp_path):
     view, _ = ran
-    png = view.export._buttons["png"].callback().getvalue()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert view.export.content("png").getvalue().startswith(b"\x89PNG\r\n\x1a\n")
     path = tmp_path / "trajectories.nc"
-    path.write_bytes(view.export._buttons["nc"].callback().getvalue())
+    path.write_bytes(view.export.content("nc").getvalue())
     loaded = landscape_io.load(path)
     np.testing.assert_array_equal(loaded.theta.values, view.result.theta.values)
     assert loaded.attrs["config"] == view.result.attrs["config"]
@@ -120,11 +111,10 @@ def test_export_buttons_build_files_from_the_stored_result(ran, tmp_path):
 def test_cancel_keeps_the_partial_result():
     view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd"], steps=100, chunk=10)
     view.add_start(1.0, 1.0)
-    original = view._on_chunk
-    view._on_chunk = lambda event: (original(event), view.runner.cancel())
+    view.runner.param.watch(lambda event: view.runner.cancel() if " / " in event.new else None, "message")
     view.run()
     assert view.result.attrs["status"] == "cancelled"
-    assert view.result.sizes["step"] == 11
+    assert np.isfinite(view.result.theta.values[0]).all(axis=1).sum() == 11  # steps 0..10
     assert view.runner.message == "Cancelled at 10%"
 
 
@@ -139,73 +129,59 @@ def test_refusals_are_messages():
     assert not view.runner.running
 
 
-def settle(view, timeout=60.0):
-    """Let background work scheduled during a synchronous run (spectra along a path) finish."""
-    loop = asyncio.get_event_loop()
-    deadline = time.monotonic() + timeout
-    while view._background.busy and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.05))
-    assert not view._background.busy
-
-
 def dense_eigenvalues(problem, theta):
     return np.linalg.eigvalsh(np.asarray(jax.hessian(problem.loss)(jnp.asarray(theta))))
 
 
 @pytest.fixture(scope="module")
 def moons():
-    """mlp-moons picked after a surface: its slice streams in, chunk by chunk."""
-    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd", "adam"], steps=20, chunk=10)
-    nan_counts = []
-    view._slice_pipe.add_subscriber(lambda data: nan_counts.append(int(np.isnan(data.loss.values).sum())))
-    view.problem = problems.get("mlp-moons")
-    return view, nan_counts
+    """mlp-moons picked in the sidebar after a surface: its slice is computed before the pick returns."""
+    state = AppState(problem_name="himmelblau")
+    view = LandscapeView(state=state, optimizers=["gd", "adam"], steps=20, chunk=10)
+    messages = messages_of(view)
+    state.problem_name = "mlp-moons"
+    return view, messages
 
 
-def test_network_shows_a_streamed_slice_through_its_init(moons):
-    view, nan_counts = moons
+def test_network_shows_a_slice_through_its_init(moons):
+    view, messages = moons
     problem = view.problem
     ds = view.slice_result
     assert ds.loss.dims == ("beta", "alpha") and ds.loss.shape == (SLICE_RESOLUTION, SLICE_RESOLUTION)
     assert ds.sizes["direction"] == 2 and ds.sizes["param"] == problem.dim == 162
     assert ds.attrs["status"] == "complete" and view.runner.message == "Done"
-    assert view._plot_area.visible and view._slice_controls.visible
-    # streamed: the grid filled in chunk by chunk (NaN = not yet evaluated), then the final grid
-    assert nan_counts[0] == SLICE_RESOLUTION**2 and nan_counts[-1] == 0
-    assert len(nan_counts) >= 1 + SLICE_RESOLUTION**2 // 64 and nan_counts == sorted(nan_counts, reverse=True)
+    assert "Compiling…" in messages and any(re.match(rf"\d+ / {SLICE_RESOLUTION**2}", m) for m in messages)
+    np.testing.assert_array_equal(view.mode.pipe.data.loss.values, ds.loss.values)  # the plot shows it
     centre = np.asarray(problem.init(jax.random.PRNGKey(0)))
     np.testing.assert_array_equal(ds.centre.values, centre)
     np.testing.assert_array_equal(view.starts, centre[None])  # runs start at the centre
-    # grid values are the loss at c + a d1 + b d2 (checked at a corner and at the centre)
+    # grid values are the loss at c + a d1 + b d2 (checked at a corner and at the centre), network
+    # sweeps in float32
+    assert ds.attrs["dtype"] == "float32"
     d1, d2 = ds.directions.values
     a, b = ds.alpha.values[3], ds.beta.values[-1]
     np.testing.assert_allclose(ds.loss.values[-1, 3], float(problem.loss(jnp.asarray(centre + a * d1 + b * d2))),
-                               rtol=1e-10)
+                               rtol=1e-5)
     middle = SLICE_RESOLUTION // 2
-    np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-10)
+    np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-5)
 
 
 def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):
     view, _ = moons
-    view._on_tap(x=0.3, y=-0.2)
+    view.tap(0.3, -0.2)
     d1, d2 = view.slice_result.directions.values
     point = view.slice_result.centre.values + 0.3 * d1 - 0.2 * d2
     np.testing.assert_allclose(view.starts[-1], point, rtol=1e-12)
-    spikes = view.spectra._point.object.Spikes.I.dimension_values(0)
-    np.testing.assert_allclose(spikes, dense_eigenvalues(view.problem, point), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(view.spectra.point[1], dense_eigenvalues(view.problem, point), rtol=1e-7, atol=1e-9)
     view.starts = view.starts[:1]
 
 
-def test_run_on_a_network_streams_projected_paths_with_residuals(moons):
+def test_run_on_a_network_draws_projected_paths_with_residuals(moons):
     view, _ = moons
-    chunks = []
-    original = view._on_chunk
-    view._on_chunk = lambda event: (chunks.append(event.done), original(event))
     view.random_starts(1, seed=3)  # one extra start from the sampler
     view.run()
-    settle(view)
     result, projection = view.result, view.projection
-    assert chunks == [10, 20] and result.sizes == {"run": 4, "step": 21, "param": 162}
+    assert result.sizes == {"run": 4, "step": 21, "param": 162}
     centre, directions = view.slice_result.centre.values, view.slice_result.directions.values
     np.testing.assert_array_equal(result.theta.values[0, 0], centre)
     # least squares: the residual vector is orthogonal to both directions, and its norm is reported
@@ -215,19 +191,16 @@ def test_run_on_a_network_streams_projected_paths_with_residuals(moons):
     np.testing.assert_allclose(residual @ directions.T, 0.0, atol=1e-9)
     np.testing.assert_allclose(projection.residual.values, np.linalg.norm(residual, axis=-1), rtol=1e-9)
     assert projection.residual.values[:, 1:].min() > 0  # the runs leave the plane
-    # the streamed paths are the plane coordinates; the caption reports the selected run's residual
-    for row, run_coef in zip(view._live.rows, coef):
+    for row, run_coef in zip(view.live.rows, coef):
         np.testing.assert_allclose(np.column_stack([row["x"], row["y"]]), run_coef)
-    np.testing.assert_allclose(view._selected_pipe.data, coef[0])
-    assert "projection residual" in view._caption.object
-    assert f"{projection.residual.values[0].max():.3g}" in view._caption.object
+    np.testing.assert_allclose(view.selected_pipe.data, coef[0])
+    assert "projection residual" in view.caption.object
+    assert f"{projection.residual.values[0].max():.3g}" in view.caption.object
     # eigenvalues along the selected run: 3 smallest and 3 largest of the dense spectrum
-    along = view.spectra._along.object
+    _, along = view.spectra.along
     last = dense_eigenvalues(view.problem, theta[0, -1])
-    ends = np.array([curve.dimension_values(1)[-1] for curve in along.Curve])
-    np.testing.assert_allclose(ends, np.r_[last[:3], last[-3:]], rtol=1e-6, atol=1e-9)
-    png = view.export._buttons["png"].callback().getvalue()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    np.testing.assert_allclose(along[-1], np.r_[last[:3], last[-3:]], rtol=1e-6, atol=1e-9)
+    assert view.export.content("png").getvalue().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_pca_directions_need_a_run_first():
@@ -237,16 +210,17 @@ def test_pca_directions_need_a_run_first():
 
 
 def test_switching_to_a_network_mid_run_drops_the_old_run_and_slices_afterwards():
-    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd"], steps=100, chunk=10)
+    state = AppState(problem_name="himmelblau")
+    view = LandscapeView(state=state, optimizers=["gd"], steps=100, chunk=10)
     view.add_start(1.0, 1.0)
-    original = view._on_chunk
-    view._on_chunk = lambda event: (original(event), setattr(view, "problem", problems.get("mlp-moons")))
-    view.run()
-    loop = asyncio.get_event_loop()
-    deadline = time.monotonic() + 60
-    while (view.runner.running or view.slice_result is None) and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.05))
-    assert view.result is None and view._live.rows == []  # the himmelblau run never lands on the slice
+
+    def switch(event):
+        if " / 100" in event.new and state.problem_name != "mlp-moons":
+            state.problem_name = "mlp-moons"
+
+    view.runner.param.watch(switch, "message")
+    view.run()  # synchronous: the cancelled run ends, then the slice runs, before run() returns
+    assert view.result is None and view.live.rows == []  # the himmelblau run never lands on the slice
     assert view.slice_result.attrs["status"] == "complete" and view.runner.message == "Done"
     assert view.starts.shape == (1, 162)
 
@@ -264,3 +238,13 @@ def test_live_paths_are_thinned_but_keep_their_end():
     np.testing.assert_array_equal(row["x"][[0, -1]], theta[0, [0, -1], 0])
     np.testing.assert_array_equal(row["x"][:-1], theta[0, :-1:3, 0])
     np.testing.assert_array_equal(thinned(10, 20), np.arange(10))
+
+
+def test_readme_notebook_snippet_runs_verbatim():
+    """The README's notebook cell, executed as written: view.result is there right after view.run()."""
+    readme = open("README.md", encoding="utf-8").read()
+    (snippet,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "LandscapeView" in block]
+    namespace = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # the project's own README, not user input
+    view = next(v for v in namespace.values() if isinstance(v, LandscapeView))
+    assert view.result is not None and view.result.attrs["status"] == "complete"

@@ -6,7 +6,8 @@ import panel as pn
 import pytest
 
 from app import main
-from app.state import AppState
+from app.components.text import escape
+from app.state import CUSTOM, AppState
 from app.views import ViewSpec
 from app.views.landscape import LandscapeView
 from landscape import problems
@@ -34,7 +35,7 @@ def test_tabs_build_views_when_first_opened_and_share_the_state():
     state = AppState()
     specs = [main.discover()[0], ViewSpec(key="probe", title="Probe", factory=factory)]
     tabs = main.view_tabs(state, specs)
-    assert tabs._names == ["Landscape", "Probe"] and built == []
+    assert tabs._names == ["Landscape", "Probe"] and built == []  # both tabs at once; Landscape built, Probe not
     tabs.active = 1
     tabs.active = 0
     tabs.active = 1
@@ -44,12 +45,23 @@ def test_tabs_build_views_when_first_opened_and_share_the_state():
     assert "booth" in landscape[0].object  # the Landscape view's description follows the picker
 
 
-def test_picker_offers_every_registered_problem(app):
+def test_picker_offers_every_registered_problem_by_kind(app):
     picker = app.sidebar[0][0]
     offered = list(picker.options)
-    assert sorted(offered) == sorted(problems.names())
-    assert problems.entry(offered[0]).kind == "surface"
+    assert offered[-1] == CUSTOM and sorted(offered[:-1]) == sorted(problems.names())
+    kinds = [problems.entry(name).kind for name in offered[:-1]]
+    order = ["surface", "network", "game", "rl"]
+    assert "game" in kinds and sorted(kinds, key=order.index) == kinds
     assert picker.value in ("rr-demo", "himmelblau")
+
+
+def test_a_game_picked_in_the_sidebar_reaches_the_views_which_say_if_they_do_not_apply():
+    state = AppState(problem_name="himmelblau")
+    view = LandscapeView(state=state)
+    state.problem_name = "matching-pennies"
+    assert view.problem.name == "matching-pennies" and view.result is None
+    with pytest.raises(ValueError, match="is a game"):
+        view.run()
 
 
 @pytest.mark.parametrize("text", ["__import__('os').system('true')", "x.real + y", "lambda x: x"])
@@ -61,7 +73,7 @@ def test_refused_expression_shows_a_message_and_keeps_the_session(text):
     box, button, alert = bar[2], bar[3], bar[4]
     box.value = text
     button.clicks += 1
-    assert alert.visible and alert.object == state.message
+    assert alert.visible and escape(state.message) in alert.object
     with pytest.raises(ValueError) as refused:
         problems.from_expression(text)
     assert state.message == str(refused.value)
@@ -75,5 +87,10 @@ def test_accepted_expression_replaces_the_surface():
     assert state.use_expression("(x - 1)**2 + 3*(y + 2)**2")
     assert state.message == "" and view.problem is state.problem and view.problem.is_2d
     view.add_start(0.0, 0.0)
-    view._on_tap(x=0.5, y=0.5)  # the Hessian of the typed quadratic is diag(2, 6)
-    assert view.spectra._point.object.Spikes.I.dimension_values(0) == pytest.approx([2.0, 6.0])
+    view.tap(0.5, 0.5)  # the Hessian of the typed quadratic is diag(2, 6)
+    assert view.spectra.point[1] == pytest.approx([2.0, 6.0])
+    assert state.problem_name == CUSTOM  # the picker says so
+    state.problem_name = "himmelblau"  # re-selecting the previous problem works
+    assert view.problem.name == "himmelblau"
+    state.problem_name = CUSTOM  # and the typed surface comes back
+    assert view.problem.is_2d and view.problem is not problems.get("himmelblau")

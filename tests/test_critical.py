@@ -187,7 +187,7 @@ def test_damped_newton_gnm_and_pinv_newton_reach_the_quartic_minimum_from_the_le
     quartic = registry.get("frye-quartic")
     start = jnp.array([[-3.3, 0.5]])
     for ds in (
-        critical.damped_newton(quartic, start, num_steps=40),
+        critical.damped_newton(quartic, start, num_steps=200),  # η = 0.1: linear rate 0.9
         critical.gnm(quartic, start, num_steps=300),
         critical.pinv_newton(quartic, start, num_steps=20),
     ):
@@ -223,3 +223,89 @@ def test_newton_mr_on_dlae_converges_to_a_nearby_analytic_saddle():
         return np.asarray(layers[1]["w"] @ layers[0]["w"])
 
     np.testing.assert_allclose(product(ds.theta.values), product(saddle.theta.values), atol=1e-8)
+
+
+def overshooting(theta):
+    """f(x) = x + 5e-4 x² + x⁴ (summed over coordinates): at 0, g = 1 and h = 1e-3, so
+    every damped Newton candidate (|p| ≥ 1/(h + 0.1) ≈ 9.9) overshoots and even the
+    η = 0.1 step raises ‖∇f‖² (f′(−0.99) ≈ −2.9)."""
+    return jnp.sum(theta + 5e-4 * theta**2 + theta**4)
+
+
+def test_damped_newton_default_rule_terminates_where_the_step_raises_the_gradient_norm():
+    start = jnp.zeros((1, 2))
+    default = critical.damped_newton(overshooting, start, num_steps=5)
+    assert default.num_steps.values[0] == 0  # terminated at its first step
+    assert default.step_size.values[0, 0] == 0.0
+    np.testing.assert_array_equal(default.theta.values, start)
+    printed = critical.damped_newton(overshooting, start, num_steps=5, damping_rule="printed")
+    assert printed.num_steps.values[0] == 5  # Algorithm 11 as printed always steps
+    assert printed.step_size.values[0, 0] == 1.0
+    assert float(printed.grad_norm_sq.values[0, 1]) > float(printed.grad_norm_sq.values[0, 0])
+    with pytest.raises(ValueError, match="damping_rule"):
+        critical.Method("damped-newton", damping_rule="trust-region")
+
+
+def test_damped_newton_default_rule_takes_tenth_steps_that_lower_the_gradient_norm():
+    rng = np.random.default_rng(5)
+    m = rng.normal(size=(4, 4))
+    A = m @ m.T + np.eye(4)
+
+    def loss(theta):
+        return 0.5 * theta @ jnp.asarray(A) @ theta + jnp.sum(jnp.cos(theta))
+
+    ds = critical.damped_newton(loss, jnp.ones((1, 4)), num_steps=6)
+    steps = ds.step_size.values[0, :6]
+    np.testing.assert_allclose(steps, 0.1)
+    assert np.all(np.diff(ds.grad_norm_sq.values[0, :7]) < 0)
+    assert ds.num_steps.values[0] == 6
+
+
+@pytest.mark.parametrize("measure_every", [1, 4])
+def test_num_steps_counts_the_iterations_taken(measure_every):
+    A = jnp.diag(jnp.array([1.0, 10.0, 100.0]))
+
+    def loss(theta):  # GNM converges linearly here: every one of the 23 steps moves
+        return 0.5 * theta @ A @ theta
+
+    start = jnp.ones((2, 3))
+    gnm = critical.find(loss, start, critical.Method("gnm", measure_every=measure_every), num_steps=23)
+    np.testing.assert_array_equal(gnm.num_steps.values, [23, 23])
+    for name in ("newton-mr", "damped-newton", "pinv-newton"):
+        ds = critical.find(overshooting, jnp.array([[0.3, -0.2]]),
+                           critical.Method(name, measure_every=measure_every, damping_rule="printed"),
+                           num_steps=7)
+        moved = int(np.sum(np.nan_to_num(ds.step_size.values[0]) > 0))
+        path = ds.path.values[0]
+        distinct = int(np.sum(np.any(np.diff(path[np.isfinite(path[:, 0])], axis=0) != 0, axis=1)))
+        assert ds.num_steps.values[0] == moved == distinct, name
+
+
+def test_flatness_is_measured_with_the_measuring_tolerance_not_the_step_solver():
+    # H has a near-kernel eigenvalue 1e-5 along which g has a component: a tight solve
+    # resolves it (r ≈ 0), the thesis's rtol = 5e-4 stops before and r stays large.
+    rng = np.random.default_rng(6)
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    H = q @ np.diag([4.0, 3.0, 2.0, 1.5, 1.0, 1e-5]) @ q.T
+    g = q @ np.array([1.0, 1.0, 1.0, 1.0, 1.0, 3.0])
+
+    def loss(theta):
+        return 0.5 * theta @ jnp.asarray(H) @ theta + jnp.asarray(g) @ theta
+
+    tight = critical.Solver(rtol=1e-12, maxxnorm=1e12)
+    r_tight, _ = critical.residuals(loss, jnp.zeros(6), tight)
+    r_thesis, _ = critical.residuals(loss, jnp.zeros(6))  # default: MEASURE_SOLVER, 5e-4
+    assert r_tight < 1e-6
+    # at 5e-4 the solve ignores the near-kernel direction: r is that of the truncated
+    # pseudo-inverse step (numpy, eigenvalues below 1e-3·max dropped)
+    truncated = -np.linalg.pinv(H, rcond=1e-3) @ g
+    np.testing.assert_allclose(r_thesis, numpy_flatness(H, g, truncated)[0], rtol=1e-6)
+    assert r_thesis > 0.2
+    start = jnp.zeros((1, 6))
+    measured = critical.find(loss, start, critical.Method("newton-mr", solver=tight), num_steps=1)
+    own = critical.find(loss, start, critical.Method("newton-mr", solver=tight, measure_solver=None),
+                        num_steps=1)
+    np.testing.assert_allclose(measured.r.values[0, 0], r_thesis, rtol=1e-10)
+    np.testing.assert_allclose(own.r.values[0, 0], r_tight, rtol=1e-6, atol=1e-12)
+    # the step itself is the tight solve's either way
+    np.testing.assert_allclose(measured.theta.values, own.theta.values, rtol=1e-12)

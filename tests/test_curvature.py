@@ -7,6 +7,8 @@ import pytest
 
 from landscape import curvature, problems
 
+from .compile_count import count_lowerings
+
 RNG = np.random.default_rng(0)
 N = 7
 A = RNG.standard_normal((N, N))
@@ -63,8 +65,8 @@ def digits():
 def test_lanczos_extremes_match_dense_eigh_on_mlp_digits(digits):
     problem, theta, _, evals = digits
     assert problem.dim == 398
-    top, top_vecs = curvature.lanczos(problem.loss, theta, 5, "largest")
-    bottom, _ = curvature.lanczos(problem.loss, theta, 5, "smallest")
+    top, top_vecs = curvature.lanczos(problem.loss, theta, 5, "largest", tol=1e-5)
+    bottom, _ = curvature.lanczos(problem.loss, theta, 5, "smallest", tol=1e-5)
     np.testing.assert_allclose(top, evals[::-1][:5], rtol=1e-6)
     np.testing.assert_allclose(bottom, evals[:5], rtol=1e-6)
     assert evals[0] < 0  # a non-convex point: the bottom eigenvalues are negative
@@ -94,3 +96,64 @@ def test_hutchinson_trace_within_its_standard_error(digits):
     standard_error = np.sqrt(variance / num_probes)
     assert abs(estimate - np.trace(hessian)) < 4 * standard_error
     assert standard_error < 0.5 * abs(np.trace(hessian))  # the check has teeth
+
+
+def known_quadratic(eigenvalues, seed=1):
+    """½θᵀAθ with A = Q diag(eigenvalues) Qᵀ for a random orthogonal Q: ``(loss, A)``."""
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(eigenvalues),) * 2))[0]
+    a = (q * eigenvalues) @ q.T
+    a = 0.5 * (a + a.T)
+    return (lambda t: 0.5 * t @ jnp.asarray(a) @ t), a
+
+
+# separated extremes, a dense bulk: one loss object for all tests below, so each k compiles once
+QUAD, QUAD_A = known_quadratic(np.r_[np.linspace(-3.0, -1.5, 6), np.linspace(-1.0, 1.0, 188), np.linspace(1.5, 4.0, 6)])
+
+
+@pytest.mark.parametrize("k", [1, 4])
+@pytest.mark.parametrize("which", ["largest", "smallest"])
+def test_lanczos_stops_on_residuals_below_the_old_fixed_budget(k, which):
+    evals, evecs = np.linalg.eigh(QUAD_A)
+    order = slice(None, None, -1) if which == "largest" else slice(None)
+    result = curvature.lanczos_eigenpairs(QUAD, jnp.zeros(200), k, which, tol=1e-7)
+    assert bool(result.converged) and k <= int(result.num_matvecs) < max(6 * k, 60)  # the old fixed budget
+    np.testing.assert_allclose(result.values, evals[order][:k], rtol=1e-6)
+    vectors = np.asarray(result.vectors)
+    np.testing.assert_allclose(np.abs(np.sum(vectors * evecs[:, order][:, :k], axis=0)), 1.0, atol=1e-6)
+    true_residuals = np.linalg.norm(QUAD_A @ vectors - vectors * np.asarray(result.values), axis=0)
+    np.testing.assert_allclose(result.residuals, true_residuals, atol=1e-10)  # Paige's β|s| is the residual
+    assert np.all(true_residuals <= 1e-7 * np.abs(evals).max())
+
+
+def test_lanczos_default_tolerance_bounds_each_eigenvalue_error(digits):
+    problem, theta, _, evals = digits
+    for which, reference in (("largest", evals[::-1]), ("smallest", evals)):
+        result = curvature.lanczos_eigenpairs(problem.loss, theta, 5, which)
+        assert bool(result.converged) and int(result.num_matvecs) < 60
+        errors = np.abs(np.asarray(result.values) - reference[:5])
+        assert np.all(errors <= np.asarray(result.residuals))  # Ritz value within its residual
+        assert np.all(errors <= curvature.LANCZOS_TOL * np.abs(result.values).max())
+
+
+def test_lanczos_stops_at_an_invariant_subspace():
+    loss, _ = known_quadratic(np.repeat([-1.0, 0.5, 2.0], [10, 20, 10]))  # a Krylov space of dimension 3
+    result = curvature.lanczos_eigenpairs(loss, jnp.zeros(40), 2)
+    assert int(result.num_matvecs) == 3
+    np.testing.assert_allclose(result.values, [2.0, 0.5], rtol=1e-12)
+
+
+def test_lanczos_compiles_once_for_every_budget_and_tolerance():
+    theta = jnp.zeros(200)
+    curvature.lanczos_eigenpairs(QUAD, theta, 4)
+    with count_lowerings() as lowered:
+        counts = [int(curvature.lanczos_eigenpairs(QUAD, theta, 4, which, tol=tol, num_matvecs=budget).num_matvecs)
+                  for which, tol, budget in (("largest", 1e-2, None), ("smallest", 1e-10, 50), ("largest", 1e-12, 12))]
+    assert lowered == [] and counts[0] < counts[1] and counts[2] == 12
+
+
+def test_lanczos_warm_start_from_a_nearby_eigenvector_needs_fewer_hvps():
+    nearby = np.linalg.eigh(QUAD_A + 0.01 * np.diag(np.r_[1.0, 1.0, 1.0, np.zeros(197)]))[1][:, -1]
+    cold = curvature.lanczos_eigenpairs(QUAD, jnp.zeros(200), 1, tol=1e-8)
+    warm = curvature.lanczos_eigenpairs(QUAD, jnp.zeros(200), 1, tol=1e-8, v0=nearby)
+    np.testing.assert_allclose(warm.values, 4.0, rtol=1e-10)
+    assert int(warm.num_matvecs) < int(cold.num_matvecs)

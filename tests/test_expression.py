@@ -7,8 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from landscape import limits
 from landscape.problems import Problem, from_expression
-from landscape.problems.expression import FUNCTIONS, MAX_LENGTH
+from landscape.problems.expression import FUNCTIONS
+
+MAX_LENGTH = limits.get("expression_length")
 
 VALID = {
     "x**2 + 3*y**2": lambda x, y: x**2 + 3 * y**2,
@@ -84,6 +87,12 @@ REFUSED = {
     "x.__class__": "attribute access",
     "sin(x)(y)": "calling this expression",
     "x(1)": "calling 'x'",
+    "x**2 + y**2 # <img src=nope onerror=alert(1)>": "comments (# ...)",
+    "x**2 + y**2 #": "comments (# ...)",
+    "(x # a comment inside\n + y)": "comments (# ...)",
+    "x**2;": "text after the expression",
+    "x**2 ;  ": "text after the expression",
+    "x**2 \\\n;": "text after the expression",
 }
 
 
@@ -92,6 +101,11 @@ def test_refusals_name_what_is_not_allowed(text):
     with pytest.raises(ValueError, match="not allowed") as err:
         from_expression(text)
     assert REFUSED[text] in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["x**2 + y**2  ", "\n  x**2 + y**2\n", "(x\n + y)", "x +\\\n y", "  (x)  "])
+def test_whitespace_around_and_inside_the_expression_is_fine(text):
+    assert float(from_expression(text).loss(jnp.array([1.0, 2.0]))) in (5.0, 3.0, 1.0)
 
 
 ABSURD = {

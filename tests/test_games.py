@@ -55,9 +55,12 @@ def test_ipd_losses_match_cooperation_and_defection_modes():
     np.testing.assert_allclose(ipd_losses(tft_a, tft_b, 0.96), (1.0, 1.0), atol=1e-12)
     # all-C exploited by all-D: A always gets −3, B always 0
     np.testing.assert_allclose(ipd_losses(ones, zeros, 0.96), (3.0, 0.0), atol=1e-12)
-    game = games.get("ipd")
+    game = games.get("ipd", normalised=True)
     np.testing.assert_allclose(games.player_loss_values(game, jnp.full(10, 40.0)), (1.0, 1.0), atol=1e-12)
     np.testing.assert_allclose(games.player_loss_values(game, jnp.full(10, -40.0)), (2.0, 2.0), atol=1e-12)
+    reference = games.get("ipd")  # the reference code's scale: 1/(1 − γ) = 25 times larger
+    np.testing.assert_allclose(games.player_loss_values(reference, jnp.full(10, 40.0)), (25.0, 25.0), rtol=1e-12)
+    np.testing.assert_allclose(games.player_loss_values(reference, jnp.full(10, -40.0)), (50.0, 50.0), rtol=1e-12)
 
 
 def test_ipd_losses_match_an_explicit_discounted_sum():

@@ -12,6 +12,7 @@ from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem, get
 from landscape.ridge_rider.ridges import continue_ridge, ridge_loss_and_grads
 from landscape.ridge_rider.search import NodeTable, choose_from_archive
+from landscape.trajectories import run_trajectories
 from landscape.tree import ride
 
 Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
@@ -210,3 +211,27 @@ def test_mis_of_the_lever_game_is_the_symmetric_critical_point():
     high_entropy = rr.find_mis(game, game.init(jax.random.PRNGKey(3)), entropy_weight=1.0, steps=600,
                                learning_rate=0.05)
     assert float(game.extras["entropy"](high_entropy)) > float(game.extras["entropy"](theta))
+
+
+def test_rr_demo_leaves_finished_by_gd_reach_the_global_minimum_gd_from_the_mis_does_not():
+    demo = get("rr-demo")
+    mis = rr.find_mis(demo)
+    tree = rr.search(demo, mis, n_ridges=2, max_depth=2, max_nodes=8, alpha=0.05, max_steps=400,
+                     finish="gd", finish_steps=300)
+    leaves = rr.finish.leaves(tree)
+    inner = np.setdiff1d(tree.node.values, leaves)
+    assert np.all(np.isnan(tree.solution_loss.values[inner]))
+    assert np.all(np.isfinite(tree.solution_loss.values[leaves]))
+    minima = demo.ground_truth["minimum"]
+    global_loss = float(demo.loss(jnp.asarray(minima[0])))  # −3.5508, shared by minima 0-2
+    assert global_loss == pytest.approx(-3.5508, abs=1e-4)
+    best = leaves[np.argmin(tree.solution_loss.values[leaves])]
+    assert float(tree.solution_loss.values[best]) == pytest.approx(global_loss, abs=1e-8)
+    assert str(tree.solution_point.values[best]) in {"minimum 0", "minimum 1", "minimum 2"}
+    np.testing.assert_allclose(tree.finish_path.values[best, 0], tree.theta.values[best])
+    # GD from near the MIS: only the two steep local minima (f ≈ −2.354)
+    starts = np.asarray(mis) + 0.3 * np.random.default_rng(0).normal(size=(8, 2))
+    gd = run_trajectories(demo, starts, [("gd", {"lr": 0.05})], steps=300)
+    np.testing.assert_allclose(gd.loss.values[:, -1], -2.3543, atol=1e-3)
+    with pytest.raises(ValueError, match="finish"):
+        rr.search(demo, mis, finish="newton")

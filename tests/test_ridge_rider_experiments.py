@@ -11,16 +11,20 @@ from landscape.ridge_rider.tree_mdp import OVERLAP_ONLY, RR_SETTINGS, gradient_d
 from landscape.ridge_rider.zsc import zero_shot_coordination
 
 
-def test_lever_game_cross_play_selects_the_06_lever():
+def test_lever_game_fixed_ev_selects_the_06_lever_and_rides_1_2_pick_08_levers():
+    # Fixed-EV mode (the paper's lever-game setting): at the MIS ridges 1 and 2 are
+    # 5e-4 apart, so exact eigenvector following would mix them into mixed policies.
     game = get("lever-game")
     result = zero_shot_coordination(
-        game, 2, n_ridges=2, entropy_weight=0.0, mis_steps=600, mis_learning_rate=0.05,
+        game, 2, n_ridges=3, entropy_weight=0.0, mis_steps=600, mis_learning_rate=0.05, mode="fixed",
         alpha=0.5, alpha_min=1e-3, max_steps=300, end_rules=("overlap", "no-improvement"), delta_break=0.5,
     )
-    selected = result.attrs["selected"]
-    assert np.all(result.greedy.values[:, selected] == 9)  # both players of every run pull the 0.6 lever
+    payoffs = game.extras["payoffs"]
+    assert result.attrs["selected"] == 0
+    assert np.all(result.greedy.values[:, 0] == 9)  # both players of every run pull the 0.6 lever
     assert abs(result.attrs["best_score"] - 0.6) < 0.01
-    assert np.all(result.cross_play.values[np.arange(2) != selected] < 0.5)
+    np.testing.assert_allclose(payoffs[result.greedy.values[:, 1:3]], 0.8)  # every run, both players
+    assert np.all(result.cross_play.values[1:] < 0.5)
 
 
 def test_rr_finds_more_positive_leaves_than_gd_from_the_saddle_on_depth4_trees():

@@ -79,7 +79,7 @@ def test_sigkilled_sweep_resumes_computing_only_missing_chunks(tmp_path):
     assert np.isfinite(uninterrupted.loss).all()
     stored = stores.load(path)
     np.testing.assert_array_equal(stored.loss.values, uninterrupted.loss.values)
-    assert stored.attrs["status"] == "complete" and stored.attrs["kind"] == "slice"
+    assert stored.attrs["status"] == "complete" and stored.attrs["kind"] == "slice-2d"
 
     again = Counting()
     drive(sweep(path, executor=again))

@@ -234,7 +234,7 @@ def test_network_training_with_a_teleport(net, state):
     schedule = tp.Schedule(epochs=2, teleport_at=(1,), teleport_batches=2, teleport_batch_size=10, steps=3,
                            cap=2.0, state=state)
     ds = tp.train(problem, "momentum", schedule, lr=1e-2, seeds=(0, 1))
-    assert ds.sizes == {"seed": 2, "epoch": 3, "teleport": 1, "weight": problem.dim}
+    assert ds.sizes == {"run": 2, "epoch": 3, "teleport": 1, "param": problem.dim}
     assert np.all(np.isfinite(ds.train_loss)) and np.all(np.isfinite(ds.test_loss))
     assert np.all(ds.grad_norm_sq_after > ds.grad_norm_sq_before)
     assert float(ds.invariance_error.max()) <= 1e-10  # batches of 10 ≤ width 10
@@ -285,3 +285,35 @@ def test_teleported_momentum_is_the_pushforward_of_the_action(net):
     np.testing.assert_allclose(after, before, rtol=0, atol=1e-6 * scale)  # pinv derivatives: ~1e-7 round-off
     unpushed = jax.jvp(lambda w: tp.groups.logits(w, x[:10], ACT), (new_ws,), (v,))[1]
     assert float(jnp.abs(unpushed - before).max()) > 1e-3 * scale
+
+
+def test_authors_curvature_sums_the_per_pair_curves(net):
+    """The authors' ψ: each pair's exp(tM_i) alone on the unchanged weights, curve derivatives
+    summed; κ against central differences of that summed curve (scipy expm), action 1
+    on a linear network (smooth; with LeakyReLU a difference may straddle a kink, tanh's
+    inverse leaves its range), where exact composition adds the cross term M₂W₂M₁ to γ''."""
+    problem, theta, x, y = net
+    ws = tp.weights_of(problem.unravel(theta))
+    xb = x[:40]  # at least as many samples as the widest layer: action 1 is exact
+    probes = tp.make_probes(jax.random.PRNGKey(5), ws, n_directions=1, n_curves=1, generators="uniform")
+    ms = [np.asarray(g[0]) for g in probes.generators]
+    assert all(np.all(m >= 0) and np.linalg.norm(m) == pytest.approx(1.0) for m in ms)
+    base = np.asarray(ravel_pytree(ws)[0])
+
+    def gamma(t):
+        total = base.copy()
+        for i, m in enumerate(ms):
+            gs = [jnp.eye(len(mm)) for mm in ms]
+            gs[i] = jnp.asarray(scipy.linalg.expm(t * m))
+            total += np.asarray(ravel_pytree(tp.act(ws, gs, xb, "identity", 1))[0]) - base
+        return total
+
+    h = 1e-3
+    d1 = (gamma(h) - gamma(-h)) / (2 * h)
+    d2 = (gamma(h) - 2 * gamma(0.0) + gamma(-h)) / h**2
+    kappa = np.sqrt(d1 @ d1 * (d2 @ d2) - (d1 @ d2) ** 2) / (d1 @ d1) ** 1.5
+    per_pair = float(tp.curvature_per_pair(ws, xb, y[:40], "identity", probes, 1))
+    assert per_pair == pytest.approx(kappa, rel=1e-4)
+    assert per_pair != pytest.approx(float(tp.curvature(ws, xb, y[:40], "identity", probes, 1)), rel=1e-3)
+    with pytest.raises(ValueError, match="recipe"):
+        tp.sharpness_curvature(problem, theta, recipe="zhao")

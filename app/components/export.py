@@ -91,6 +91,12 @@ class ExportBar(pn.viewable.Viewer):
         )
         self._sync()
 
+    def content(self, ext: str) -> io.BytesIO:
+        """What the ``ext`` button (``png``, ``svg``, ``pdf``, ``html`` or ``nc``) downloads."""
+        if ext not in self._buttons:
+            raise ValueError(f"no export {ext!r}; use one of {', '.join(self._buttons)}")
+        return self._buttons[ext].callback()
+
     def refresh(self, basename: str) -> None:
         """Enable the buttons and name the files ``basename.<ext>``."""
         self.param.update(basename=basename, available=True)

@@ -58,6 +58,9 @@ class SpectrumPanel(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
+        #: What is shown: ``(theta, eigenvalues)`` at the point, ``(steps, eigenvalues)`` along the path.
+        self.point: tuple[np.ndarray, np.ndarray] | None = None
+        self.along: tuple[np.ndarray, np.ndarray] | None = None
         self._point = pn.pane.HoloViews(self._empty("Click the surface: spectrum there"), sizing_mode="stretch_width")
         self._along = pn.pane.HoloViews(
             self._empty("Select a trajectory: eigenvalues along it"), sizing_mode="stretch_width"
@@ -67,12 +70,14 @@ class SpectrumPanel(pn.viewable.Viewer):
         return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)
 
     def show_point(self, theta: np.ndarray, eigenvalues: np.ndarray) -> None:
+        self.point = (np.asarray(theta), np.asarray(eigenvalues))
         where = ", ".join(f"{v:.3g}" for v in np.asarray(theta)[:4])
         self._point.object = spectrum_element(eigenvalues, f"θ = ({where})").opts(
             height=self.height, responsive=True
         )
 
     def show_along(self, steps: np.ndarray, eigenvalues: np.ndarray, title: str) -> None:
+        self.along = (np.asarray(steps), np.asarray(eigenvalues))
         self._along.object = along_element(steps, eigenvalues, title).opts(height=self.height, responsive=True)
 
     def __panel__(self):

@@ -16,6 +16,7 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("base", "registry"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
+from .custom import from_equinox, from_flax, from_function  # noqa: E402  (the user's own model)
 from .expression import from_expression  # noqa: E402  (user-typed surfaces)
 
-__all__ = ["Bounds", "Game", "Problem", "default_dtype", "entry", "from_expression", "get", "names", "register"]
+__all__ = ["Bounds", "Game", "Problem", "default_dtype", "entry", "from_equinox", "from_expression", "from_flax", "from_function", "get", "names", "register"]

@@ -55,6 +55,8 @@ class Problem:
       options: the keyword options the problem was built with (JSON-able).
       unravel: flat vector -> structured parameters (networks), or ``None``.
       extras: problem-specific objects (data sets, analytic helpers).
+      default_point: the given or trained parameters as a flat vector (networks,
+        user models), or ``None``; read it through :attr:`theta0`.
     """
 
     name: str
@@ -67,10 +69,20 @@ class Problem:
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     unravel: Callable[[Array], Any] | None = None
     extras: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    default_point: Any = None
 
     def init(self, key: Array) -> Array:
         """A starting point drawn from the problem's sampler."""
         return self.sampler(key)
+
+    @property
+    def theta0(self) -> Array:
+        """The default centre and start: ``default_point`` when the problem has one
+        (a network's seeded initialisation, a user model's own weights), else the
+        sampler's draw for key 0."""
+        if self.default_point is not None:
+            return jnp.asarray(self.default_point)
+        return self.init(jax.random.PRNGKey(0))
 
     @property
     def is_2d(self) -> bool:

@@ -4,7 +4,8 @@
 whitelist: numbers, the operators ``+ - * / **`` (binary) and ``+ -``
 (unary), parentheses, the names ``x``, ``y``, ``pi``, ``e`` and calls (with
 positional arguments only) of the fixed set of :mod:`jax.numpy` functions in
-:data:`FUNCTIONS`.  Everything else is refused with a ``ValueError`` naming
+:data:`FUNCTIONS`.  Everything else is refused (comments and any text after
+the expression included, so nothing but the expression is ever kept) with a ``ValueError`` naming
 what is not allowed, and so are absurd inputs (text length, node count,
 nesting depth, huge literals and huge constant exponents).  The accepted tree
 is compiled by walking it into nested closures over ``jax.numpy``, so the
@@ -22,6 +23,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from .. import limits
 from .base import Bounds, Problem
 from .surfaces import surface
 
@@ -42,7 +44,6 @@ VARIABLES = ("x", "y")
 _BINARY = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply, ast.Div: jnp.divide, ast.Pow: jnp.power}
 _UNARY = {ast.USub: jnp.negative, ast.UAdd: lambda a: a}
 
-MAX_LENGTH = 500
 MAX_NODES = 200
 MAX_DEPTH = 32
 MAX_LITERAL = 1e10
@@ -93,12 +94,18 @@ def _refuse(what: str) -> ValueError:
 def _parse(text: str) -> ast.expr:
     if not isinstance(text, str):
         raise ValueError(f"the expression must be a string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ValueError(f"expression too long: {len(text)} characters (at most {MAX_LENGTH} are allowed)")
-    if not text.strip():
+    if len(text) > limits.get("expression_length"):
+        raise ValueError(
+            f"expression too long: {len(text)} characters (at most {limits.get('expression_length')} are "
+            f"allowed; the operator sets it with {limits.LIMITS['expression_length'].env})"
+        )
+    text = text.strip()  # surrounding blanks and newlines (a pasted line) are not an indent
+    if not text:
         raise ValueError("the expression is empty")
     if "\x00" in text:
         raise _refuse("null characters")
+    if "#" in text:  # Python would drop the comment, and its text could travel on to the page
+        raise ValueError("comments (# ...) are not allowed: type only the expression")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -112,6 +119,10 @@ def _parse(text: str) -> ast.expr:
     statement = module.body[0]
     if not isinstance(statement, ast.Expr):
         raise _refuse(_STATEMENTS.get(type(statement), "statements"))
+    lines = text.encode("utf-8").splitlines(keepends=True)  # ast offsets count UTF-8 bytes
+    end = sum(map(len, lines[: statement.end_lineno - 1])) + statement.end_col_offset
+    if text.encode("utf-8")[end:].strip():
+        raise ValueError("text after the expression (such as ';') is not allowed: type only the expression")
     return statement.value
 
 

@@ -155,19 +155,21 @@ def matching_pennies_loss(p_a: Array, p_b: Array) -> Array:
     return (2 * p_a - 1) * (2 * p_b - 1)
 
 
-def ipd_losses(policy_a: Array, policy_b: Array, gamma: float) -> tuple[Array, Array]:
-    """Exact normalised IPD losses of two memory-one policies (5 cooperation probabilities each).
+def ipd_losses(policy_a: Array, policy_b: Array, gamma: float, normalised: bool = True) -> tuple[Array, Array]:
+    """Exact IPD losses of two memory-one policies (5 cooperation probabilities each).
 
     p₀ is the distribution of the first joint action; P[s, s'] the transition
     between joint actions; the discounted reward is p₀ᵀ(I − γP)⁻¹r and the
-    loss is −(1 − γ) times it.
+    loss is −(1 − γ) times it (``normalised``, mutual cooperation 1 and
+    defection 2) or −1 times it (the LOLA/SOS reference code's scale, 25 and
+    50 at γ = 0.96).
     """
     a0, b0 = policy_a[0], policy_b[0]
     p0 = jnp.stack([a0 * b0, a0 * (1 - b0), (1 - a0) * b0, (1 - a0) * (1 - b0)])
     pa, pb = policy_a[1:, None], policy_b[1:, None]
     transition = jnp.concatenate([pa * pb, pa * (1 - pb), (1 - pa) * pb, (1 - pa) * (1 - pb)], axis=1)
     visits = jnp.linalg.solve((jnp.eye(4) - gamma * transition).T, p0)  # (I − γP)⁻ᵀ p₀
-    scale = -(1.0 - gamma)
+    scale = -(1.0 - gamma) if normalised else -1.0
     return scale * visits @ jnp.asarray(IPD_PAYOFF_A), scale * visits @ jnp.asarray(IPD_PAYOFF_B)
 
 
@@ -250,17 +252,25 @@ def mixed(tau: float = 0.5, gamma: float = 0.96, eps: float = 0.01) -> Game:
 
 
 @register("ipd", "game", "LOLA iterated prisoner's dilemma, 5 logits per player (Table 5.1)")
-def ipd(gamma: float = 0.96, init_scale: float = 1.0) -> Game:
+def ipd(gamma: float = 0.96, init_scale: float = 1.0, normalised: bool = False) -> Game:
+    """The LOLA IPD.  By default at the reference code's scale (unnormalised discounted
+    loss: mutual cooperation 25, defection 50 at γ = 0.96), where SimGD and LOLA with
+    α = η = 1 behave as in Lorraine Table 5.1; ``normalised=True`` multiplies the losses
+    by (1 − γ) (1 and 2, the table's units), which at α = 1 is the reference's α = 0.04
+    (gradients and J − I 25× smaller).  Random inits are N(0, init_scale²) logits."""
+
     def losses(w):
-        return ipd_losses(jax.nn.sigmoid(w[:5]), jax.nn.sigmoid(w[5:]), gamma)
+        return ipd_losses(jax.nn.sigmoid(w[:5]), jax.nn.sigmoid(w[5:]), gamma, normalised)
 
     return two_player_game(
         "ipd", lambda w: losses(w)[0], lambda w: losses(w)[1], 5, 5,
         "Iterated prisoner's dilemma with exact discounted returns (LOLA's payoffs "
         f"(−1, −3, 0, −2), γ = {gamma}); each player has 5 logits: p(C) at the start and "
-        "after CC, CD, DC, DD (A's action first). Loss normalised by (1 − γ): mutual "
-        "cooperation 1, mutual defection 2.",
-        {"gamma": gamma, "init_scale": init_scale}, init_scale=init_scale,
+        "after CC, CD, DC, DD (A's action first). "
+        + ("Loss normalised by (1 − γ): mutual cooperation 1, mutual defection 2." if normalised else
+           "Unnormalised discounted loss (the reference code's scale): mutual cooperation "
+           f"{1 / (1 - gamma):.4g}, mutual defection {2 / (1 - gamma):.4g}; ×(1 − γ) gives the thesis's 1 and 2."),
+        {"gamma": gamma, "init_scale": init_scale, "normalised": normalised}, init_scale=init_scale,
     )
 
 

@@ -32,10 +32,12 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems.base import Problem
 from ..results import config_of
 from ..tree import TreeBuilder
+from .finish import FINISHERS, finish_leaves
 from .mis import find_mis, value_and_grad_norm
 from .ride import END_RULES, MODES, REASONS, RideHyper, ride_chunk, start_ride
 from .ridges import Ridge, get_ridges
@@ -69,6 +71,9 @@ class Settings:
       well-conditioned problems.
     chunk: ride steps per compiled chunk (one event and one cancel check each).
     seed: seeds the Lanczos start vectors.
+    finish: ``"gd"``, ``"adam"`` or ``None``: the local optimizer run from every leaf
+      once the search ends (§3: "at that point gradient descent can be used to reach a
+      local optimum"; :mod:`.finish`), for ``finish_steps`` steps at ``finish_lr``.
     """
 
     mode: str = "exact"
@@ -91,15 +96,22 @@ class Settings:
     num_matvecs: int | None = None
     chunk: int = 25
     seed: int = 0
+    finish: str | None = None
+    finish_steps: int = 500
+    finish_lr: float = 0.05
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        limits.check("tree_nodes", self.max_nodes)
+        limits.check("steps", self.max_steps if self.total_steps is None else max(self.max_steps, self.total_steps))
         unknown = set(self.end_rules) - set(END_RULES)
         if unknown:
             raise ValueError(f"unknown end rules {sorted(unknown)}; choose from {END_RULES}")
+        if self.finish is not None and self.finish not in FINISHERS:
+            raise ValueError(f"finish must be one of {FINISHERS} or None, got {self.finish!r}")
         object.__setattr__(self, "end_rules", tuple(r for r in END_RULES if r in self.end_rules))
 
     def hyper(self, dtype, max_steps: int) -> RideHyper:
@@ -233,8 +245,10 @@ def iter_search(
     ``start`` is the root (default :func:`find_mis` of the problem).  Passing a
     previous ``tree`` (e.g. a cancelled one) resumes its search; its stored
     settings are the defaults, ``settings`` override them (e.g. a larger
-    ``max_nodes``).  Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride
-    (data: ``node``, ``steps``, ``theta`` of the ride's points so far in this chunk),
+    ``max_nodes``).  Every event's ``partial`` is the tree so far (the returned
+    Dataset's schema, ``status="running"``; a ride in progress is not in it).
+    Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride (data:
+    ``node``, ``steps``, ``theta`` of the ride's points in this chunk),
     ``"node"`` per finished ride (data: ``node``, ``children``, ``ride`` arrays and
     ``rows``, the columns of the nodes that changed, for a :class:`NodeTable`; the root
     event has ``rows`` too).  ``done``/``total`` count rides.
@@ -253,6 +267,11 @@ def iter_search(
         return ridge_cache[node]
 
     archive: dict[int, tuple[int, float]] = {}  # open node -> (depth, loss)
+    tree_config = {**problem.config(), "ridge_rider": dataclasses.asdict(config)}
+
+    def tree_so_far(status: str) -> xr.Dataset:
+        return builder.to_dataset(TREE_KIND, tree_config, status=status, steps=steps_used, problem=problem.name)
+
     if tree is None:
         theta0 = np.asarray(find_mis(problem) if start is None else start, dtype=float)
         builder = TreeBuilder(problem.dim)
@@ -261,7 +280,8 @@ def iter_search(
         builder.mark_expanded(root)
         children = _branch(builder, problem, config, root, 0, theta0, value, ridges_of, archive)
         steps_used = 0
-        yield Event("root", 0, config.max_nodes, {
+        partial = tree_so_far("running")
+        yield Event("root", 0, config.max_nodes, partial, {
             "node": root, "children": np.asarray(children, int), "rows": _node_rows(builder, [root, *children]),
         })
     else:
@@ -269,6 +289,7 @@ def iter_search(
         steps_used = int(tree.attrs.get("steps", 0))
         for i in np.flatnonzero(tree.status.values == "open"):
             archive[int(i)] = (int(tree.depth.values[i]), float(tree.loss.values[i]))
+        partial = tree_so_far("running")
     rides_done = sum(1 for i in range(1, len(builder)) if builder.node_record(i)["order"] >= 0)
 
     status = "complete"
@@ -303,7 +324,7 @@ def iter_search(
             kept = np.asarray(trace.kept)
             for name in points:
                 points[name].append(np.asarray(getattr(trace, name))[kept])
-            yield Event("chunk", rides_done, config.max_nodes,
+            yield Event("chunk", rides_done, config.max_nodes, partial,
                         {"node": node, "steps": int(state.steps), "theta": np.asarray(trace.theta)[kept]})
         if int(state.reason) == 0:  # cancelled mid-ride: the node stays open
             status = "cancelled"
@@ -324,19 +345,22 @@ def iter_search(
             builder.update(node, status="branched")
         builder.mark_expanded(node)
         rides_done += 1
-        yield Event("node", rides_done, config.max_nodes, {
+        partial = tree_so_far("running")
+        yield Event("node", rides_done, config.max_nodes, partial, {
             "node": node, "children": np.asarray(children, int), "ride": ride,
             "rows": _node_rows(builder, [node, *children]),
         })
 
-    return builder.to_dataset(
-        TREE_KIND, {**problem.config(), "ridge_rider": dataclasses.asdict(config)},
-        status=status, steps=steps_used, problem=problem.name,
-    )
+    result = tree_so_far(status)
+    if config.finish is not None and status != "cancelled":
+        result = finish_leaves(problem, result, config.finish, steps=config.finish_steps, lr=config.finish_lr)
+    return result
 
 
 def search(problem: Problem, start=None, *, tree: xr.Dataset | None = None, **settings: Any) -> xr.Dataset:
     """Run :func:`iter_search` to the end and return the tree Dataset: per node
     ``fingerprint``, ``parent``, ``loss``, ``eigenvalue``, ``theta``, ... (see
-    :mod:`landscape.tree`), with ``attrs["status"]`` and ``attrs["steps"]``."""
+    :mod:`landscape.tree`), with ``attrs["status"]`` and ``attrs["steps"]``; with
+    ``finish="gd"``/``"adam"`` also ``solution_theta``, ``solution_loss``,
+    ``solution_point`` (and ``finish_path``) of :func:`.finish.finish_leaves`."""
     return drive(iter_search(problem, start, tree=tree, **settings))

@@ -16,7 +16,7 @@ Generalization Using Parameter Symmetries"; digest in ``shared/notes/teleportati
 from .groups import act, invariance_error, layers_of, weights_of
 from .metrics import sharpness_curvature
 from .mlp import TeleportReport, mlp_teleport
-from .objectives import curvature, curve_curvature, grad_norm_A, grad_norm_sq, make_probes, sharpness
+from .objectives import curvature, curvature_per_pair, curve_curvature, grad_norm_A, grad_norm_sq, make_probes, sharpness
 from .surfaces import level_set, quadratic_symmetry
 from .training import OPTIMIZERS, Schedule, compare, epochs_to_reach, iter_compare, iter_train, make_optimizer, train
 
@@ -38,6 +38,7 @@ __all__ = [
     "level_set",
     "make_optimizer",
     "make_probes",
+    "curvature_per_pair",
     "mlp_teleport",
     "quadratic_symmetry",
     "sharpness",

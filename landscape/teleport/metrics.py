@@ -6,6 +6,23 @@ and the curvature ψ (eq. 14) of the group-action curves on one training batch,
 next to the training and test (validation) loss, so that their correlation
 with the validation loss can be measured as in Table 1.  One compiled kernel,
 mapped over the models.
+
+Two recipes for ψ (``recipe``):
+
+``"ours"`` (default)
+    group action 2 (App. E.1's default), ``n_curves`` generators with standard
+    normal entries (unit Frobenius norm), all on one batch of ``batch_size``
+    training samples, the curve being the exact composition of the per-layer
+    actions;
+``"authors"``
+    the authors' ``correlation.py``: group action 1, generators ``rand/‖rand‖_F``
+    (U[0, 1) entries), 200 curves each on a fresh batch of 200 training samples,
+    and the sum of the per-pair derivatives (:func:`.objectives.curvature_per_pair`).
+
+Either action preserves the loss exactly only when the batch has at least as many
+samples as the layer it acts through is wide (action 2 needs ``pinv`` of the next
+layer's activations to be a right inverse, action 1 that of the layer's input);
+the curvature of the curve, not the loss along it, is what ψ measures.
 """
 
 from __future__ import annotations
@@ -20,15 +37,19 @@ import xarray as xr
 from ..problems.base import Problem
 from ..results import result_attrs
 from .groups import cross_entropy, weights_of
-from .objectives import PAPER_DISPLACEMENTS, curvature, make_probes, sharpness
+from .objectives import PAPER_DISPLACEMENTS, curvature, curvature_per_pair, make_probes, sharpness
+
+RECIPES = ("ours", "authors")
 
 
 @functools.lru_cache(maxsize=16)
-def _kernel(activation: str, action: int):
+def _kernel(activation: str, action: int, recipe: str):
+    psi = curvature if recipe == "ours" else curvature_per_pair
+
     def one(ws, probes, x, y, xb, yb, x_test, y_test):
         return {
             "sharpness": sharpness(ws, x, y, activation, probes),
-            "curvature": curvature(ws, xb, yb, activation, probes, action),
+            "curvature": psi(ws, xb, yb, activation, probes, action),
             "train_loss": cross_entropy(ws, x, y, activation),
             "test_loss": cross_entropy(ws, x_test, y_test, activation),
         }
@@ -46,16 +67,29 @@ def sharpness_curvature(
     key=None,
     n_directions: int = 200,
     displacements=PAPER_DISPLACEMENTS,
-    n_curves: int = 20,
+    n_curves: int | None = None,
     batch_size: int = 200,
-    action: int = 2,
+    action: int | None = None,
+    recipe: str = "ours",
 ) -> xr.Dataset:
     """φ, ψ, training and test loss of each row of ``thetas`` (models × weights).
 
+    ``recipe`` chooses how ψ is measured (module docstring); ``"authors"`` fixes
+    ``action = 1`` and U[0, 1) generators, and draws one fresh batch of ``batch_size``
+    samples per curve.  ``n_curves`` defaults to 20 (``"ours"``) or 200 (``"authors"``),
+    ``action`` to 2 for ``"ours"``.
     The same random directions, displacements, Lie-algebra generators and
-    curvature batch are used for every model, so differences between models
+    curvature batches are used for every model, so differences between models
     come from the weights alone.  Returns a Dataset over ``model``.
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    if recipe == "authors":
+        if action not in (None, 1):
+            raise ValueError("the authors' recipe uses group action 1")
+        action, generators, n_curves = 1, "uniform", n_curves or 200
+    else:
+        action, generators, n_curves = (2 if action is None else action), "normal", n_curves or 20
     thetas = jnp.atleast_2d(jnp.asarray(thetas))
     data = problem.extras["data"]
     dtype = thetas.dtype
@@ -63,12 +97,16 @@ def sharpness_curvature(
     key = jax.random.PRNGKey(0) if key is None else key
     k_probe, k_batch = jax.random.split(key)
     ws = jax.vmap(lambda t: weights_of(problem.unravel(t)))(thetas)
-    probes = make_probes(k_probe, tuple(w[0] for w in ws), n_directions, displacements, n_curves)
-    idx = jax.random.permutation(k_batch, x.shape[0])[:batch_size]
-    out = _kernel(problem.extras["activation"], action)(
+    probes = make_probes(k_probe, tuple(w[0] for w in ws), n_directions, displacements, n_curves, generators)
+    if recipe == "ours":
+        idx = jax.random.permutation(k_batch, x.shape[0])[:batch_size]
+    else:  # a fresh batch per curve
+        idx = jax.vmap(lambda k: jax.random.permutation(k, x.shape[0])[:batch_size])(
+            jax.random.split(k_batch, n_curves))
+    out = _kernel(problem.extras["activation"], action, recipe)(
         ws, probes, x, y, x[idx], y[idx], jnp.asarray(data["x_test"], dtype), jnp.asarray(data["y_test"]))
     config = {**problem.config(), "n_directions": n_directions, "displacements": list(displacements),
-              "n_curves": n_curves, "batch_size": batch_size, "action": action}
+              "n_curves": n_curves, "batch_size": batch_size, "action": action, "recipe": recipe}
     return xr.Dataset({k: ("model", np.asarray(v)) for k, v in out.items()},
                       coords={"model": np.arange(thetas.shape[0])},
-                      attrs=result_attrs("sharpness_curvature", config))
+                      attrs=result_attrs("sharpness-curvature", config))

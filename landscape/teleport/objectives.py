@@ -19,7 +19,10 @@ objective is a deterministic function of the weights.  Deviations from the
 authors' code, deliberate: directions ``d`` are uniform on the unit sphere, as
 the paper's text says (the code normalises non-negative ``rand`` vectors), and
 ``M`` is standard normal with unit Frobenius norm (the code uses
-``rand/‖rand‖_F``).
+``rand/‖rand‖_F``; ``make_probes(..., generators="uniform")`` draws those).
+:func:`curvature_per_pair` is the authors' correlation code's ψ: each layer
+pair's action applied alone to the unchanged weights and the per-pair curve
+derivatives summed, instead of the exact composition.
 
 :func:`curve_curvature` is eq. (80) for any curve ``R -> R^n`` (or pytree),
 with ``γ'`` and ``γ''`` by nested forward-mode differentiation (hand-written:
@@ -75,8 +78,16 @@ class Probes(NamedTuple):
     generators: tuple[jax.Array, ...]
 
 
-def make_probes(key, ws: Weights, n_directions: int = 200, displacements=PAPER_DISPLACEMENTS, n_curves: int = 10) -> Probes:
-    """Draw the sharpness directions and curvature generators for ``ws``."""
+GENERATORS = ("normal", "uniform")
+
+
+def make_probes(key, ws: Weights, n_directions: int = 200, displacements=PAPER_DISPLACEMENTS, n_curves: int = 10,
+                generators: str = "normal") -> Probes:
+    """Draw the sharpness directions and curvature generators for ``ws``; generator
+    entries are standard normal (``"normal"``) or U[0, 1) (``"uniform"``, the authors'
+    code), scaled to unit Frobenius norm."""
+    if generators not in GENERATORS:
+        raise ValueError(f"generators must be one of {GENERATORS}, got {generators!r}")
     dtype = ws[0].dtype
     dim = sum(int(w.size) for w in ws)
     k_dir, k_gen = jax.random.split(key)
@@ -84,7 +95,10 @@ def make_probes(key, ws: Weights, n_directions: int = 200, displacements=PAPER_D
     d = d / jnp.linalg.norm(d, axis=1, keepdims=True)
     gens = []
     for k, h in zip(jax.random.split(k_gen, len(ws) - 1), hidden_widths(ws)):
-        m = jax.random.normal(k, (n_curves, h, h), dtype)
+        if generators == "normal":
+            m = jax.random.normal(k, (n_curves, h, h), dtype)
+        else:
+            m = jax.random.uniform(k, (n_curves, h, h), dtype)
         gens.append(m / jnp.linalg.norm(m, axis=(1, 2), keepdims=True))
     return Probes(d, jnp.asarray(displacements, dtype), tuple(gens))
 
@@ -133,6 +147,29 @@ def curvature(ws: Weights, x, y, activation: str, probes: Probes, action: int = 
         return curve_curvature(lambda t: act(ws, [_second_order_exp(t * m) for m in ms], x, activation, action))
 
     return jnp.mean(jax.vmap(kappa)(probes.generators))
+
+
+def curvature_per_pair(ws: Weights, x, y, activation: str, probes: Probes, action: int = 1) -> jax.Array:
+    """ψ as the authors' correlation code computes it: for each curve, every hidden
+    layer's ``exp(tM_i)`` acts alone on the unchanged weights and the curve is
+    ``w + Σ_i (γ_i(t) − w)``, so ``γ'`` and ``γ''`` are the sums of the per-pair
+    derivatives (exact composition would let later pairs see the earlier ones' change).
+    ``x`` is one batch ``(n, d)`` or one batch per curve ``(k, n, d)``."""
+    x = jnp.broadcast_to(x, (probes.generators[0].shape[0], *x.shape[-2:]))
+
+    def kappa(ms, xb):
+        def curve(t):
+            parts = []
+            for i, m in enumerate(ms):
+                gs = [jnp.eye(g.shape[-1], dtype=g.dtype) for g in ms]
+                gs[i] = _second_order_exp(t * m)
+                parts.append(ravel_pytree(act(ws, gs, xb, activation, action))[0])
+            base = ravel_pytree(ws)[0]
+            return base + sum(part - base for part in parts)
+
+        return curve_curvature(curve)
+
+    return jnp.mean(jax.vmap(kappa)(probes.generators, x))
 
 
 def objective_fn(objective: str, activation: str, action: int = 2) -> Callable:

@@ -1,0 +1,109 @@
+"""A session's exploration: saved to / reopened from one file, and mirrored in the URL.
+
+* **Save / Open** (sidebar): the problem (name and options, or the typed
+  expression) and, for every view built on :class:`app.views.base.BaseView`,
+  its ``settings()`` and ``saved_results()``, written by
+  :func:`landscape.io.save_exploration` and read back by
+  :func:`landscape.io.load_exploration`.  A refused file
+  (:class:`landscape.io.FormatError`: foreign, truncated, newer schema) or a
+  problem that cannot be rebuilt leaves the session exactly as it was; the
+  reason goes to ``AppState.message``.  Views whose tab was never opened get
+  their saved state when they are built.
+* **URL** (``pn.state.location``, served sessions only): the problem, the
+  typed expression, the active tab and each view's settings
+  (``?problem=booth&tab=0&landscape.steps=50``), so a reload or a copied link
+  reopens the same view with the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import panel as pn
+
+from landscape import io as landscape_io
+
+from .runner import describe, served
+from .state import CUSTOM, AppState
+from .views.base import BaseView
+
+
+class Session:
+    """The views of one dashboard session, by key, and what they restore when built."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.views: dict[str, BaseView] = {}
+        self.pending: dict[str, landscape_io.ViewState] = {}
+
+    # -- views -------------------------------------------------------------
+    def attach(self, key: str, view) -> None:
+        """A view was built: sync its settings to the URL and give it any saved state waiting for it."""
+        if not isinstance(view, BaseView):
+            return
+        self.views[key] = view
+        if key in self.pending:
+            saved = self.pending.pop(key)
+            view.restore(saved.settings, saved.results)
+        if served() and pn.state.location is not None:  # after the page has loaded: its URL is known then
+            mapping = {name: f"{key}.{name}" for name in view.settings_params}
+            pn.state.onload(lambda: pn.state.location.sync(view, mapping))
+
+    # -- files ------------------------------------------------------------
+    def exploration(self) -> landscape_io.Exploration:
+        """The session as an :class:`landscape.io.Exploration` (views not yet opened keep their saved state)."""
+        views = dict(self.pending)
+        for key, view in self.views.items():
+            views[key] = landscape_io.ViewState(view.settings(), view.saved_results())
+        return landscape_io.Exploration.of(self.state.problem, views)
+
+    def save(self, path: str | os.PathLike) -> None:
+        landscape_io.save_exploration(path, self.exploration())
+
+    def open(self, path: str | os.PathLike) -> bool:
+        """Reopen the exploration at ``path``; on any refusal keep the session and set ``state.message``."""
+        try:
+            exploration = landscape_io.load_exploration(path)
+            problem = exploration.build_problem()
+        except (ValueError, OSError) as error:  # FormatError is a ValueError
+            self.state.message = describe(error)
+            return False
+        name = CUSTOM if exploration.problem == "expression" else exploration.problem
+        self.state.show(problem, name)
+        self.pending = dict(exploration.views)
+        for key in list(self.pending):
+            if key in self.views:
+                saved = self.pending.pop(key)
+                self.views[key].restore(saved.settings, saved.results)
+        self.state.message = ""
+        return True
+
+    def save_bytes(self):
+        """The exploration file's bytes (the sidebar's Save download)."""
+        import io
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "exploration.nc")
+            self.save(path)
+            with open(path, "rb") as handle:
+                return io.BytesIO(handle.read())
+
+    def open_bytes(self, data: bytes) -> bool:
+        """Reopen an uploaded exploration file (the sidebar's Open)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "exploration.nc")
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return self.open(path)
+
+    def sync_url(self, tabs: pn.Tabs) -> None:
+        """Mirror the problem, the typed expression and the active tab in the URL (served sessions)."""
+        if not served() or pn.state.location is None:
+            return
+
+        def sync() -> None:  # after the page has loaded: before, the browser's URL is not known yet
+            pn.state.location.sync(self.state, {"expression": "expression", "problem_name": "problem"})
+            pn.state.location.sync(tabs, {"active": "tab"})
+
+        pn.state.onload(sync)

@@ -1,0 +1,296 @@
+"""The Landscape view: a loss surface (or a network's slice), click-to-start optimizer runs, spectra.
+
+* the surface ``L(x, y)`` over a 2-D problem's view box, or a network's 2-D
+  slice (:mod:`.modes`), with contours and known critical points;
+* clicking the plot drops a start point and shows the Hessian spectrum there;
+* Run launches every chosen optimizer from every start
+  (``landscape.trajectories.iter_trajectories``) through the base view's
+  runner; each partial result streams into the plot (straight into Bokeh data
+  sources through :class:`app.components.live.LivePaths`, keeping the zoom);
+* picking a trajectory highlights it and plots the Hessian eigenvalues along it;
+* export: the figure rebuilt from the stored grid and trajectories, the data
+  as netCDF.
+
+From Python, without a server: ``view.add_start(x, y)``, ``view.run()``
+(returns when the runs are done), ``view.result``, ``view.slice_result``,
+``view.projection``, ``view.figure()``.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import jax
+import jax.numpy as jnp
+import numpy as np
+import panel as pn
+import param
+import xarray as xr
+
+from landscape import slices, trajectories
+from landscape.problems import Game, default_dtype
+
+from ...components.live import LivePaths
+from ...components.spectrum import SpectrumPanel
+from ...components.text import escape
+from ..base import BaseView
+from . import widgets
+from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element, thinned
+from .modes import SLICE_RESOLUTION, SliceMode, mode_for
+from .spectra import EXTREME, extreme_eigenvalues_along, spectrum_at
+
+#: Most steps of a selected run at which the Hessian spectrum is computed (surfaces, networks).
+ALONG_POINTS, NETWORK_ALONG_POINTS = 1000, 30
+
+
+class LandscapeView(BaseView):
+    """Surface (or a network's 2-D slice), click-to-start optimizer runs with live trajectories, and spectra."""
+
+    title = "Landscape"
+    settings_params = ("optimizers", "hparams", "steps", "direction", "span", "resolution")
+
+    optimizers = param.ListSelector(
+        default=["gd", "heavy-ball", "adam"], objects=list(trajectories.OPTIMIZERS), doc="Optimizers to run."
+    )
+    hparams = param.Dict(default={}, doc="Per optimizer: hyperparameters that override the defaults.")
+    steps = param.Integer(default=300, bounds=(1, 1_000_000), doc="Optimizer steps per run.")
+    chunk = param.Integer(default=25, bounds=(1, 1000), doc="Steps per streamed chunk.")
+    starts = param.Array(default=np.zeros((0, 2)), doc="Start points (n, dim), added by clicking.")
+    selected = param.Integer(default=-1, doc="Run whose eigenvalues are shown (-1: none).")
+    direction = param.Selector(default="filter", objects=list(slices.DIRECTION_KINDS), doc="Slice directions.")
+    span = param.Number(default=1.0, bounds=(0, None), inclusive_bounds=(False, True),
+                        doc="Slice half-width: α, β ∈ [−span, span] (networks).")  # fmt: skip
+    resolution = param.Integer(default=SLICE_RESOLUTION, bounds=(3, 101), doc="Slice grid points per axis.")
+    slice_result = param.ClassSelector(class_=xr.Dataset, constant=True, doc="The network slice shown.")
+
+    # -- set-up ----------------------------------------------------------------
+    def setup(self) -> None:
+        self.mode = None
+        self.projection: xr.Dataset | None = None  # runs on the slice plane: alpha, beta, residual
+        self.run_labels: list[str] = []
+        self.spectra = SpectrumPanel()
+        self.live = LivePaths()
+        self.starts_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
+        self.selected_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
+        self.caption = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+        self.legend = pn.pane.HTML("", margin=(0, 10))
+        self.picker = pn.widgets.Select(label="Trajectory", options={"(run first)": -1}, width=290)
+        self.picker.param.watch(lambda event: setattr(self, "selected", event.new), "value")
+        self.runner.param.watch(self._slice_when_idle, "running")
+
+    def on_problem(self) -> None:
+        with param.edit_constant(self):
+            self.slice_result = None
+        self.projection, self.run_labels = None, []
+        self.starts = np.zeros((0, self.problem.dim))
+        self.picker.options = {"(run first)": -1}
+        self.legend.object = self.caption.object = ""
+        self.selected_pipe.send(np.zeros((0, 2)))
+        self.mode = mode_for(self.problem)(self)
+        self.plot.object = None
+        try:
+            self.mode.load()
+        except ValueError as error:
+            self.runner.message = f"Error: {error}"
+
+    # -- public API --------------------------------------------------------
+    def add_start(self, x: float, y: float) -> None:
+        """Add a start (what a click does): ``(x, y)`` on a surface, ``c + α d₁ + β d₂`` for ``(α, β)`` on a slice."""
+        self.starts = np.vstack([self.starts.reshape(-1, self.problem.dim), self.mode.point(x, y)[None]])
+
+    def clear_starts(self) -> None:
+        self.starts = np.zeros((0, self.problem.dim))
+
+    def random_starts(self, n: int = 4, seed: int | None = None) -> None:
+        """Add ``n`` starts: uniform over a surface's view box, from a network's sampler (in the pool)."""
+        rng, problem = np.random.default_rng(seed), self.problem
+        if problem.is_2d:
+            box = np.asarray(problem.bounds, dtype=float)
+            self.starts = np.vstack([self.starts, rng.uniform(box[:, 0], box[:, 1], size=(n, 2))])
+            return
+        keys = rng.integers(1, 2**31 - 1, size=n)
+
+        def sample():
+            return np.stack([np.asarray(problem.init(jax.random.PRNGKey(int(k)))) for k in keys])
+
+        def add(points):
+            if problem is self.problem:
+                self.starts = np.vstack([self.starts.reshape(-1, problem.dim), points])
+
+        self.background.submit(sample, add, label="Sampling starts…")
+
+    def plane_point(self, alpha: float, beta: float) -> np.ndarray:
+        """``c + α d₁ + β d₂``: the parameters at a point of the network slice."""
+        return self.mode.point(alpha, beta)
+
+    def tap(self, x: float, y: float) -> None:
+        """A click on the plot at ``(x, y)``: a start there and the Hessian spectrum at it."""
+        if isinstance(self.mode, SliceMode) and self.mode.plane is None:
+            return
+        self.add_start(x, y)
+        loss, point = self.problem.loss, self.starts[-1].copy()
+        self.background.submit(lambda: spectrum_at(loss, point), lambda evals: self.spectra.show_point(point, evals),
+                               label="Computing the spectrum…")  # fmt: skip
+
+    def requested_optimizers(self) -> list[tuple[str, dict[str, float]]]:
+        """``(name, hparams)`` for each chosen optimizer, validated by the engine."""
+        return trajectories.resolve([(name, self.hparams.get(name, {})) for name in self.optimizers])
+
+    def compute_slice(self) -> None:
+        """Recompute a network's slice (directions, span, resolution) around the current centre."""
+        if not isinstance(self.mode, SliceMode):
+            raise ValueError(f"{self.problem.name} is a 2-D surface: it needs no slice")
+        self.mode.compute()
+
+    def figure(self) -> hv.Overlay:
+        """The current picture rebuilt from stored data (what the export buttons save)."""
+        return self.draw(self.result)
+
+    def saved_results(self) -> dict[str, xr.Dataset]:
+        saved = super().saved_results()
+        if self.slice_result is not None:
+            saved["slice"] = self.slice_result
+        return saved
+
+    def restore(self, settings: dict, results: dict[str, xr.Dataset] | None = None) -> None:
+        """Saved settings, then the saved slice (a network's plane) and trajectories."""
+        results = dict(results or {})
+        if results.get("slice") is not None and isinstance(self.mode, SliceMode):
+            self.runner.cancel()
+            self.mode = SliceMode(self)  # a slice job still running belongs to the old mode: dropped
+            self.mode.adopt(results["slice"])
+            self.show_plot()
+        if results.get("result") is not None:
+            self.run_labels = []
+        super().restore(settings, results)
+
+    def set_slice(self, ds: xr.Dataset) -> None:
+        with param.edit_constant(self):
+            self.slice_result = ds
+
+    # -- the base view's contract ----------------------------------------------
+    def not_applicable(self, problem) -> str:
+        if isinstance(problem, Game):
+            return (f"{problem.name} is a game: each player has its own loss, so there is no single surface "
+                    "to descend. The Games tab shows its dynamics; this view is for single-objective problems.")
+        return ""
+
+    def check(self) -> None:
+        if len(self.starts) == 0:
+            raise ValueError("Click the plot (or press 'Random starts') to drop start points first")
+        if isinstance(self.mode, SliceMode) and self.mode.plane is None:
+            raise ValueError("Wait for the slice to finish (it is the plane the runs are drawn on)")
+        if not self.requested_optimizers():
+            raise ValueError("Pick at least one optimizer")
+
+    def run(self) -> None:
+        """Run every chosen optimizer from every start (returns when done outside a server)."""
+        self.validate()
+        requested = self.requested_optimizers()
+        names = self._start_names()
+        self.run_labels = [f"{trajectories.label(name, hp)} from {where}" for name, hp in requested for where in names]
+        self._job = (self.problem, np.array(self.starts), requested, self.steps, self.chunk)
+        self.live.show([])
+        self.selected_pipe.send(np.zeros((0, 2)))
+        self.caption.object = ""
+        self.legend.object = "<br>".join(
+            f'<span style="color:{OPTIMIZER_COLORS[name]};font-size:18px">■</span> {escape(trajectories.label(name, hp))}'
+            for name, hp in requested
+        )
+        super().run()
+
+    def stream(self, cancel):
+        problem, starts, requested, steps, chunk = self._job
+        starts = jnp.asarray(starts, dtype=default_dtype())
+        return trajectories.iter_trajectories(problem, starts, requested, steps, chunk, cancel)
+
+    def draw(self, result: xr.Dataset | None) -> hv.Overlay:
+        return self.mode.figure(result)
+
+    def render(self, result: xr.Dataset | None) -> None:
+        """Stream the runs of ``result`` into the live plot; a finished result fills the picker."""
+        if self.mode is None:
+            return
+        self.projection = self.mode.projected(result) if result is not None else None
+        if result is None:
+            self.live.show([])
+            return
+        self.live.show(path_data(self.mode.xy(result.theta.values), list(result.optimizer.values), LIVE_POINTS))
+        self._send_starts()
+        if result.attrs.get("status") == "running":
+            return
+        if len(self.run_labels) != result.sizes["run"]:  # a reopened result: name runs from its coords
+            names = result["label"].values if "label" in result.coords else result.optimizer.values
+            self.run_labels = [f"{name} run {run}" for run, name in enumerate(names)]
+        options = {}
+        for run, text in enumerate(self.run_labels):
+            stop = int(result.stop_step.values[run])
+            options[f"{text}, diverged at step {stop}" if result.diverged.values[run] else text] = run
+        self.picker.options = options or {"(run first)": -1}
+        if self.picker.value == 0 and self.selected == 0:
+            self._show_selected()
+        self.picker.value = 0 if options else -1
+
+    def body(self) -> pn.Column:
+        return widgets.layout(self)
+
+    # -- reactions -------------------------------------------------------------
+    def show_plot(self) -> None:
+        """(Re)build the live plot of the current mode (the surface, or the slice's DynamicMap)."""
+        element, opts = self.mode.plot(lambda x=None, y=None: None if x is None or y is None else self.tap(x, y))
+        if element is None:
+            self.plot.object = None
+            return
+        starts = hv.DynamicMap(lambda data: starts_element(data), streams=[self.starts_pipe])
+        chosen = hv.DynamicMap(lambda data: selected_element(data), streams=[self.selected_pipe])
+        self.live.forget_figures()
+        self.plot.object = (element * chosen * starts).opts(
+            responsive=True, min_height=480, active_tools=["wheel_zoom"], show_legend=False,
+            hooks=[self.live.hook], backend="bokeh", **opts,
+        )  # fmt: skip
+        self._send_starts()
+
+    def _slice_when_idle(self, event) -> None:
+        """A network picked while another job was winding down gets its slice once the runner is free."""
+        mode = self.mode
+        if not event.new and isinstance(mode, SliceMode) and mode.plane is None and self.slice_result is None:
+            if mode.problem is self.problem:
+                mode.compute()
+
+    @param.depends("starts", watch=True)
+    def _send_starts(self) -> None:
+        if self.mode is None:
+            return
+        starts = self.starts.reshape(-1, self.problem.dim)
+        ready = not isinstance(self.mode, SliceMode) or self.mode.plane is not None
+        self.starts_pipe.send(self.mode.xy(starts) if ready else np.zeros((0, 2)))
+
+    @param.depends("selected", watch=True)
+    def _show_selected(self) -> None:
+        result, run, mode = self.result, self.selected, self.mode
+        if result is None or not 0 <= run < result.sizes["run"]:
+            self.selected_pipe.send(np.zeros((0, 2)))
+            self.caption.object = ""
+            return
+        theta = result.theta.values[run]
+        finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
+        self.selected_pipe.send(mode.xy(theta[finite[thinned(len(finite), LIVE_POINTS)]]))
+        network = isinstance(mode, SliceMode)
+        shown = finite[thinned(len(finite), NETWORK_ALONG_POINTS if network else ALONG_POINTS)]
+        steps, path, loss = result.step.values[shown], theta[shown], self.problem.loss
+        label = self.run_labels[run] if run < len(self.run_labels) else run
+        title = f"Hessian eigenvalues along {label}"
+        if network and self.problem.dim > 2 * EXTREME:
+            title = f"{EXTREME} smallest and largest Hessian eigenvalues along {label}"
+
+        def show(value) -> None:
+            self.caption.object, evals = value
+            self.spectra.show_along(steps, evals, escape(title))
+
+        self.background.submit(lambda: (mode.caption(result, run), extreme_eigenvalues_along(loss, path)), show,
+                               label="Computing eigenvalues along the run…")  # fmt: skip
+
+    def _start_names(self) -> list[str]:
+        if self.problem.is_2d:
+            return [f"({x:.2f}, {y:.2f})" for x, y in self.starts]
+        coords = self.mode.xy(self.starts.reshape(-1, self.problem.dim))
+        return [f"start {i} (α {a:.2f}, β {b:.2f})" for i, (a, b) in enumerate(coords)]

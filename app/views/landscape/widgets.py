@@ -1,0 +1,106 @@
+"""The Landscape view's widgets: optimizer choice with per-optimizer hyperparameters, steps, starts,
+the slice settings (networks), the trajectory picker; all generated from ``param`` and catalogue specs."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from landscape import trajectories
+
+from ...components.text import escape
+from ...runner import describe
+from .layers import OPTIMIZER_COLORS
+
+
+def hyperparameter_rows(view) -> dict[str, pn.Column]:
+    """One row of inputs per optimizer, from its spec's defaults; shown for the chosen optimizers.
+
+    The inputs write ``view.hparams`` and follow it (a restored exploration sets them)."""
+    rows, boxes = {}, {}
+    for name, spec in trajectories.OPTIMIZERS.items():
+        inputs = []
+        for hp, default in spec.defaults.items():
+            box = pn.widgets.FloatInput(label=hp, value=default, width=80)
+            box.param.watch(lambda event, name=name, hp=hp: set_hparam(view, name, hp, event.new), "value")
+            boxes[name, hp] = (box, default)
+            inputs.append(box)
+        swatch = f'<span style="color:{OPTIMIZER_COLORS[name]};font-size:18px">■</span> {escape(name)}'
+        rows[name] = pn.Column(pn.pane.HTML(swatch, margin=(4, 5, 0, 5)), pn.FlexBox(*inputs, margin=0), margin=0)
+
+    def follow(*_events) -> None:
+        for (name, hp), (box, default) in boxes.items():
+            box.value = view.hparams.get(name, {}).get(hp, default)
+        for name, row in rows.items():
+            row.visible = name in view.optimizers
+
+    view.param.watch(follow, ["hparams", "optimizers"])
+    follow()
+    return rows
+
+
+def set_hparam(view, name: str, hp: str, value: float | None) -> None:
+    if value is not None and view.hparams.get(name, {}).get(hp) != float(value):
+        view.hparams = {**view.hparams, name: {**view.hparams.get(name, {}), hp: float(value)}}
+
+
+def slice_controls(view) -> pn.Column:
+    """Directions, span, resolution and a Slice button (networks only)."""
+    button = pn.widgets.Button(label="Slice", width=100)
+
+    def click(_event) -> None:
+        if view.runner.running:
+            view.runner.message = "Error: cancel the running job first"
+            return
+        try:
+            view.compute_slice()
+        except Exception as error:
+            view.runner.message = describe(error)
+
+    button.on_click(click)
+    return pn.Column(
+        pn.pane.HTML("<b>Slice</b> through the centre (end of the last run, else the init)", margin=(4, 5, 0, 5)),
+        pn.Row(
+            pn.widgets.Select.from_param(view.param.direction, label="Directions", width=120),
+            pn.widgets.FloatInput.from_param(view.param.span, label="Span", width=70),
+            pn.widgets.IntInput.from_param(view.param.resolution, label="Points", width=70),
+        ),
+        button,
+        margin=0,
+    )
+
+
+def layout(view) -> pn.Column:
+    """Run controls; settings beside the plot and its caption; spectra; export."""
+    random_button = pn.widgets.Button(label="Random starts", width=130)
+    clear_button = pn.widgets.Button(label="Clear starts", width=130)
+
+    def random(_event) -> None:
+        try:
+            view.random_starts()
+        except Exception as error:
+            view.runner.message = describe(error)
+
+    random_button.on_click(random)
+    clear_button.on_click(lambda _event: view.clear_starts())
+    slicing = slice_controls(view)
+    view.param.watch(lambda event: setattr(slicing, "visible", not event.new.is_2d), "problem")
+    slicing.visible = not view.problem.is_2d
+    settings = pn.Column(
+        slicing,
+        pn.widgets.MultiChoice.from_param(view.param.optimizers, label="Optimizers", width=290),
+        *hyperparameter_rows(view).values(),
+        pn.widgets.IntInput.from_param(view.param.steps, width=140),
+        pn.Row(random_button, clear_button),
+        view.picker,
+        view.legend,
+        width=320,
+    )
+    # shown as a whole: toggling the HoloViews pane's own `visible` fails in Panel 1.9
+    plot_area = pn.Column(view.plot, view.caption, sizing_mode="stretch_width")
+    return pn.Column(
+        view.runner.controls(on_run=view.run),
+        pn.Row(settings, plot_area, sizing_mode="stretch_width"),
+        view.spectra,
+        view.export,
+        sizing_mode="stretch_width",
+    )
