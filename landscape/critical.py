@@ -85,10 +85,12 @@ from matfree import lstsq
 from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
+from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .grids import Grid, GridSpec, is_resolution
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
+from .stores import SweepStore
 
 Array = jax.Array
 Loss = Callable[[Array], Array]
@@ -808,17 +810,18 @@ def _residual_field(loss, solver: Solver, points):
     return jax.vmap(one)(points)
 
 
-def residual_map(problem: Problem, grid: GridSpec = 101, solver: Solver = MEASURE_SOLVER) -> xr.Dataset:
-    """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
-    ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
-
-    ``grid`` is a grid spec (:class:`landscape.grids.Grid`, the axes ``(xs,
-    ys)``, or a resolution over ``problem.bounds``).  With a resolution, the
-    axes also contain the coordinates of the problem's known gradient-flat
-    points: the exactly gradient-flat sets have measure zero (on
-    ``frye-quartic`` r = 1 only on the lines x = ±√2, where the gradient lies
-    in the Hessian's kernel, Frye Fig. 3.5), so a uniform grid would miss them.
-    """
+def iter_residual_map(problem: Problem, grid: GridSpec = 101,
+                      solver: Solver = MEASURE_SOLVER, *, chunk: int | None = None,
+                      executor: Executor | None = None, store=None,
+                      cancel: CancelToken | None = None) -> Stream[xr.Dataset]:
+    """Stream :func:`residual_map` in chunks of ``chunk`` cells (default: the whole grid in one
+    chunk), each a pure task (:func:`residual_map_task`) run by ``executor``
+    (:mod:`landscape.executor`); with ``store`` (a zarr path) finished chunks are written as they
+    arrive and a rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a read-only
+    view of the map (kind ``residual-map``), filled in place, NaN where not computed; ``data`` has
+    the chunk's flat row-major cell range ``start``/``stop`` and ``error`` (why its task raised,
+    else ``None``; the reason also lands in ``attrs["failed_chunks"]``) (LEGACY, until the views
+    render ``partial``: ``values``, a dict per variable, and the map ``shape``)."""
     if problem.dim != 2:
         raise ValueError(f"residual_map needs a 2-D problem, {problem.name} has dim {problem.dim}")
     resolution = is_resolution(grid)
@@ -830,11 +833,53 @@ def residual_map(problem: Problem, grid: GridSpec = 101, solver: Solver = MEASUR
     if resolution:
         grid = grid.including(problem.ground_truth.get("gradient-flat", np.zeros((0, 2))))
     limits.check_grid(*reversed(grid.shape))
-    points = jnp.asarray(grid.points())
-    out = {k: np.asarray(v) for k, v in _residual_field(problem.loss, solver, points).items()}
+    points = grid.points()
     shape = grid.shape
-    data_vars = {k: (("y", "x"), out[k].reshape(shape)) for k in ("loss", "grad_norm_sq", "r", "r_h")}
-    data_vars["newton_x"] = (("y", "x"), out["p"][:, 0].reshape(shape))
-    data_vars["newton_y"] = (("y", "x"), out["p"][:, 1].reshape(shape))
+    chunk = len(points) if chunk is None else max(1, min(int(chunk), len(points)))
+    ranges = chunk_ranges(len(points), chunk)
     cfg = {**problem.config(), "solver": dataclasses.asdict(solver), "shape": list(shape)}
-    return xr.Dataset(data_vars, coords=grid.coords(), attrs=result_attrs("residual-map", cfg))
+    result = xr.Dataset({name: (("y", "x"), np.full(shape, np.nan)) for name in RESIDUAL_MAP_VARIABLES},
+                        coords=grid.coords(),
+                        attrs=result_attrs("residual-map", cfg, status="running", points_done=0))
+    store = None if store is None else SweepStore.open(store, result, list(RESIDUAL_MAP_VARIABLES), ranges)
+    sweep = Sweep({name: result[name].values.reshape(-1) for name in RESIDUAL_MAP_VARIABLES}, ranges)
+    ref = ProblemRef(problem)
+    calls = []
+    for i, (start, stop) in enumerate(ranges):
+        padded = np.resize(points[start:stop], (chunk, 2))  # one shape for every chunk: one compile
+        calls.append((i, (ref, solver, padded, stop - start)))
+    for outcome in run_chunks(residual_map_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), sweep.partial(result),
+                    {"start": start, "stop": stop, "error": outcome.error,
+                     "values": values, "shape": shape})  # LEGACY: values, shape
+    result.attrs.update(sweep.finish(store))
+    return result
+
+
+RESIDUAL_MAP_VARIABLES = ("loss", "grad_norm_sq", "r", "r_h", "newton_x", "newton_y")
+
+
+def residual_map_task(problem: ProblemRef, solver: Solver, points: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """One chunk of a residual map as a pure task (DESIGN.md "Scale-out"): the map's variables at
+    the first ``count`` of ``points (m, 2)``."""
+    out = _residual_field(problem.resolve().loss, solver, jnp.asarray(points))
+    values = {k: np.asarray(out[k])[:count] for k in ("loss", "grad_norm_sq", "r", "r_h")}
+    p = np.asarray(out["p"])[:count]
+    return values | {"newton_x": p[:, 0], "newton_y": p[:, 1]}
+
+
+def residual_map(problem: Problem, grid: GridSpec = 101, solver: Solver = MEASURE_SOLVER,
+                 **kwargs) -> xr.Dataset:
+    """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
+    ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
+
+    ``grid`` is a grid spec (:class:`landscape.grids.Grid`, the axes ``(xs,
+    ys)``, or a resolution over ``problem.bounds``).  With a resolution, the axes also contain the
+    coordinates of the problem's known gradient-flat points: the exactly
+    gradient-flat sets have measure zero (on ``frye-quartic`` r = 1 only on the
+    lines x = ±√2, where the gradient lies in the Hessian's kernel, Frye
+    Fig. 3.5), so a uniform grid would miss them.  ``kwargs`` (chunk,
+    executor, store, cancel) go to :func:`iter_residual_map`.
+    """
+    return drive(iter_residual_map(problem, grid, solver, **kwargs))

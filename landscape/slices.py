@@ -30,9 +30,11 @@ picture shows) differ exactly when the residual is large.
 Grid points are evaluated by one jitted kernel in chunks of fixed size (the
 last chunk is padded, so a grid compiles once): the fast plane kernel of
 :mod:`landscape.plane` for MLPs (float32 by default), else a ``vmap`` of the
-loss.  :func:`iter_slice`
-streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss`
-runs it to the end.
+loss.  Each chunk is a pure task (:func:`slice_task`, DESIGN.md "Scale-out") that
+:func:`iter_slice` hands to an executor (:mod:`landscape.executor`: in-process, or a
+Dask cluster) and may write to a resumable store (:mod:`landscape.stores`); it
+streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss` runs it
+to the end.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ from jax.flatten_util import ravel_pytree
 
 from . import limits
 from .curvature import lanczos
+from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .grids import Grid
-from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
+from .jobs import CancelToken, Event, Stream, drive
 from .plane import MLPPlane
 from .problems.base import Problem
 from .results import result_attrs
+from .stores import SweepStore
 
 Array = jax.Array
 
@@ -213,6 +217,8 @@ def iter_slice(
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
     dtype=None,
+    executor: Executor | None = None,
+    store=None,
 ) -> Stream[xr.Dataset]:
     """Evaluate the loss on the slice grid, yielding one Event per chunk of points.
 
@@ -222,14 +228,21 @@ def iter_slice(
     ``problem.loss``.  The kernel, its dtype and its default ``chunk`` come from
     :func:`slice_kernel` (float32 for networks with a fast kernel; ``dtype`` overrides);
     a chunk smaller than the grid is padded to the next power of two, so all grids
-    of a similar size share one compilation.  Each ``Event("chunk")``'s ``partial`` is the slice
-    Dataset with ``loss`` NaN where not yet evaluated (no path variables) and
-    ``data["index"]`` the flat grid indices (C order over ``loss``) it just
-    evaluated (LEGACY, until the views render ``partial``: also ``loss``, the
-    chunk's values, and ``grid``, a copy of the grid so far).  Returns the Dataset of :func:`slice_loss` (partial,
-    ``status="cancelled"``, when cancelled); its ``attrs["dtype"]`` is the sweep's dtype.
+    of a similar size share one compilation.  Chunks are pure tasks (:func:`slice_task`)
+    run by ``executor`` (:mod:`landscape.executor`; in-process by default, or a Dask
+    cluster: events then arrive in completion order); with ``store`` (a zarr path) each
+    finished chunk is written there and a rerun resumes (:mod:`landscape.stores`).
+    Each ``Event("chunk")``'s ``partial`` is a read-only view of the slice Dataset,
+    which the sweep fills in place: ``loss`` NaN where not yet evaluated, the path
+    variables (with a ``trajectory``) already there.  ``data``: ``index``, the flat grid
+    indices (C order over ``loss``) the chunk covered, and ``error`` (``None``, or why
+    the chunk's task raised: its cells stay NaN and the reason lands in
+    ``attrs["failed_chunks"]``); LEGACY, until the views render ``partial``: also
+    ``loss``, the chunk's values, and ``grid``, a copy of the grid so far.  Returns the
+    Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled); its
+    ``attrs["dtype"]`` is the sweep's dtype.
     """
-    evaluate, sweep_dtype, default_chunk = slice_kernel(problem, loss, dtype)
+    _, sweep_dtype, default_chunk = slice_kernel(problem, loss, dtype)
     loss = problem.loss if loss is None else loss
     centre = jnp.asarray(centre)
     directions = jnp.atleast_2d(jnp.asarray(directions, centre.dtype))
@@ -249,17 +262,19 @@ def iter_slice(
         coefficients, shape, dims = alpha[:, None], alpha.shape, ("alpha",)
     n = len(coefficients)
     chunk = min(max(1, chunk or default_chunk), 1 << (n - 1).bit_length())
-    sweep_dtype = centre.dtype if sweep_dtype is None else sweep_dtype
-    sweep = [jnp.asarray(v, sweep_dtype) for v in (centre, directions)]
-    grid = np.full(n, np.nan)
+    sweep_dtype = str(jnp.dtype(centre.dtype if sweep_dtype is None else sweep_dtype))
+    ranges = chunk_ranges(n, chunk)
     coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
     if k == 2:
         coords["beta"] = beta
-    common = {
+    data = {
+        "loss": (dims, np.full(shape, np.nan)),
         "directions": (("direction", "param"), np.asarray(directions)),
         "centre": (("param",), np.asarray(centre)),
         "centre_loss": ((), float(_batched(loss)(centre[None])[0])),
     }
+    if trajectory is not None:
+        data.update(_path_variables(loss, trajectory, centre, directions))
     config = {
         **problem.config(),
         "direction_kind": direction_kind,
@@ -268,28 +283,41 @@ def iter_slice(
         "chunk": chunk,
     }
     kind = "slice-2d" if k == 2 else "slice-1d"
+    result = xr.Dataset(data, coords=coords, attrs=result_attrs(kind, config, status="running", points_done=0,
+                                                                 dtype=sweep_dtype))
+    store = None if store is None else SweepStore.open(store, result, ["loss"], ranges)
+    grid = result["loss"].values.reshape(-1)  # a view: the sweep fills the result in place
+    sweep = Sweep({"loss": grid}, ranges)
+    ref = ProblemRef(problem if loss is problem.loss else loss)
+    args = (np.asarray(centre), np.asarray(directions))
+    calls = [(i, (ref, *args, _padded(coefficients, start, stop, chunk), stop - start, sweep_dtype))
+             for i, (start, stop) in enumerate(ranges)]
+    for outcome in run_chunks(slice_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, n, sweep.partial(result),
+                    {"index": np.arange(start, stop), "error": outcome.error,
+                     "loss": values["loss"], "grid": grid.reshape(shape).copy()})  # LEGACY: loss, grid
+    result.attrs.update(sweep.finish(store))
+    return result
 
-    def dataset(values, status, extra=None):
-        return xr.Dataset({"loss": (dims, values.reshape(shape)), **common, **(extra or {})}, coords=coords,
-                          attrs=result_attrs(kind, config, status=status, points_done=done,
-                                             dtype=str(jnp.dtype(sweep_dtype))))
 
-    done, status = 0, "complete"
-    while done < n:
-        if is_cancelled(cancel):
-            status = "cancelled"
-            break
-        index = np.arange(done, min(done + chunk, n))
-        padded = np.zeros((chunk, k))
-        padded[: len(index)] = coefficients[index]
-        values = np.asarray(evaluate(*sweep, jnp.asarray(padded, sweep_dtype)))[: len(index)]
-        grid[index] = values
-        done += len(index)
-        yield Event("chunk", done, n, dataset(frozen(grid), "running"),
-                    {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})  # LEGACY: loss, grid
+def _padded(coefficients: np.ndarray, start: int, stop: int, chunk: int) -> np.ndarray:
+    """Rows ``start:stop`` zero-padded to ``chunk`` rows, so every chunk has one shape (one compile)."""
+    padded = np.zeros((chunk, coefficients.shape[1]))
+    padded[: stop - start] = coefficients[start:stop]
+    return padded
 
-    extra = None if trajectory is None else _path_variables(loss, trajectory, centre, directions)
-    return dataset(grid, status, extra)
+
+def slice_task(loss: ProblemRef, centre: np.ndarray, directions: np.ndarray, coefficients: np.ndarray,
+               count: int, dtype: str) -> dict[str, np.ndarray]:
+    """One chunk of a slice as a pure task (DESIGN.md "Scale-out"): ``{"loss": L(c + a·D)}`` for the
+    first ``count`` rows ``a`` of ``coefficients``, computed in ``dtype``.  ``loss`` refers to a
+    problem (evaluated by its :func:`slice_kernel`, the fast plane kernel where it has one) or a
+    loss callable (the generic kernel), so a worker computes what the in-process sweep computes."""
+    target = loss.resolve()
+    evaluate = slice_kernel(target)[0] if isinstance(target, Problem) else _evaluator(target)
+    values = evaluate(*(jnp.asarray(v, dtype) for v in (centre, directions, coefficients)))
+    return {"loss": np.asarray(values)[:count]}
 
 
 def _path_variables(loss, trajectory, centre, directions) -> dict:
@@ -334,6 +362,8 @@ def slice_loss(
     direction_kind: str = "custom",
     cancel: CancelToken | None = None,
     dtype=None,
+    executor: Executor | None = None,
+    store=None,
 ) -> xr.Dataset:
     """The loss on a 1-D or 2-D slice as a Dataset.
 
@@ -347,4 +377,5 @@ def slice_loss(
     point, i.e. the surface value under the drawn path).
     """
     return drive(iter_slice(problem, centre, directions, alpha, beta, chunk=chunk, trajectory=trajectory,
-                            loss=loss, direction_kind=direction_kind, cancel=cancel, dtype=dtype))
+                            loss=loss, direction_kind=direction_kind, cancel=cancel, dtype=dtype,
+                            executor=executor, store=store))

@@ -50,6 +50,7 @@ GENERATORS = {
         QUARTIC, np.array([[0.5, 0.4], [-1.0, 0.3]]), "newton-mr", num_steps=8, chunk=4),
     "critical-points/experiment": lambda: critical.iter_experiment(
         QUARTIC, "newton-mr", num_runs=2, starts="uniform", num_steps=8, chunk=4),
+    "residual-map": lambda: critical.iter_residual_map(QUARTIC, 4, chunk=6),
     "ridge-rider-tree": lambda: rr.iter_search(_saddle(), jnp.zeros(3), max_depth=1, n_ridges=1, max_steps=8),
     "lyapunov-map": lambda: dy.iter_lyapunov_map(
         "matching-pennies", "simgd", np.linspace(-1, 1, 3), np.linspace(-1, 1, 2), k=2, chunk=4, alpha=1.0),

@@ -42,12 +42,14 @@ import optax
 import xarray as xr
 
 from .. import limits
+from ..executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
 from ..results import result_attrs
-from ..update_rules import FixedPointMap, fixed_point_map
+from ..stores import SweepStore
+from ..update_rules import FixedPointMap, as_arrays, fixed_point_map
 from .common import as_points, game_config, resolve
 
 Array = jax.Array
@@ -177,15 +179,22 @@ def lyapunov(game: Game | str, rule: str, theta0, k: int = 10, n: int = 1, objec
 
 def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: int = 1, objective: str = "max",
                       directions: str = "eigh", chunk: int = 4096, seed: int = 0,
-                      cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
+                      cancel: CancelToken | None = None, executor: Executor | None = None, store=None,
+                      **hyper) -> Generator[Event, None, xr.Dataset]:
     """Stream the max (or sum/min top-n) k-step exponent over a grid of starts of a 2-D game.
 
     The grid is the axes ``xs, ys``, or ``xs`` alone a grid spec
     (:class:`landscape.grids.Grid`, or a resolution over the game's box).
-    Each chunk of ``chunk`` cells is one vmapped, jitted call; each event's
-    ``partial`` is the map so far (NaN where not computed) and ``data`` has
-    the chunk's flat row-major cell range ``start``/``stop`` (LEGACY, until
-    the views render ``partial``: its ``values`` and the map ``shape``).
+    Each chunk of ``chunk`` cells is one vmapped, jitted call, a pure task
+    (:func:`lyapunov_map_task`) run by ``executor`` (:mod:`landscape.executor`:
+    in-process by default, or Dask, events then in completion order); with
+    ``store`` (a zarr path) finished chunks are written as they arrive and a
+    rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a
+    read-only view of the map, filled in place (NaN where not computed), and
+    ``data`` has the chunk's flat row-major cell range ``start``/``stop`` and
+    ``error`` (why the chunk's task raised, else ``None``; its cells stay NaN
+    and the reason lands in ``attrs["failed_chunks"]``) (LEGACY, until the
+    views render ``partial``: its ``values`` and the map ``shape``).
     Returns a Dataset with ``exponent (y, x)`` (NaN where not computed).
     """
     game, _, h, hf = resolve(game, rule, hyper)
@@ -194,29 +203,39 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: 
     grid = Grid.of(xs if ys is None else (xs, ys), game.bounds)
     limits.check_grid(*reversed(grid.shape))
     limits.check("steps", k)
-    kernel = _map_kernel(game, rule, k, n, objective, directions)
     points = grid.points()
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(points))
-    out = np.full(len(points), np.nan)
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), len(points)))
+    ranges = chunk_ranges(len(points), chunk)
     config = game_config(game, rule, hf, k=k, n=n, objective=objective, directions=directions, seed=seed)
-
-    def dataset(values, status):
-        return xr.Dataset({"exponent": (("y", "x"), values.reshape(grid.shape))}, coords=grid.coords(),
-                          attrs=result_attrs("lyapunov-map", config, status=status))
-
-    status = "complete"
-    for start in range(0, len(points), chunk):
-        if is_cancelled(cancel):
-            status = "cancelled"
-            break
-        stop = min(start + chunk, len(points))
+    result = xr.Dataset(
+        {"exponent": (("y", "x"), np.full(grid.shape, np.nan))},
+        coords=grid.coords(),
+        attrs=result_attrs("lyapunov-map", config, status="running", points_done=0),
+    )
+    store = None if store is None else SweepStore.open(store, result, ["exponent"], ranges)
+    out = result["exponent"].values.reshape(-1)  # a view: the sweep fills the result in place
+    sweep = Sweep({"exponent": out}, ranges)
+    ref, fixed = ProblemRef(game), (rule, k, n, objective, directions, hf)
+    calls = []
+    for i, (start, stop) in enumerate(ranges):
         idx = np.arange(start, stop)
         pad = np.resize(idx, chunk) if stop - start < chunk and start > 0 else idx  # fixed shape: no recompiles
-        vals = np.asarray(kernel(as_points(points[pad], 2), h, keys[pad]))[: stop - start]
-        out[start:stop] = vals
-        yield Event("chunk", stop, len(points), dataset(frozen(out), "running"),
-                    {"start": start, "stop": stop, "values": vals, "shape": grid.shape})
-    return dataset(out, status)
+        calls.append((i, (ref, *fixed, points[pad], keys[pad], stop - start)))
+    for outcome in run_chunks(lyapunov_map_task, calls, executor=executor, store=store, cancel=cancel):
+        start, stop, values = sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), sweep.partial(result),
+                    {"start": start, "stop": stop, "error": outcome.error,
+                     "values": values["exponent"], "shape": grid.shape})  # LEGACY: values, shape
+    result.attrs.update(sweep.finish(store))
+    return result
+
+
+def lyapunov_map_task(game: ProblemRef, rule: str, k: int, n: int, objective: str, directions: str,
+                      hyper: dict, points: np.ndarray, keys: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """One chunk of a Lyapunov map as a pure task (DESIGN.md "Scale-out"): the objective exponent at
+    the first ``count`` of ``points (m, 2)``, ``keys (m, 2)`` the per-cell PRNG keys."""
+    kernel = _map_kernel(game.resolve(), rule, k, n, objective, directions)
+    return {"exponent": np.asarray(kernel(as_points(points, 2), as_arrays(hyper), jnp.asarray(keys)))[:count]}
 
 
 def lyapunov_map(game, rule, xs, ys=None, k: int = 10, **kwargs) -> xr.DataArray:

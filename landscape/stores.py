@@ -1,0 +1,219 @@
+"""Resumable sweep stores: a sweep's result written to zarr chunk by chunk as it finishes.
+
+A store is a plain zarr group that ``xarray.open_zarr`` reads: the sweep's
+result Dataset in its final schema (NaN where not yet computed) with the
+result attrs (``kind``, ``config``, ``versions``) plus
+
+* ``status``: ``partial`` while running or after a crash, ``complete`` or
+  ``cancelled`` when the sweep ended;
+* ``chunks``: JSON list of the chunks' flat ``[start, stop)`` cell ranges;
+* ``chunks_done``: JSON list of the chunks whose cells are written;
+* ``failed_chunks``: JSON ``{chunk: reason}`` of the tasks that raised (NaN cells);
+* ``store_format``: :data:`STORE_FORMAT`, the mark of a landscape store.
+
+Only the sweep's driver process writes.  Each finished chunk's cells are
+written before the chunk is added to ``chunks_done``, and zarr's local store
+replaces every file atomically (write, then rename), so a sweep killed at any
+moment (even by SIGKILL) loses no chunk it reported finished; rerunning it
+with the same store computes only the chunks not in ``chunks_done``.  A
+store made with a different configuration, chunking or fixed data
+(directions, centre, axes) is refused with a message naming the difference,
+and a partial store is never loaded as complete (:func:`load`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .executor import Outcome
+
+STORE_FORMAT = "landscape-sweep/1"
+STATUSES = ("partial", "complete", "cancelled")
+_BOOKKEEPING = ("status", "chunks", "chunks_done", "failed_chunks", "store_format", "points_done")
+
+
+class StoreError(ValueError):
+    """A store that cannot be used: foreign, corrupt, or made with another configuration."""
+
+
+def _open_group(path, mode: str):
+    import zarr
+
+    try:
+        return zarr.open_group(str(path), mode=mode)
+    except Exception as exc:  # zarr raises several types for a foreign or damaged directory
+        raise StoreError(f"{path} is not a readable zarr store ({type(exc).__name__}: {exc})") from None
+
+
+def _differences(stored: Any, wanted: Any, where: str = "") -> list[str]:
+    """Human-readable paths where two decoded JSON configs differ."""
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        out = []
+        for key in sorted(set(stored) | set(wanted)):
+            sub = f"{where}.{key}" if where else str(key)
+            if key not in stored:
+                out.append(f"{sub}: not in the store, requested {wanted[key]!r}")
+            elif key not in wanted:
+                out.append(f"{sub}: stored {stored[key]!r}, not in the request")
+            else:
+                out.extend(_differences(stored[key], wanted[key], sub))
+        return out
+    return [] if stored == wanted else [f"{where or 'value'}: stored {stored!r}, requested {wanted!r}"]
+
+
+class SweepStore:
+    """The zarr store of one sweep; see the module docstring for the layout."""
+
+    def __init__(self, path, variables: Sequence[str], ranges: Sequence[tuple[int, int]], shape) -> None:
+        self.path = Path(path)
+        self.variables = tuple(variables)
+        self.ranges = [tuple(r) for r in ranges]
+        self.shape = tuple(shape)
+        self.group = _open_group(self.path, "r+")
+        self._done = set(json.loads(self.group.attrs["chunks_done"]))
+        self._failures = {int(k): v for k, v in json.loads(self.group.attrs.get("failed_chunks", "{}")).items()}
+
+    @classmethod
+    def open(cls, path, template: xr.Dataset, variables: Sequence[str],
+             ranges: Sequence[tuple[int, int]]) -> SweepStore:
+        """Create the store from ``template`` (the result in its final schema), or check that an
+        existing one belongs to this exact sweep and reopen it for resuming."""
+        path = Path(path)
+        shape = template[variables[0]].shape
+        if not path.exists():
+            cls._create(path, template, variables, ranges)
+        else:
+            cls._check(path, template, variables, ranges)
+        return cls(path, variables, ranges, shape)
+
+    @staticmethod
+    def _create(path: Path, template: xr.Dataset, variables, ranges) -> None:
+        ds = template.copy()
+        ds.attrs = {k: v for k, v in template.attrs.items() if k not in _BOOKKEEPING}
+        ds.attrs.update(status="partial", store_format=STORE_FORMAT, chunks=json.dumps([list(r) for r in ranges]),
+                        chunks_done="[]")
+        size = max(stop - start for start, stop in ranges)
+        encoding = {}
+        for name in variables:
+            var_shape = ds[name].shape
+            row = int(np.prod(var_shape[1:])) if len(var_shape) > 1 else 1
+            encoding[name] = {"chunks": (max(1, size // row),) + var_shape[1:]}
+        with warnings.catch_warnings():  # zarr v3 calls consolidated metadata "not yet in the spec"
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+            ds.to_zarr(str(path), mode="w-", encoding=encoding)
+
+    @staticmethod
+    def _check(path: Path, template: xr.Dataset, variables, ranges) -> None:
+        attrs = dict(_open_group(path, "r").attrs)
+        if attrs.get("store_format") != STORE_FORMAT:
+            raise StoreError(f"{path} exists but is not a landscape sweep store (no store_format "
+                             f"{STORE_FORMAT!r} attribute); choose another --out path")
+        if attrs.get("kind") != template.attrs["kind"]:
+            raise StoreError(f"{path} holds a {attrs.get('kind')!r} sweep, not {template.attrs['kind']!r}")
+        diffs = _differences(json.loads(attrs["config"]), json.loads(template.attrs["config"]))
+        if attrs.get("dtype") != template.attrs.get("dtype"):
+            diffs.append(f"dtype: stored {attrs.get('dtype')!r}, requested {template.attrs.get('dtype')!r}")
+        if json.loads(attrs["chunks"]) != [list(r) for r in ranges]:
+            diffs.append("chunks: the stored sweep was cut into different chunks")
+        try:
+            stored = xr.open_zarr(str(path))
+        except Exception as exc:
+            raise StoreError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
+        for name in set(template.variables) | set(stored.variables):
+            if name not in stored.variables or name not in template.variables:
+                diffs.append(f"variable {name!r}: in only one of the store and the request")
+            elif name in variables:
+                if stored[name].shape != template[name].shape:
+                    diffs.append(f"{name}: stored shape {stored[name].shape}, requested {template[name].shape}")
+            elif not np.array_equal(np.asarray(stored[name].values), np.asarray(template[name].values),
+                                    equal_nan=True):
+                diffs.append(f"{name}: the stored values differ from the requested ones")
+        if diffs:
+            raise StoreError(f"{path} was made by a different sweep; refusing to resume it. Differences: "
+                             + "; ".join(diffs))
+
+    # -- progress ------------------------------------------------------------------------------
+    def finished(self) -> set[int]:
+        """Indices of the chunks whose cells are in the store."""
+        return set(self._done)
+
+    def _region(self, index: int):
+        start, stop = self.ranges[index]
+        row = int(np.prod(self.shape[1:])) if len(self.shape) > 1 else 1
+        r0, r1 = start // row, -(-stop // row)
+        return r0, r1, start - r0 * row, stop - r0 * row
+
+    def read(self, index: int) -> Outcome:
+        """A stored chunk as an :class:`Outcome` (``cached=True``)."""
+        r0, r1, a, b = self._region(index)
+        values = {name: np.asarray(self.group[name][r0:r1]).reshape(-1)[a:b] for name in self.variables}
+        error = self._failures.get(index)
+        return Outcome(index, values=None if error else values, error=error, cached=True)
+
+    def write(self, outcome: Outcome) -> None:
+        """Write a chunk's cells (NaN for a failure), then record it as done (in that order)."""
+        r0, r1, a, b = self._region(outcome.index)
+        for name in self.variables:
+            array = self.group[name]
+            block = np.asarray(array[r0:r1])
+            flat = block.reshape(-1)
+            flat[a:b] = np.nan if outcome.error is not None else outcome.values[name]
+            array[r0:r1] = block
+        self._done.add(outcome.index)
+        update = {"chunks_done": json.dumps(sorted(self._done))}
+        if outcome.error is not None:
+            self._failures[outcome.index] = outcome.error
+            update["failed_chunks"] = json.dumps({str(k): v for k, v in sorted(self._failures.items())})
+        self.group.attrs.update(update)
+
+    def finish(self, status: str) -> None:
+        """Set the final ``status`` (``complete`` or ``cancelled``)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; choose from {', '.join(STATUSES)}")
+        self.group.attrs.update({"status": status})
+
+
+def _chunks_progress(attrs) -> tuple[int, int, int, int]:
+    ranges = json.loads(attrs["chunks"])
+    done = set(json.loads(attrs["chunks_done"]))
+    cells = sum(stop - start for i, (start, stop) in enumerate(ranges) if i in done)
+    total_cells = ranges[-1][1] if ranges else 0
+    return len(done), len(ranges), cells, total_cells
+
+
+def info(path) -> dict[str, Any]:
+    """Kind, status, configuration and progress of a store (what ``landscape info`` prints)."""
+    if not os.path.exists(path):
+        raise StoreError(f"no store at {path}")
+    attrs = dict(_open_group(path, "r").attrs)
+    if attrs.get("store_format") != STORE_FORMAT:
+        raise StoreError(f"{path} is not a landscape sweep store (no store_format {STORE_FORMAT!r} attribute)")
+    chunks_done, chunks, cells, total = _chunks_progress(attrs)
+    return {
+        "kind": attrs.get("kind"),
+        "status": attrs.get("status"),
+        "config": json.loads(attrs.get("config", "{}")),
+        "chunks_done": chunks_done,
+        "chunks": chunks,
+        "cells_done": cells,
+        "cells": total,
+        "failed_chunks": json.loads(attrs.get("failed_chunks", "{}")),
+    }
+
+
+def load(path, allow_partial: bool = False) -> xr.Dataset:
+    """The result in a store, loaded into memory.  A store whose status is not ``complete`` is
+    refused unless ``allow_partial`` (its missing cells are NaN)."""
+    summary = info(path)
+    if summary["status"] != "complete" and not allow_partial:
+        raise StoreError(f"{path} is {summary['status']} ({summary['chunks_done']}/{summary['chunks']} chunks); "
+                         "rerun the same sweep to resume it, or pass allow_partial=True")
+    return xr.open_zarr(str(path)).load()

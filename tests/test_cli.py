@@ -1,0 +1,88 @@
+"""The `landscape` command: each subcommand on a small problem, resume, and bad arguments (exit 2)."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from landscape import critical, problems
+from landscape.cli import main
+from landscape.dynamics import lyapunov_map
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+def test_slice_writes_a_plain_zarr_store_and_info_reports_it(run, tmp_path):
+    out = tmp_path / "run.zarr"
+    result = run("slice", "mlp-digits", "--option", "hidden=[4]", "--grid", 5, "--chunk", 10, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    ds = xr.open_zarr(out).load()
+    assert ds.loss.dims == ("beta", "alpha") and ds.attrs["status"] == "complete"
+    assert json.loads(ds.attrs["config"])["options"]["hidden"] == [4]
+    problem = problems.get("mlp-digits", hidden=[4])
+    expected = problem.loss(ds.centre.values + 0.5 * ds.directions.values[0] - 1.0 * ds.directions.values[1])
+    assert ds.attrs["dtype"] == "float32"  # the fast plane kernel of an MLP sweeps in float32
+    np.testing.assert_allclose(ds.loss.sel(alpha=0.5, beta=-1.0).item(), float(expected), rtol=1e-5)
+
+    again = run("slice", "mlp-digits", "--option", "hidden=[4]", "--grid", 5, "--chunk", 10, "--out", out, "--quiet")
+    assert again.exit_code == 0 and "complete" in again.output  # seeded: same grid, nothing to recompute
+
+    info = run("info", out)
+    assert info.exit_code == 0
+    assert "kind: slice" in info.output and "status: complete" in info.output
+    assert "progress: 3/3 chunks, 25/25 cells (100%)" in info.output
+
+
+def test_lyapunov_and_residuals_match_the_engine(run, tmp_path):
+    out = tmp_path / "map.zarr"
+    result = run("lyapunov", "matching-pennies", "--grid", 4, "--k", 3, "--chunk", 6, "--hyper", "alpha=0.5",
+                 "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    xs = np.linspace(-4, 4, 4)
+    expected = lyapunov_map("matching-pennies", "simgd", xs, xs, k=3, chunk=6, alpha=0.5)
+    np.testing.assert_array_equal(xr.open_zarr(out).exponent.values, expected.values)
+
+    out = tmp_path / "residuals.zarr"
+    result = run("residuals", "frye-quartic", "--grid", 4, "--chunk", 8, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    expected = critical.residual_map(problems.get("frye-quartic"), 4, chunk=8)
+    np.testing.assert_allclose(xr.open_zarr(out).r.values, expected.r.values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["slice", "no-such-problem", "--out", "x.zarr"], "unknown problem 'no-such-problem'"),
+        (["slice", "rosenbrock", "--out", "x.zarr"], "filter normalisation needs a layered network"),
+        (["slice", "rosenbrock", "--grid", "1", "--out", "x.zarr"], "1 is not in the range x>=2"),
+        (["slice", "rosenbrock", "--directions", "random"], "Missing option '--out'"),
+        (["slice", "rosenbrock", "--option", "a", "--out", "x.zarr"], "expected NAME=VALUE"),
+        (["slice", "rosenbrock", "--workers", "2", "--scheduler", "tcp://h:1", "--directions", "random",
+          "--out", "x.zarr"], "not both"),
+        (["lyapunov", "matching-pennies", "--rule", "nope", "--out", "x.zarr"], "unknown rule 'nope'"),
+        (["info", "missing.zarr"], "does not exist"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_usage_message(run, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output and message in result.output
+
+
+def test_store_of_another_sweep_refused_with_exit_2(run, tmp_path):
+    out = tmp_path / "run.zarr"
+    assert run("slice", "rosenbrock", "--directions", "random", "--grid", 3, "--out", out, "--quiet").exit_code == 0
+    result = run("slice", "rosenbrock", "--directions", "random", "--grid", 3, "--span", 2, "--out", out, "--quiet")
+    assert result.exit_code == 2 and "alpha: stored [-1.0, 1.0, 3], requested [-2.0, 2.0, 3]" in result.output
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
+    result = run("info", foreign)
+    assert result.exit_code == 2 and "not a landscape sweep store" in result.output

@@ -1,0 +1,145 @@
+"""The executor seam: the same sweeps in-process and on a 2-process LocalCluster; faults and cancel."""
+
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from landscape import critical, problems
+from landscape.dynamics import iter_lyapunov_map
+from landscape.executor import (DaskExecutor, InProcess, ProblemRef, Sweep, chunk_ranges, make_executor,
+                                run_chunks)
+from landscape.jobs import CancelToken, drive
+from landscape.problems import Problem
+from landscape.slices import iter_slice, make_directions, slice_loss
+
+distributed = pytest.importorskip("distributed")
+
+A = np.diag([1.0, 3.0, 0.5])
+QUADRATIC = Problem("user-quadratic", 3, lambda t: 0.5 * t @ jnp.asarray(A) @ t + jnp.sum(jnp.sin(t)),
+                    lambda k: jnp.zeros(3))
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def square(x):
+    return {"v": np.array([x * x], dtype=float)}
+
+
+def fails_on_two(x):
+    if x == 2:
+        raise FloatingPointError("NaN loss by design")
+    return square(x)
+
+
+def slow_square(x):
+    time.sleep(0.4)
+    return square(x)
+
+
+def test_slice_same_in_process_and_on_two_workers(client):
+    problem = problems.get("six-hump-camel")  # shipped by registry name (workers rebuild it)
+    centre = problem.init(jax.random.PRNGKey(1))
+    directions = make_directions(problem, "random", centre, key=jax.random.PRNGKey(2))
+    alpha = np.linspace(-1, 1, 5)
+    local = slice_loss(problem, centre, directions, alpha, chunk=6)
+    seen = []
+
+    def partial_grid_fills_where_chunks_arrive(event):
+        seen.extend(event.data["index"])
+        np.testing.assert_array_equal(np.flatnonzero(np.isfinite(event.data["grid"].ravel())), sorted(seen))
+        assert event.done == len(seen)
+
+    remote = drive(iter_slice(problem, centre, directions, alpha, chunk=6, executor=DaskExecutor(client)),
+                   partial_grid_fills_where_chunks_arrive)
+    assert sorted(seen) == list(range(25))
+    assert remote.attrs["status"] == "complete" and np.isfinite(remote.loss).all()
+    np.testing.assert_allclose(remote.loss.values, local.loss.values, rtol=0, atol=1e-12)
+
+
+def test_cloudpickled_user_problem_on_workers(client):
+    alpha = np.linspace(-1, 1, 4)
+    directions = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    remote = slice_loss(QUADRATIC, np.zeros(3), directions, alpha, chunk=5, executor=DaskExecutor(client))
+    bb, aa = np.meshgrid(alpha, alpha, indexing="ij")
+    points = aa[..., None] * directions[0] + bb[..., None] * directions[1]
+    expected = 0.5 * np.einsum("...i,ij,...j->...", points, A, points) + np.sin(points).sum(-1)
+    np.testing.assert_allclose(remote.loss.values, expected, rtol=0, atol=1e-12)  # float64 on the workers too
+
+
+def test_lyapunov_map_same_in_process_and_on_two_workers(client):
+    xs, ys = np.linspace(-1, 1, 4), np.linspace(-0.5, 0.5, 3)
+    kwargs = dict(k=3, chunk=5, alpha=0.5)
+    local = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, **kwargs))
+    with make_executor(scheduler=client.scheduler.address) as executor:  # joining a cluster by its address
+        remote = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, executor=executor, **kwargs))
+    assert np.isfinite(local.exponent).all()
+    np.testing.assert_allclose(remote.exponent.values, local.exponent.values, rtol=0, atol=1e-12)
+
+
+def test_residual_map_same_in_process_and_on_two_workers(client):
+    problem = problems.get("frye-quartic")
+    grid = (np.linspace(-2, 2, 4), np.linspace(-1, 1, 3))
+    local = critical.residual_map(problem, grid)  # one chunk, as before the executor seam
+    remote = critical.residual_map(problem, grid, chunk=5, executor=DaskExecutor(client))
+    for name in critical.RESIDUAL_MAP_VARIABLES:
+        assert np.isfinite(local[name]).all()
+        np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_problem_ref_ships_registered_problem_by_name():
+    import pickle
+
+    problem = problems.get("rosenbrock")
+    shipped = pickle.loads(pickle.dumps(ProblemRef(problem)))
+    assert shipped._state["name"] == "rosenbrock" and shipped._state["payload"] is None
+    assert shipped.resolve().config() == problem.config()  # rebuilt from the registry
+
+
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_raising_task_is_recorded_and_sweep_continues(client, on_cluster):
+    executor = DaskExecutor(client) if on_cluster else InProcess()
+    ranges = chunk_ranges(4, 1)
+    sweep = Sweep({"v": np.full(4, np.nan)}, ranges)
+    for outcome in run_chunks(fails_on_two, [(i, (i,)) for i in range(4)], executor=executor):
+        sweep.apply(outcome)
+    np.testing.assert_array_equal(sweep.arrays["v"], [0.0, 1.0, np.nan, 9.0])
+    attrs = sweep.attrs()
+    assert attrs["status"] == "complete"
+    assert "FloatingPointError: NaN loss by design" in attrs["failed_chunks"]
+
+
+def test_cancel_cancels_pending_futures(client):
+    token = CancelToken()
+    seen = []
+    for outcome in run_chunks(slow_square, [(i, (i,)) for i in range(8)], executor=DaskExecutor(client),
+                              cancel=token):
+        seen.append(outcome.index)
+        token.cancel()
+    assert seen and len(seen) < 8
+    deadline = time.time() + 10
+    while client.processing() and any(client.processing().values()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(client.processing().values())  # nothing left running or queued
+
+
+def test_killed_worker_costs_only_in_flight_chunks(client):
+    calls = [(i, (i,)) for i in range(6)]
+    values = np.full(6, np.nan)
+    pids = client.run(os.getpid)
+    killed = False
+    for outcome in run_chunks(slow_square, calls, executor=DaskExecutor(client)):
+        values[outcome.index] = outcome.values["v"][0]
+        if not killed:  # SIGKILL one worker process while chunks are in flight; its nanny restarts it
+            os.kill(next(iter(pids.values())), signal.SIGKILL)
+            killed = True
+    np.testing.assert_array_equal(values, np.arange(6.0) ** 2)

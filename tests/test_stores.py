@@ -1,0 +1,174 @@
+"""Resumable zarr sweep stores: SIGKILL and resume, refusal of other configs and foreign stores."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+from landscape import problems, stores
+from landscape.dynamics import iter_lyapunov_map
+from landscape.executor import InProcess
+from landscape.jobs import CancelToken, drive
+from landscape.problems import Problem
+from landscape.slices import iter_slice, make_directions
+
+ROOT = Path(__file__).resolve().parents[1]
+CHUNKS, KILL_AFTER = 9, 3
+
+
+class Counting(InProcess):
+    """In-process executor that counts the chunk tasks it actually runs."""
+
+    def __init__(self):
+        self.ran = 0
+
+    def run(self, task, calls, cancel=None):
+        for outcome in super().run(task, calls, cancel):
+            self.ran += 1
+            yield outcome
+
+
+def sweep(store=None, span=1.0, seed=0, **kwargs):
+    """A 6×6 slice of six-hump-camel in 9 chunks of 4 cells (used by the child process too)."""
+    problem = problems.get("six-hump-camel")
+    centre = np.array([0.1, -0.2])
+    directions = make_directions(problem, "random", centre, key=jax.random.PRNGKey(seed))
+    alpha = np.linspace(-span, span, 6)
+    return iter_slice(problem, centre, directions, alpha, chunk=4, direction_kind="random", store=store, **kwargs)
+
+
+CHILD = """
+import sys, time, jax
+jax.config.update("jax_enable_x64", True)
+from tests.test_stores import sweep, KILL_AFTER
+stream = sweep(sys.argv[1])
+for _ in range(KILL_AFTER):
+    event = next(stream)
+    print("chunk", event.done, flush=True)
+time.sleep(120)  # killed here, mid-sweep
+"""
+
+
+def test_sigkilled_sweep_resumes_computing_only_missing_chunks(tmp_path):
+    path = tmp_path / "run.zarr"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        lines = [child.stdout.readline() for _ in range(KILL_AFTER)]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert all(line.startswith("chunk") for line in lines), lines
+    summary = stores.info(path)
+    assert (summary["status"], summary["chunks_done"], summary["chunks"]) == ("partial", KILL_AFTER, CHUNKS)
+    with pytest.raises(stores.StoreError, match="partial"):
+        stores.load(path)  # a partial store is never loaded as complete
+
+    counting = Counting()
+    resumed = drive(sweep(path, executor=counting))
+    assert counting.ran == CHUNKS - KILL_AFTER
+    uninterrupted = drive(sweep())
+    np.testing.assert_array_equal(resumed.loss.values, uninterrupted.loss.values)
+    assert np.isfinite(uninterrupted.loss).all()
+    stored = stores.load(path)
+    np.testing.assert_array_equal(stored.loss.values, uninterrupted.loss.values)
+    assert stored.attrs["status"] == "complete" and stored.attrs["kind"] == "slice-2d"
+
+    again = Counting()
+    drive(sweep(path, executor=again))
+    assert again.ran == 0  # a complete store is not recomputed
+
+
+def test_store_is_plain_zarr_with_result_schema(tmp_path):
+    path = tmp_path / "run.zarr"
+    ds = drive(sweep(path))
+    opened = xr.open_zarr(path)
+    assert opened.loss.dims == ("beta", "alpha")
+    np.testing.assert_array_equal(opened.loss.values, ds.loss.values)
+    np.testing.assert_array_equal(opened.directions.values, ds.directions.values)
+    assert {"kind", "config", "versions", "status"} <= set(opened.attrs)
+    assert opened.attrs["config"] == ds.attrs["config"]
+
+
+def test_cancelled_sweep_is_marked_and_resumes(tmp_path):
+    path = tmp_path / "run.zarr"
+    token = CancelToken()
+    stream = sweep(path, cancel=token)
+    next(stream)
+    token.cancel()
+    partial = drive(stream)
+    assert partial.attrs["status"] == "cancelled" and stores.info(path)["status"] == "cancelled"
+    with pytest.raises(stores.StoreError, match="cancelled"):
+        stores.load(path)
+    counting = Counting()
+    assert drive(sweep(path, executor=counting)).attrs["status"] == "complete"
+    assert counting.ran == CHUNKS - 1
+
+
+def test_other_config_or_directions_refused_with_the_difference(tmp_path):
+    path = tmp_path / "run.zarr"
+    drive(sweep(path))
+    with pytest.raises(stores.StoreError, match=r"alpha: stored \[-1.0, 1.0, 6\], requested \[-2.0, 2.0, 6\]"):
+        drive(sweep(path, span=2.0))
+    with pytest.raises(stores.StoreError, match="directions: the stored values differ"):
+        drive(sweep(path, seed=1))
+
+
+def test_foreign_and_corrupt_stores_refused(tmp_path):
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"loss": ("alpha", np.zeros(6))}).to_zarr(foreign, consolidated=False)
+    with pytest.raises(stores.StoreError, match="not a landscape sweep store"):
+        drive(sweep(foreign))
+    corrupt = tmp_path / "corrupt.zarr"
+    corrupt.mkdir()
+    (corrupt / "zarr.json").write_text("{not json")
+    with pytest.raises(stores.StoreError, match="not a readable zarr store"):
+        drive(sweep(corrupt))
+    with pytest.raises(stores.StoreError, match="no store"):
+        stores.info(tmp_path / "missing.zarr")
+
+
+def test_failing_tasks_recorded_in_the_store(tmp_path):
+    def check(theta):
+        if np.any(np.asarray(theta)[..., 0] > 0.75):
+            raise FloatingPointError("NaN loss by design")
+        return np.zeros(np.shape(theta)[:-1])
+
+    def loss(theta):
+        guard = jax.pure_callback(check, jax.ShapeDtypeStruct((), theta.dtype), theta, vmap_method="sequential")
+        return jnp.sum(theta**2) + guard
+
+    problem = Problem("fails-beyond-0.75", 2, loss, lambda key: jnp.zeros(2))
+    path = tmp_path / "run.zarr"
+    alpha = np.linspace(-1, 1, 5)  # chunks of 2: [-1, -0.5], [0, 0.5], [1]; only the last fails
+    ds = drive(iter_slice(problem, np.zeros(2), np.eye(2)[:1], alpha, chunk=2, store=path))
+    assert ds.attrs["status"] == "complete"
+    np.testing.assert_array_equal(ds.loss.values, [1.0, 0.25, 0.0, 0.25, np.nan])
+    summary = stores.info(path)
+    assert summary["status"] == "complete" and summary["chunks_done"] == 3
+    assert list(summary["failed_chunks"]) == ["2"] and "NaN loss by design" in summary["failed_chunks"]["2"]
+
+
+def test_lyapunov_map_store_resumes(tmp_path):
+    path = tmp_path / "map.zarr"
+    xs, ys = np.linspace(-1, 1, 4), np.linspace(-0.5, 0.5, 3)
+    token = CancelToken()
+    stream = iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, cancel=token, store=path,
+                               alpha=0.5)
+    next(stream)
+    token.cancel()
+    drive(stream)
+    counting = Counting()
+    resumed = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, store=path,
+                                      executor=counting, alpha=0.5))
+    assert counting.ran == 2
+    plain = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, alpha=0.5))
+    np.testing.assert_array_equal(resumed.exponent.values, plain.exponent.values)
+    np.testing.assert_array_equal(stores.load(path).exponent.values, plain.exponent.values)
