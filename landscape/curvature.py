@@ -128,6 +128,25 @@ def _ritz_residuals(alphas, betas, steps, k):
     return values, betas[steps - 1] * jax.vmap(last_component)(values)
 
 
+def _small_eigh(alphas, betas, steps, k):
+    """The ``k`` largest eigenpairs of the leading ``steps``-block of the tridiagonal buffer, by
+    ``eigh`` of the smallest power-of-two block that holds it (``lax.switch`` over static sizes:
+    a 96² ``eigh`` costs far more than the few steps a small problem needs)."""
+    size = alphas.shape[0]
+    diagonal, off = _padded_tridiagonal(alphas, betas, steps)
+    blocks = sorted({min(size, max(k, 1 << b)) for b in range(3, size.bit_length() + 1)})
+
+    def block(m):
+        def top():
+            values, vectors = jnp.linalg.eigh(jnp.diag(diagonal[:m]) + jnp.diag(off[: m - 1], 1)
+                                              + jnp.diag(off[: m - 1], -1))
+            return values[::-1][:k], jnp.zeros((size, k), vectors.dtype).at[:m].set(vectors[:, ::-1][:, :k])
+        return top
+
+    which = jnp.searchsorted(jnp.asarray(blocks), steps)
+    return jax.lax.switch(which, [block(m) for m in blocks])
+
+
 @partial(jax.jit, static_argnums=(0, 3, 4))
 def _lanczos_loop(loss: Loss, theta: Array, v0: Array, k: int, size: int, sign, budget, tol) -> LanczosResult:
     """Lanczos on ``sign·H`` with full reorthogonalisation in a fixed ``(size, dim)`` buffer,
@@ -156,9 +175,7 @@ def _lanczos_loop(loss: Loss, theta: Array, v0: Array, k: int, size: int, sign, 
     state = (0, jnp.zeros((size, theta.shape[0]), dtype), jnp.zeros(size, dtype), jnp.zeros(size, dtype),
              v0 / jnp.linalg.norm(v0), False)
     steps, basis, alphas, betas, _, _ = jax.lax.while_loop(lambda s: ~s[-1], step, state)
-    diagonal, off = _padded_tridiagonal(alphas, betas, steps)
-    ritz, small = jnp.linalg.eigh(jnp.diag(diagonal) + jnp.diag(off, 1) + jnp.diag(off, -1))
-    ritz, small = ritz[::-1][:k], small[:, ::-1][:, :k]
+    ritz, small = _small_eigh(alphas, betas, steps, k)
     residuals = betas[steps - 1] * jnp.abs(small[steps - 1])
     converged = jnp.all(residuals <= tol * jnp.max(jnp.abs(ritz)))
     return LanczosResult(sign * ritz, basis.T @ small, residuals, steps, converged)
