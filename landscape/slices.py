@@ -35,7 +35,6 @@ runs it to the end.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import jax
@@ -47,6 +46,7 @@ from jax.flatten_util import ravel_pytree
 from .curvature import lanczos
 from .grids import Grid
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
+from .kernel_cache import KERNELS
 from .problems.base import Problem
 from .results import result_attrs
 
@@ -138,7 +138,7 @@ def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:
     return coef, residual
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("slices._evaluator")
 def _evaluator(loss: Callable[[Array], Array]):
     """Jitted ``(centre, directions (k, dim), coefficients (m, k)) -> losses (m,)``."""
 
@@ -160,7 +160,7 @@ def evaluate_chunk(loss: Callable[[Array], Array], centre, directions, coefficie
                                        jnp.asarray(coefficients, centre.dtype)))
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("slices._batched")
 def _batched(loss: Callable[[Array], Array]):
     """Jitted ``thetas (m, dim) -> losses (m,)``."""
     return jax.jit(jax.vmap(loss))

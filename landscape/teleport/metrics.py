@@ -10,20 +10,20 @@ mapped over the models.
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..kernel_cache import KERNELS
 from ..problems.base import Problem
 from ..results import result_attrs
 from .groups import cross_entropy, weights_of
 from .objectives import PAPER_DISPLACEMENTS, curvature, make_probes, sharpness
 
 
-@functools.lru_cache(maxsize=16)
+@KERNELS("teleport.metrics._kernel")
 def _kernel(activation: str, action: int):
     def one(ws, probes, x, y, xb, yb, x_test, y_test):
         return {
