@@ -355,11 +355,13 @@ class SpectrumSummary:
         return self.method == "dense"
 
 
-def _check_which(which: str, k: int, dim: int) -> None:
+def _checked_k(which: str, k: int, dim: int) -> int:
+    """``k`` capped at ``dim`` (a 2-parameter problem has 2 eigenvalues, whatever ``k`` asks)."""
     if which not in _WHICH:
         raise ValueError(f"which must be one of {', '.join(_WHICH)}, got {which!r}")
-    if not 0 < k <= dim:
-        raise ValueError(f"k must be in 1..{dim}, got {k}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return min(k, dim)
 
 
 def _ends(evals: np.ndarray, k: int, which: str) -> np.ndarray:
@@ -392,7 +394,7 @@ def spectrum_summary(loss: Loss, theta, *, k: int = EXTREMES, which: str = "both
     """
     theta = jnp.asarray(theta)
     dim = theta.shape[0]
-    _check_which(which, k, dim)
+    k = _checked_k(which, k, dim)
     if dim <= dense_limit:
         evals = np.asarray(spectrum(loss, theta)[0])
         return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)
@@ -408,7 +410,7 @@ def spectrum_summary_along(loss: Loss, path, *, k: int = EXTREMES, which: str = 
     """
     path = jnp.atleast_2d(jnp.asarray(path))
     dim = path.shape[1]
-    _check_which(which, k, dim)
+    k = _checked_k(which, k, dim)
     if dim <= dense_limit:
         evals = np.asarray(eigenvalues_along(loss, path))
         return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)

@@ -39,7 +39,6 @@ to the end.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import jax
@@ -53,6 +52,7 @@ from .curvature import lanczos
 from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from .grids import Grid
 from .jobs import CancelToken, Event, Stream, drive
+from .kernel_cache import KERNELS
 from .plane import MLPPlane
 from .problems.base import Problem
 from .results import result_attrs
@@ -154,7 +154,7 @@ def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:
     return coef, residual
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("slices._evaluator")
 def _evaluator(loss: Callable[[Array], Array]):
     """Jitted ``(centre, directions (k, dim), coefficients (m, k)) -> losses (m,)``."""
 
@@ -165,7 +165,7 @@ def _evaluator(loss: Callable[[Array], Array]):
     return evaluate
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("slices._plane_evaluator")
 def _plane_evaluator(plane: MLPPlane):
     """Jitted fast kernel of an MLP problem (:mod:`landscape.plane`), same signature as :func:`_evaluator`."""
     return jax.jit(plane.losses)
@@ -198,7 +198,7 @@ def slice_kernel(problem: Problem, loss: Callable[[Array], Array] | None = None,
     return _plane_evaluator(plane), dtype, plane.chunk_size(dtype.itemsize)
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("slices._batched")
 def _batched(loss: Callable[[Array], Array]):
     """Jitted ``thetas (m, dim) -> losses (m,)``."""
     return jax.jit(jax.vmap(loss))

@@ -6,7 +6,8 @@ starts ``(n_starts, dim)``.  Runs are the product optimizer × start, ordered
 run is one call of one jitted function: per optimizer a ``jax.vmap`` over
 starts of a ``lax.scan`` over steps.  Hyperparameters enter as traced
 scalars, so changing a learning rate reuses the compiled code; the compiled
-functions are cached per (problem, optimizer-name tuple, chunk length).
+functions are cached per (problem, optimizer-name tuple, chunk length, precision)
+in :data:`landscape.kernel_cache.KERNELS`.
 
 Update rules (θ parameters, g = ∇L(θ_t), all from optax except damped Newton;
 declared with their hyperparameter specs in :mod:`landscape.optim`):
@@ -63,6 +64,7 @@ import xarray as xr
 from . import limits
 from . import optim
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
+from .kernel_cache import KERNELS
 from .problems.base import Problem
 from .results import result_attrs
 
@@ -99,7 +101,7 @@ def _masked(ok, value):
     return jnp.where(ok, value, jnp.nan)
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("trajectories._kernels")
 def _kernels(problem: Problem, names: tuple[str, ...], chunk: int):
     """Jitted ``(init, advance)`` for one problem, optimizer-name tuple and chunk length.
 
@@ -190,13 +192,11 @@ def iter_trajectories(
 
     init, _ = _kernels(problem, names, chunk)
     carries, record = init(starts, hps)
-    buffers = {  # the whole run, NaN until computed; step 0 = the starts
-        "theta": np.full((n_runs, steps + 1, problem.dim), np.nan),
-        "loss": np.full((n_runs, steps + 1), np.nan),
-        "grad_norm": np.full((n_runs, steps + 1), np.nan),
-    }
-    for key, value in zip(buffers, record):
-        buffers[key][:, 0] = np.asarray(value)
+    buffers = {}  # the whole run in the inputs' dtype, NaN until computed; step 0 = the starts
+    for key, value in zip(("theta", "loss", "grad_norm"), record):
+        value = np.asarray(value)
+        buffers[key] = np.full((n_runs, steps + 1, *value.shape[1:]), np.nan, dtype=value.dtype)
+        buffers[key][:, 0] = value
     stop_step = _first_nonfinite(buffers["loss"][:, :1], 0, np.full(n_runs, steps + 1))
     config = {
         **problem.config(),

@@ -38,7 +38,6 @@ a compiled map can be reused, or ``vmap``-ed, across step sizes and β.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 
 import jax
@@ -46,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import optim
+from .kernel_cache import KERNELS
 from .problems.base import Game
 from .problems.games import joint_gradient
 
@@ -167,9 +167,10 @@ class FixedPointMap:
         return z[..., : self.game.dim]
 
 
-@functools.lru_cache(maxsize=128)
+@KERNELS("update_rules.fixed_point_map")
 def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
-    """F for ``rule`` on ``game`` (cached per game object and rule name)."""
+    """F for ``rule`` on ``game`` (cached per game object, rule name and precision in
+    :data:`landscape.kernel_cache.KERNELS`)."""
     spec = RULES[rule]
     if spec.field is None:
         raise ValueError(f"{rule!r} is not a game update rule")

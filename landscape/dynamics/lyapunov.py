@@ -32,7 +32,6 @@ QR re-orthonormalisation; not in the thesis) are the cross-check
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Generator
 
 import jax
@@ -45,6 +44,7 @@ from .. import limits
 from ..executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
 from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
+from ..kernel_cache import KERNELS
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
 from ..results import result_attrs
@@ -145,7 +145,7 @@ def exponent_fn(fmap: FixedPointMap, k: int, n: int, objective: str, directions:
     return value
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("dynamics.lyapunov._map_kernel")
 def _map_kernel(game: Game, rule: str, k: int, n: int, objective: str, directions: str):
     value = exponent_fn(fixed_point_map(game, rule), k, n, objective, directions)
     return jax.jit(jax.vmap(value, in_axes=(0, None, 0)))
@@ -301,8 +301,8 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
     run = jax.jit(jax.vmap(lambda w, s: jax.lax.scan(one_step, (w, s), None, length=chunk)))
     state = jax.vmap(opt.init)(w)
     n_runs, length = w.shape[0], -(-steps // chunk) * chunk + 1  # whole chunks, then the final point
-    path = np.full((n_runs, length, game.dim), np.nan)
-    obj = np.full((n_runs, length), np.nan)
+    path = np.full((n_runs, length, game.dim), np.nan, dtype=np.asarray(w).dtype)
+    obj = np.full((n_runs, length), np.nan, dtype=np.asarray(w).dtype)
     config = game_config(game, rule, hf, k=k, n=n, objective=objective, directions=directions, lr=lr, steps=steps)
 
     def dataset(size, status):

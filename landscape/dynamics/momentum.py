@@ -19,13 +19,12 @@ radius of the autodiff Jacobian of the rule's map (:mod:`landscape.update_rules`
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..kernel_cache import KERNELS
 from ..problems import Game, get
 from ..problems.games import game_hessian
 from ..results import result_attrs
@@ -79,7 +78,7 @@ def _simultaneous_rates(h, alpha, mags, args):
     return jax.vmap(jax.vmap(rho))(mags, args)
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("dynamics.momentum._alternating_rates")
 def _alternating_rates(game: Game):
     fmap = fixed_point_map(game, "altcm")
     base = as_arrays(hyperparameters("altcm"))

@@ -10,7 +10,6 @@ also reported in the thesis's log-polar form (log|λ|, arg λ).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Generator
 from typing import NamedTuple
 
@@ -22,6 +21,7 @@ import xarray as xr
 from .. import limits
 from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
+from ..kernel_cache import KERNELS
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
 from ..results import result_attrs
@@ -40,7 +40,7 @@ class _Kernels(NamedTuple):
     along: Callable
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("dynamics.portraits._kernels")
 def _kernels(game: Game, rule: str) -> _Kernels:
     """Jitted (once per game and rule) pieces of portraits and trajectories."""
     fmap = fixed_point_map(game, rule)
@@ -63,7 +63,7 @@ def _kernels(game: Game, rule: str) -> _Kernels:
     )
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("dynamics.portraits.fixed_points")
 def fixed_points(game: Game, bounds=None, resolution: int = 7, iters: int = 40, tol: float = 1e-9) -> np.ndarray:
     """Zeros of ĝ in the view box: Newton's method on ĝ (Ĥ δ = −ĝ) from a grid of starts,
     plus the game's listed equilibria; de-duplicated, shape (m, dim)."""
@@ -123,8 +123,9 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
     kernels = _kernels(game, rule)
     z = kernels.init(as_points(starts, game.dim), h)
     n_runs = z.shape[0]
-    path = np.full((n_runs, steps + 1, game.dim), np.nan)
-    losses = np.full((n_runs, steps + 1, game.num_players), np.nan)
+    dtype = np.asarray(z).dtype  # the inputs' precision
+    path = np.full((n_runs, steps + 1, game.dim), np.nan, dtype=dtype)
+    losses = np.full((n_runs, steps + 1, game.num_players), np.nan, dtype=dtype)
     path[:, 0] = np.asarray(fmap.params(z))
     losses[:, :1] = np.asarray(kernels.losses(jnp.asarray(path[:, :1])))
     config = game_config(game, rule, hf, steps=steps)
@@ -176,7 +177,7 @@ def phase_portrait(game: Game | str, rule: str, grid=24, starts=None, steps: int
     )
     if starts is not None:
         ds = ds.merge(trajectories(game, rule, starts, steps, **hf)[["path", "player_loss"]])
-    fixed = fixed_points(game, ((float(x0), float(x1)), (float(y0), float(y1))))
+    fixed = np.array(fixed_points(game, ((float(x0), float(x1)), (float(y0), float(y1)))))  # own copy
     if len(fixed):
         hess, jac = spectra_at(game, rule, fixed, h)
     else:

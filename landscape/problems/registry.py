@@ -8,10 +8,10 @@ options so that its jitted functions compile once per session.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Callable
 
+from ..kernel_cache import KERNELS
 from .base import Problem
 
 
@@ -53,10 +53,11 @@ def entry(name: str) -> Entry:
 
 
 def get(name: str, **options) -> Problem:
-    """Build the problem ``name`` with ``options`` (cached per option set)."""
+    """Build the problem ``name`` with ``options`` (cached per option set and precision,
+    so kernels keyed on the problem are reused and an x64 switch rebuilds its data)."""
     return _cached(name, json.dumps(options, sort_keys=True))
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("problems.registry")
 def _cached(name: str, options_json: str) -> Problem:
     return entry(name).factory(**json.loads(options_json))

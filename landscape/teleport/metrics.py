@@ -27,13 +27,13 @@ the curvature of the curve, not the loss along it, is what ψ measures.
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..kernel_cache import KERNELS
 from ..problems.base import Problem
 from ..results import result_attrs
 from .groups import cross_entropy, weights_of
@@ -42,10 +42,9 @@ from .objectives import PAPER_DISPLACEMENTS, curvature, curvature_per_pair, make
 RECIPES = ("ours", "authors")
 
 
-@functools.lru_cache(maxsize=16)
+@KERNELS("teleport.metrics._kernel")
 def _kernel(activation: str, action: int, recipe: str):
     psi = curvature if recipe == "ours" else curvature_per_pair
-
     def one(ws, probes, x, y, xb, yb, x_test, y_test):
         return {
             "sharpness": sharpness(ws, x, y, activation, probes),

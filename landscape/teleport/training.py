@@ -37,6 +37,7 @@ from jax.flatten_util import ravel_pytree
 
 from .. import optim
 from ..jobs import CancelToken, Event, Stream, drive, is_cancelled
+from ..kernel_cache import KERNELS
 from ..problems.base import Problem
 from ..results import result_attrs
 from .groups import cross_entropy, logits, weights_of
@@ -53,7 +54,7 @@ OPTIMIZERS = optim.names("optimizer", needs_loss=False)
 _FIRST_MOMENTS = ("trace", "mu")
 
 
-@functools.lru_cache(maxsize=64)
+@KERNELS("teleport.training.make_optimizer")
 def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
     """A catalogue optimizer with learning rate ``lr`` and its other defaults, validated
     (cached, so equal requests share compiled kernels)."""
@@ -122,7 +123,7 @@ def _adagrad_metric(state, eps: float = 1e-7):
 # --------------------------------------------------------------------------- networks
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("teleport.training._network_kernels")
 def _network_kernels(optimizer, activation: str, batch_size: int):
     """Compiled, seed-vmapped epoch and evaluation kernels for one optimizer."""
 
@@ -154,7 +155,7 @@ def _network_kernels(optimizer, activation: str, batch_size: int):
     )
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("teleport.training._teleport_kernel")
 def _teleport_kernel(config: Config):
     fn = functools.partial(teleport_weights, config=config)
     return jax.jit(jax.vmap(fn, in_axes=(0, 0, 0, 0, 0, 0, None, None, None)))
@@ -258,7 +259,7 @@ def _teleport_vars(teleports, n_runs):
 # --------------------------------------------------------------------------- 2-D surfaces
 
 
-@functools.lru_cache(maxsize=32)
+@KERNELS("teleport.training._surface_kernel")
 def _surface_kernel(problem, optimizer):
     def run(theta, opt_state, n):
         def step(carry, _):
