@@ -87,7 +87,13 @@ def view_tabs(state: AppState, specs: list[ViewSpec] | None = None) -> pn.Tabs:
             spec = specs[event.new]
             tabs[event.new] = (spec.title, build_view(spec, state))
 
+    def show_tab(event) -> None:  # a view handed a point over: open the target's tab
+        keys = [spec.key for spec in specs]
+        if event.new in keys and tabs.active != keys.index(event.new):
+            tabs.active = keys.index(event.new)
+
     tabs.param.watch(open_tab, "active")
+    state.param.watch(show_tab, "tab")
     return tabs
 
 

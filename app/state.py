@@ -7,6 +7,7 @@ session (browser tab) gets its own :class:`AppState`; nothing here is global.
 
 from __future__ import annotations
 
+import numpy as np
 import param
 
 from landscape import problems
@@ -42,14 +43,24 @@ class AppState(param.Parameterized):
     expression = param.String(default="", doc="Last custom expression that was accepted.")
     problem = param.Parameter(constant=True, doc="The current Problem object.")
     message = param.String(default="", doc="Why the last custom expression was refused.")
+    focus = param.Dict(default=None, allow_None=True, doc=(
+        "A point one view hands to another (linked exploration): {'theta': array, 'source': str, "
+        "'target': view key}; set by hand_over, cleared on a problem change."))
+    tab = param.String(default="", doc="Key of the view shown; a view sets it to open another tab.")
 
     def __init__(self, **params):
         super().__init__(**params)
         self._set_problem(problems.get(self.problem_name))
 
     def _set_problem(self, problem) -> None:
+        self.focus = None
         with param.edit_constant(self):
             self.problem = problem
+
+    def hand_over(self, theta, source: str, target: str = "critical_points") -> None:
+        """Show the point ``theta`` of the current problem in the view ``target`` (and open its tab)."""
+        self.focus = {"theta": np.asarray(theta, dtype=float).reshape(-1), "source": str(source), "target": target}
+        self.tab = target
 
     @param.depends("problem_name", watch=True)
     def _load_named(self) -> None:
