@@ -1,35 +1,46 @@
-"""Run the engine's streaming generators from a dashboard session.
+"""Run engine work from a dashboard session: off the event loop, bounded, with feedback.
 
 DESIGN.md's concurrency recipe, in one place so every view follows it:
 
-* Every ``next()`` of a ``landscape`` ``iter_*`` generator runs in one small
-  *global* thread pool (:data:`MAX_CONCURRENT_STEPS` workers, overridable with
-  the environment variable ``LANDSCAPE_MAX_JOBS``), never on the event loop.
-  However many sessions press Run, a 2-core server computes at most that many
-  chunks at once; the other jobs wait for a worker between chunks.
-* Each finished chunk's :class:`landscape.jobs.Event` is handed to the view's
-  ``on_event`` *on the session's event loop* (the coroutine is scheduled with
-  ``pn.state.execute``, which also keeps the session's document current), so a
-  view pushes into ``hv.streams.Pipe``/``Buffer`` there.
-* One run per :class:`JobRunner` at a time; :meth:`JobRunner.cancel` sets the
-  generator's :class:`~landscape.jobs.CancelToken` (the engine stops between
-  chunks and returns its partial result); closing the browser tab cancels too.
-* An exception raised by the engine ends the run with a readable ``message``
-  (``"Error: ..."``); it never reaches the browser as a traceback.
-
-Outside a server (tests, plain scripts) the same :meth:`JobRunner.start`
-runs the job to the end before returning, and in a notebook it runs as a task
-on the kernel's event loop.
+* **Two explicit modes.**  A runner is *synchronous* (``sync=True``: the
+  notebook and test mode; :meth:`JobRunner.start` and :meth:`LatestCall.submit`
+  run the work on the calling thread and return when it is finished, callbacks
+  included) or *served* (``sync=False``: every step runs in the global pool and
+  the callbacks on the session's event loop).  The default, ``sync=None``,
+  means "served inside a ``panel serve`` session, synchronous anywhere else"
+  and is decided once, when the runner is made, never from whether an event
+  loop happens to be running.
+* **A global bound.**  Every ``next()`` of a ``landscape`` ``iter_*``
+  generator, every generator construction and every set-up computation (a
+  surface grid, a problem build, a spectrum, a caption's loss value) runs in
+  one small pool of :data:`MAX_CONCURRENT_STEPS` workers (environment variable
+  ``LANDSCAPE_MAX_JOBS``), never on the event loop.  However many sessions
+  press Run, a 2-core server computes at most that many chunks at once.
+* **Feedback from the first second.**  ``message`` says ``"Queued (n ahead)"``
+  while the bound makes the work wait, ``"Compiling…"`` until the first event
+  (the first chunk includes XLA compilation), then ``"done / total · ETA"``;
+  ``"Done"``, ``"Cancelled at p%"`` or ``"Error: …"`` at the end.
+* **One job per session.**  Runners made with the same :class:`JobGroup` (the
+  session's :attr:`app.state.AppState.jobs`) refuse to start while another of
+  the group runs, with a message naming it.
+* **Errors are messages.**  Any exception from the engine or a callback ends
+  the work with ``message = "Error: …"`` (logged server-side); none reaches
+  the browser as a traceback, none is swallowed.
+* **Teardown.**  When the session's browser tab closes
+  (``pn.state.on_session_destroyed``) every runner of it cancels its job,
+  drops pending work and stops delivering callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import panel as pn
@@ -39,12 +50,60 @@ from landscape.jobs import CancelToken, Event, Stream
 
 log = logging.getLogger(__name__)
 
-#: Most engine chunks computed at once by the whole server (all sessions).
+#: Most engine chunks / set-up computations run at once by the whole server (all sessions).
 MAX_CONCURRENT_STEPS = max(1, int(os.environ.get("LANDSCAPE_MAX_JOBS", "2")))
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_STEPS, thread_name_prefix="landscape-job")
+#: Seconds between status refreshes while a served step is waiting or computing.
+POLL = 0.25
 
 _DONE = object()
+
+
+class BoundedPool:
+    """A thread pool of ``workers`` threads that can tell a submission how many wait before it."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landscape-job")
+        self._lock = threading.Lock()
+        self._waiting: set[int] = set()
+        self._tickets = itertools.count()
+
+    def submit(self, fn: Callable[..., Any], *args) -> tuple[Future, int]:
+        """Queue ``fn(*args)``; returns its future and its ticket (for :meth:`ahead`)."""
+        ticket = next(self._tickets)
+        with self._lock:
+            self._waiting.add(ticket)
+
+        def work():
+            with self._lock:
+                self._waiting.discard(ticket)
+            return fn(*args)
+
+        return self._executor.submit(work), ticket
+
+    def waiting(self, ticket: int) -> bool:
+        with self._lock:
+            return ticket in self._waiting
+
+    def ahead(self, ticket: int) -> int:
+        """Submissions queued before ``ticket`` that have not started yet."""
+        with self._lock:
+            return sum(1 for other in self._waiting if other < ticket)
+
+
+POOL = BoundedPool(MAX_CONCURRENT_STEPS)
+
+
+def served() -> bool:
+    """Whether this code runs inside a ``panel serve`` session (not a notebook, script or test)."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+def describe(error: BaseException) -> str:
+    """The one-line message shown for a failure: ``"Error: <what went wrong>"``."""
+    text = str(error).strip() or type(error).__name__
+    return f"Error: {text}"
 
 
 def _advance(stream: Stream) -> tuple[Any, Any]:
@@ -60,8 +119,7 @@ class Throttle:
 
     Engine chunks of a small problem finish thousands of times a second; the
     browser only needs a few redraws a second, so views push to their plots
-    (and the runner to its progress bar) only when ``ready()``, and once more
-    at the end.
+    only when ``ready()``, and once more at the end.
     """
 
     def __init__(self, interval: float = 0.25) -> None:
@@ -76,33 +134,88 @@ class Throttle:
         return True
 
 
-def _describe(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return f"Error: {text}"
+class Progress:
+    """``"done / total · ETA 12 s"`` from the events so far (rate measured from the first event)."""
+
+    def __init__(self) -> None:
+        self._first: tuple[float, float] | None = None
+        self.text = "Compiling…"
+        self.fraction = 0.0
+
+    def update(self, event: Event) -> None:
+        now, fraction = time.monotonic(), min(1.0, max(0.0, event.fraction))
+        self.fraction = fraction
+        if self._first is None:
+            self._first = (now, fraction)
+        start, at = self._first
+        eta = ""
+        if fraction > at and fraction < 1:
+            left = (now - start) * (1 - fraction) / (fraction - at)
+            eta = f" · ETA {left:.0f} s" if left >= 1 else " · ETA <1 s"
+        self.text = f"{event.done} / {event.total}{eta}"
+
+
+class _Session:
+    """What a runner needs to stop cleanly when its browser session closes."""
+
+    def __init__(self, sync: bool | None, on_close: Callable[[], None]) -> None:
+        self.sync = (not served()) if sync is None else bool(sync)
+        self.closed = False
+        if served():
+
+            def destroyed(_context) -> None:
+                self.closed = True
+                on_close()
+
+            pn.state.on_session_destroyed(destroyed)
+
+
+async def _in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] | None = None) -> Any:
+    """``fn(*args)`` in the global pool, awaited; ``waiting(n_ahead)`` is called while it is queued."""
+    future, ticket = POOL.submit(fn, *args)
+    wrapped = asyncio.wrap_future(future)
+    while True:
+        done, _ = await asyncio.wait({wrapped}, timeout=POLL)
+        if done:
+            return wrapped.result()
+        if waiting is not None and POOL.waiting(ticket):
+            waiting(POOL.ahead(ticket))
+
+
+class JobGroup:
+    """The runners of one session: at most one of them runs a job at a time (DESIGN.md)."""
+
+    def __init__(self) -> None:
+        self.active: JobRunner | None = None
 
 
 class JobRunner(param.Parameterized):
     """Drives one streaming engine job at a time for one view of one session.
 
     ``start(make_stream, on_event, on_done)``: ``make_stream(cancel)`` builds
-    the generator (``lambda cancel: iter_trajectories(..., cancel=cancel)``),
-    ``on_event(event)`` receives every :class:`~landscape.jobs.Event` and
-    ``on_done(result)`` the generator's return value (partial, with
-    ``attrs["status"] == "cancelled"``, after a cancel).  Both callbacks run on
-    the session's event loop.
+    the generator (``lambda cancel: iter_trajectories(..., cancel=cancel)``;
+    it runs in the pool too, so it may compile), ``on_event(event)`` receives
+    every :class:`~landscape.jobs.Event` and ``on_done(result)`` the
+    generator's return value (partial, ``attrs["status"] == "cancelled"``,
+    after a cancel).  Served, both callbacks run on the session's event loop;
+    synchronous, on the caller's thread before :meth:`start` returns.
     """
 
     running = param.Boolean(default=False, constant=True, doc="A job is in progress.")
     progress = param.Number(default=0.0, bounds=(0, 1), constant=True, doc="Fraction done.")
-    message = param.String(default="", doc="Status line: progress, result, cancel or error.")
+    message = param.String(default="", doc="Status line: queued, compiling, progress, result, cancel or error.")
+    name = param.String(default="job", doc="What the job is called in another runner's refusal.")
 
-    def __init__(self, **params):
+    def __init__(self, sync: bool | None = None, group: JobGroup | None = None, **params):
         super().__init__(**params)
+        self._session = _Session(sync, self.cancel)
+        self.group = group
         self._token: CancelToken | None = None
-        self._task_done: asyncio.Event | None = None
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _context: self.cancel())
+
+    @property
+    def sync(self) -> bool:
+        """Whether :meth:`start` runs the job to the end before returning."""
+        return self._session.sync
 
     # -- control ---------------------------------------------------------
     def start(
@@ -111,17 +224,26 @@ class JobRunner(param.Parameterized):
         on_event: Callable[[Event], None],
         on_done: Callable[[Any], None] | None = None,
     ) -> None:
-        """Start a job; raises ``RuntimeError`` if one is already running."""
+        """Start a job; ``RuntimeError`` if this runner (or another of its group) is running one."""
         if self.running:
             raise RuntimeError("a job is already running; cancel it first")
+        other = self.group.active if self.group is not None else None
+        if other is not None and other is not self and other.running:
+            raise RuntimeError(f"the {other.name} job of this session is running; cancel it first")
+        if self.group is not None:
+            self.group.active = self
         token = CancelToken()
         self._token = token
-        self._set(running=True, progress=0.0, message="Starting…")
+        self._set(running=True, progress=0.0)
+        self.message = "Compiling…"
+        if self.sync:
+            self._run_sync(token, make_stream, on_event, on_done)
+        else:
 
-        async def job() -> None:
-            await self._run(token, make_stream, on_event, on_done)
+            async def job() -> None:
+                await self._run_served(token, make_stream, on_event, on_done)
 
-        pn.state.execute(job)
+            pn.state.execute(job)
 
     def cancel(self) -> None:
         """Ask the running job to stop after its current chunk."""
@@ -134,44 +256,69 @@ class JobRunner(param.Parameterized):
         with param.edit_constant(self):
             self.param.update(**values)
 
-    async def _run(self, token, make_stream, on_event, on_done) -> None:
-        loop = asyncio.get_running_loop()
-        throttle = Throttle(0.2)
-        fraction = 0.0
+    def _finish(self, token: CancelToken, progress: Progress, error: BaseException | None) -> None:
+        # the message first: a watcher of `running` may start the next job (and set its own message)
+        if error is not None:
+            log.error("%s job failed", self.name, exc_info=error)
+            self.message = describe(error)
+            self._set(running=False)
+            return
+        fraction = progress.fraction if token.cancelled else 1.0
+        self.message = f"Cancelled at {fraction:.0%}" if token.cancelled else "Done"
+        self._set(running=False, progress=fraction)
+
+    def _show(self, progress: Progress, event: Event, throttle: Throttle) -> None:
+        progress.update(event)
+        if throttle.ready():
+            self._set(progress=progress.fraction)
+            self.message = progress.text
+
+    def _run_sync(self, token, make_stream, on_event, on_done) -> None:
+        progress, throttle = Progress(), Throttle(0.2)
         try:
-            stream = await loop.run_in_executor(_EXECUTOR, make_stream, token)
+            stream = make_stream(token)
             while True:
-                event, result = await loop.run_in_executor(_EXECUTOR, _advance, stream)
+                event, result = _advance(stream)
                 if event is _DONE:
                     break
-                fraction = min(1.0, max(0.0, event.fraction))
-                if throttle.ready():
-                    self._set(progress=fraction)
-                    self.message = f"{event.done} / {event.total}"
+                self._show(progress, event, throttle)
                 on_event(event)
-        except Exception as error:  # engine or callback failure: report, never raise
-            log.exception("job failed")
-            self._set(running=False)
-            self.message = _describe(error)
-            return
-        cancelled = token.cancelled
-        try:
             if on_done is not None:
                 on_done(result)
         except Exception as error:
-            log.exception("on_done failed")
-            self._set(running=False)
-            self.message = _describe(error)
+            self._finish(token, progress, error)
             return
-        self._set(running=False, progress=fraction if cancelled else 1.0)
-        self.message = f"Cancelled at {self.progress:.0%}" if cancelled else "Done"
+        self._finish(token, progress, None)
+
+    async def _run_served(self, token, make_stream, on_event, on_done) -> None:
+        progress, throttle = Progress(), Throttle(0.2)
+
+        def queued(ahead: int) -> None:
+            self.message = f"Queued ({ahead} ahead)"
+
+        try:
+            stream = await _in_pool(make_stream, token, waiting=queued)
+            self.message = progress.text
+            while not self._session.closed:
+                event, result = await _in_pool(_advance, stream, waiting=queued)
+                if event is _DONE or self._session.closed:
+                    break
+                self._show(progress, event, throttle)
+                on_event(event)
+            if on_done is not None and not self._session.closed:
+                on_done(result)
+        except Exception as error:  # engine or callback failure: report, never raise
+            self._finish(token, progress, error)
+            return
+        self._finish(token, progress, None)
 
     # -- widgets ---------------------------------------------------------
     def controls(self, on_run: Callable[[], None], label: str = "Run") -> pn.Row:
         """A Run/Cancel button, a progress bar and the status message.
 
         The button calls ``on_run()`` (which should call :meth:`start`) when
-        idle and :meth:`cancel` while a job runs; its label follows.
+        idle and :meth:`cancel` while a job runs; its label follows.  Any
+        exception ``on_run`` raises becomes the status message.
         """
         button = pn.widgets.Button(label=label, color="primary", width=100)
         bar = pn.indicators.Progress(value=0, max=100, width=160, bar_color="primary", margin=(14, 10))
@@ -183,8 +330,9 @@ class JobRunner(param.Parameterized):
                 return
             try:
                 on_run()
-            except (ValueError, RuntimeError) as error:
-                self.message = _describe(error)
+            except Exception as error:
+                log.info("run refused: %s", error)
+                self.message = describe(error)
 
         def sync(*_events) -> None:
             button.label = "Cancel" if self.running else label
@@ -199,23 +347,43 @@ class JobRunner(param.Parameterized):
 
 
 class LatestCall(param.Parameterized):
-    """Run short computations off the event loop, keeping only the latest.
+    """Short computations off the event loop, keeping only the latest.
 
-    For quick follow-up work (a spectrum at a clicked point): ``submit(fn,
-    on_result)`` runs ``fn()`` in the global pool and calls
-    ``on_result(value)`` on the session's loop.  A submission made while one
-    is in flight replaces any pending one, so rapid clicks never queue up.
+    For set-up and follow-up work (a surface grid, a spectrum at a clicked
+    point, a caption's loss value): ``submit(fn, on_result)`` runs ``fn()``
+    in the global pool and calls ``on_result(value)`` on the session's loop
+    (synchronous mode: both at once, on the caller's thread).  A submission
+    made while one is in flight replaces any pending one, so rapid clicks
+    never queue up.  ``message`` shows ``"Queued (n ahead)"`` /
+    ``"Compiling…"`` while it waits or computes, and ``"Error: …"`` if it failed.
     """
 
     busy = param.Boolean(default=False, constant=True)
     message = param.String(default="")
 
-    def __init__(self, **params):
+    def __init__(self, sync: bool | None = None, **params):
         super().__init__(**params)
-        self._pending: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
+        self._session = _Session(sync, self._drop)
+        self._pending: tuple[Callable[[], Any], Callable[[Any], None], str] | None = None
 
-    def submit(self, fn: Callable[[], Any], on_result: Callable[[Any], None]) -> None:
-        self._pending = (fn, on_result)
+    @property
+    def sync(self) -> bool:
+        return self._session.sync
+
+    def _drop(self) -> None:
+        self._pending = None
+
+    def submit(self, fn: Callable[[], Any], on_result: Callable[[Any], None], label: str = "Compiling…") -> None:
+        """Run ``fn()`` off the loop and hand its value to ``on_result``; ``label`` is shown meanwhile."""
+        if self.sync:
+            try:
+                on_result(fn())
+                self.message = ""
+            except Exception as error:
+                log.error("background call failed", exc_info=error)
+                self.message = describe(error)
+            return
+        self._pending = (fn, on_result, label)
         if self.busy:
             return
         with param.edit_constant(self):
@@ -223,18 +391,22 @@ class LatestCall(param.Parameterized):
         pn.state.execute(self._drain)
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
+        def queued(ahead: int) -> None:
+            self.message = f"Queued ({ahead} ahead)"
+
         try:
-            while self._pending is not None:
-                fn, on_result = self._pending
+            while self._pending is not None and not self._session.closed:
+                fn, on_result, label = self._pending
                 self._pending = None
+                self.message = label
                 try:
-                    value = await loop.run_in_executor(_EXECUTOR, fn)
-                    on_result(value)
+                    value = await _in_pool(fn, waiting=queued)
+                    if not self._session.closed:
+                        on_result(value)
                     self.message = ""
                 except Exception as error:
-                    log.exception("background call failed")
-                    self.message = _describe(error)
+                    log.error("background call failed", exc_info=error)
+                    self.message = describe(error)
         finally:
             with param.edit_constant(self):
                 self.busy = False

@@ -12,6 +12,8 @@ import param
 
 from landscape import problems
 
+from .runner import JobGroup
+
 
 def default_problem_name() -> str:
     """The problem the dashboard opens on: Ridge Rider's demo surface when present."""
@@ -50,6 +52,8 @@ class AppState(param.Parameterized):
 
     def __init__(self, **params):
         super().__init__(**params)
+        #: The session's runners: one job at a time across all its views (DESIGN.md).
+        self.jobs = JobGroup()
         self._set_problem(problems.get(self.problem_name))
 
     def _set_problem(self, problem) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import holoviews as hv
 import jax
 import jax.numpy as jnp
@@ -139,12 +136,8 @@ def test_refusals_are_messages():
     assert not view.runner.running
 
 
-def settle(view, timeout=60.0):
-    """Let background work scheduled during a synchronous run (spectra along a path) finish."""
-    loop = asyncio.get_event_loop()
-    deadline = time.monotonic() + timeout
-    while view._background.busy and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.05))
+def settle(view):
+    """Outside a server background work (spectra along a path) is synchronous: nothing is left pending."""
     assert not view._background.busy
 
 
@@ -241,11 +234,7 @@ def test_switching_to_a_network_mid_run_drops_the_old_run_and_slices_afterwards(
     view.add_start(1.0, 1.0)
     original = view._on_chunk
     view._on_chunk = lambda event: (original(event), setattr(view, "problem", problems.get("mlp-moons")))
-    view.run()
-    loop = asyncio.get_event_loop()
-    deadline = time.monotonic() + 60
-    while (view.runner.running or view.slice_result is None) and time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.05))
+    view.run()  # synchronous: the cancelled run ends, then the slice runs, before run() returns
     assert view.result is None and view._live.rows == []  # the himmelblau run never lands on the slice
     assert view.slice_result.attrs["status"] == "complete" and view.runner.message == "Done"
     assert view.starts.shape == (1, 162)

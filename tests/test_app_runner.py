@@ -1,4 +1,4 @@
-"""JobRunner: streaming, cancel, errors, one job per runner, a global bound on workers."""
+"""JobRunner: explicit sync/served modes, streaming, cancel, errors, one job per session, a global bound."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app import runner as runner_module
-from app.runner import JobRunner, LatestCall, Throttle
+from app.runner import JobGroup, JobRunner, LatestCall, Progress, Throttle
 from landscape.jobs import Event, is_cancelled
 
 
@@ -26,6 +26,7 @@ def counting(total, cancel=None, on_step=None):
 
 def test_start_outside_a_server_runs_to_the_end():
     job = JobRunner()
+    assert job.sync  # the default outside `panel serve`, whether or not a loop runs
     seen, results = [], []
     job.start(lambda cancel: counting(4, cancel), lambda e: seen.append(e.done), results.append)
     assert seen == [1, 2, 3, 4]
@@ -62,7 +63,7 @@ def test_engine_errors_become_a_message_not_an_exception():
 
 def test_one_job_at_a_time_and_controls_follow_the_state():
     async def scenario():
-        job = JobRunner()
+        job = JobRunner(sync=False)
         runs = []
         controls = job.controls(on_run=lambda: job.start(lambda c: slow(3, c), lambda e: None, runs.append))
         button = controls[0]
@@ -101,7 +102,7 @@ def test_global_bound_on_concurrent_chunks():
             active[0] -= 1
 
     async def scenario():
-        jobs = [JobRunner() for _ in range(bound + 3)]
+        jobs = [JobRunner(sync=False) for _ in range(bound + 3)]
         finished = []
         for job in jobs:
             job.start(lambda c: counting(4, c, busy_step), lambda e: None, finished.append)
@@ -117,7 +118,7 @@ def test_global_bound_on_concurrent_chunks():
 
 def test_latest_call_drops_superseded_submissions():
     async def scenario():
-        call = LatestCall()
+        call = LatestCall(sync=False)
         got = []
         started, gate = threading.Event(), threading.Event()
 
@@ -143,3 +144,88 @@ def test_throttle_lets_one_call_through_per_interval():
     throttle = Throttle(interval=60.0)
     assert [throttle.ready() for _ in range(3)] == [True, False, False]
     assert Throttle(interval=0.0).ready() and Throttle(interval=0.0).ready()
+
+
+def test_sync_mode_is_explicit_and_does_not_depend_on_a_running_loop():
+    async def inside_a_loop():
+        job, call = JobRunner(sync=True), LatestCall(sync=True)
+        seen, got = [], []
+        job.start(lambda cancel: counting(3, cancel), lambda e: seen.append(e.done))
+        call.submit(lambda: 42, got.append)
+        return seen, got, job.message
+
+    assert asyncio.run(inside_a_loop()) == ([1, 2, 3], [42], "Done")
+
+
+def test_background_errors_are_shown_not_swallowed():
+    call = LatestCall(sync=True)
+    call.submit(lambda: 1 / 0, lambda value: None)
+    assert call.message == "Error: division by zero"
+    call.submit(lambda: 1, lambda value: None)
+    assert call.message == ""
+
+
+def test_callback_errors_end_the_job_with_a_message():
+    job = JobRunner()
+    job.start(lambda cancel: counting(3, cancel), lambda e: {}["missing"])
+    assert not job.running and job.message == "Error: 'missing'"
+
+
+def test_one_job_per_session_group():
+    group = JobGroup()
+    first, second = JobRunner(sync=False, group=group, name="Landscape"), JobRunner(sync=True, group=group)
+    gate = threading.Event()
+
+    def blocked(cancel):
+        gate.wait(5)
+        yield Event("chunk", 1, 1)
+
+    async def scenario():
+        first.start(blocked, lambda e: None)
+        with pytest.raises(RuntimeError, match="the Landscape job of this session is running"):
+            second.start(lambda cancel: counting(1, cancel), lambda e: None)
+        gate.set()
+        while first.running:
+            await asyncio.sleep(0.01)
+        second.start(lambda cancel: counting(1, cancel), lambda e: None)
+        return second.message
+
+    assert asyncio.run(scenario()) == "Done"
+
+
+def test_a_job_waiting_for_the_global_bound_says_it_is_queued():
+    bound = runner_module.MAX_CONCURRENT_STEPS
+    gate = threading.Event()
+    messages = []
+
+    def hold(cancel):
+        gate.wait(10)
+        yield Event("chunk", 1, 1)
+
+    async def scenario():
+        holders = [JobRunner(sync=False) for _ in range(bound)]
+        for job in holders:
+            job.start(hold, lambda e: None)
+        waiting = JobRunner(sync=False)
+        waiting.param.watch(lambda event: messages.append(event.new), "message")
+        waiting.start(lambda cancel: counting(2, cancel), lambda e: None)
+        while not any(m.startswith("Queued") for m in messages):
+            await asyncio.sleep(0.02)
+        gate.set()
+        while waiting.running or any(job.running for job in holders):
+            await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+    assert messages[0] == "Compiling…"
+    assert "Queued (0 ahead)" in messages  # its generator build waits behind the running jobs
+    assert messages[-1] == "Done"
+
+
+def test_progress_reports_count_and_an_estimate_after_the_first_event():
+    progress = Progress()
+    assert progress.text == "Compiling…"
+    progress.update(Event("chunk", 1, 10))
+    assert progress.text == "1 / 10" and progress.fraction == 0.1
+    time.sleep(0.01)
+    progress.update(Event("chunk", 5, 10))
+    assert progress.text.startswith("5 / 10 · ETA")

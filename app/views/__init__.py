@@ -2,32 +2,59 @@
 
 How to add a view
 -----------------
-1. Create ``app/views/<name>.py`` (no other file changes: ``app/main.py``
-   discovers every module in this package).
-2. Write a ``pn.viewable.Viewer`` whose inputs are ``param`` parameters and
-   whose ``__panel__`` returns the layout; build widgets and plots once in
-   ``__init__`` and update them reactively.  Accept the session's
-   :class:`app.state.AppState` as ``state=`` (optional, so that
-   ``MyView()`` also works alone in a notebook cell) and watch
-   ``state.param.problem`` if the view follows the sidebar's problem.
-3. Run long engine work through an :class:`app.runner.JobRunner`
-   (``self.runner.start(lambda cancel: iter_x(..., cancel=cancel), on_event,
-   on_done)``, and ``self.runner.controls(on_run=...)`` for the Run/Cancel
-   button and progress bar): never compute on the event loop.  Push each
-   event's numpy data into ``hv.streams.Pipe``/``Buffer`` in ``on_event``;
-   keep the final ``xarray.Dataset`` in ``on_done``.
-4. Export from that stored Dataset with :mod:`app.components.export`
-   (``export_buttons(figure=..., dataset=..., basename=...)``) and reuse
-   :mod:`app.components.surface` and :mod:`app.components.spectrum`.
-5. End the module with::
+Create ``app/views/<name>.py``; nothing else changes (``app/main.py``
+discovers every module here).  Subclass :class:`app.views.base.BaseView` and
+give it three things: the engine call (:meth:`~app.views.base.BaseView.stream`),
+a pure ``Dataset -> HoloViews`` figure function (module level, so tests and
+exports call it without a server; :meth:`~app.views.base.BaseView.draw`
+applies it), and its settings as ``param`` parameters listed in
+``settings_params`` (widgets, the URL and saved explorations come from them).
+The base view follows the session's problem, runs the job off the event loop
+with queued/compiling/progress feedback and Cancel, renders every partial
+result, exports PNG/SVG/PDF/HTML and netCDF, and resets on a new problem.
+A complete view (a 2-D random slice through a network's initial point)::
 
-       VIEW = ViewSpec(key="myview", title="My view", factory=MyView, order=50)
+    import numpy as np, param, jax
+    from landscape import slices
+    from ..components.surface import surface_element
+    from .base import BaseView
+    from . import ViewSpec
 
-   ``factory(state=AppState)`` must return the Viewer; ``order`` sorts the
-   tabs (Landscape is 0).
-6. Test it without a server in ``tests/test_app_<name>.py`` and in the
-   browser in ``tests/browser/test_<name>.py`` (fixtures ``served_app``,
-   ``page`` and ``assert_no_console_errors`` from ``tests/browser/conftest.py``).
+    def slice_figure(result):
+        # the slice's loss as a heatmap with contours
+        grid = result.loss.rename(alpha="x", beta="y").to_dataset(name="loss")
+        return surface_element(grid).opts(title=result.attrs.get("kind", "slice"))
+
+    class SliceView(BaseView):
+        title = "Slice"
+        settings_params = ("span", "resolution")
+        span = param.Number(default=1.0, bounds=(0.01, 100), doc="Half-width of α, β.")
+        resolution = param.Integer(default=21, bounds=(3, 101), doc="Grid points per axis.")
+
+        def not_applicable(self, problem):
+            return "" if problem.dim > 2 else "A 2-D surface is its own slice: see Landscape."
+
+        def stream(self, cancel):
+            theta = np.asarray(self.problem.init(jax.random.PRNGKey(0)), dtype=float)
+            d = slices.make_directions(self.problem, "filter", theta, 2)
+            grid = np.linspace(-self.span, self.span, self.resolution)
+            return slices.iter_slice(self.problem, theta, d, grid, cancel=cancel)
+
+        def draw(self, result):
+            return slice_figure(result)
+
+    VIEW = ViewSpec(key="slice", title="Slice", factory=SliceView, order=50)
+
+Override :meth:`~app.views.base.BaseView.render` for a plot that streams into
+Bokeh sources, :meth:`~app.views.base.BaseView.body` for another layout,
+:meth:`~app.views.base.BaseView.check` to refuse bad settings with a
+``ValueError``, and :meth:`~app.views.base.BaseView.setup` /
+:meth:`~app.views.base.BaseView.on_problem` for extra panes and per-problem
+set-up (heavy set-up goes through ``self.background.submit(fn, on_result)``,
+never on the event loop).  Test it without a server through ``view.run()``,
+``view.result`` and the figure function (``tests/test_app_<name>.py``), and in
+the browser (``tests/browser/test_<name>.py``, fixtures ``served_app``,
+``page`` and ``assert_no_console_errors``).
 
 A module that fails to import does not take the dashboard down: its tab shows
 the error instead (and its own tests fail).
