@@ -46,7 +46,7 @@ def test_every_variable_kind_round_trips(tmp_path):
             "optimizer": ("run", np.array(["gd", "adam", "newton"])),
             "kept": ("run", np.array([True, True, False])),
         },
-        attrs=result_attrs("trajectories", {"lr": [0.1, 0.01], "name": "hé"}, status="cancelled", done=False),
+        attrs=result_attrs("optimizer-trajectories", {"lr": [0.1, 0.01], "name": "hé"}, status="cancelled", done=False),
     )
     loaded = _roundtrip(dataset, tmp_path)
     _assert_identical(loaded, dataset)
