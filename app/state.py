@@ -46,8 +46,8 @@ class AppState(param.Parameterized):
     problem = param.Parameter(constant=True, doc="The current Problem object.")
     message = param.String(default="", doc="Why the last custom expression was refused.")
     focus = param.Dict(default=None, allow_None=True, doc=(
-        "A point one view hands to another (linked exploration): {'theta': array, 'source': str, "
-        "'target': view key}; set by hand_over, cleared on a problem change."))
+        "A point of the current problem one view hands to another (linked exploration): {'theta': array, "
+        "'source': str, 'target': view key, 'problem': name}; set by hand_over, cleared on a problem change."))
     tab = param.String(default="", doc="Key of the view shown; a view sets it to open another tab.")
 
     def __init__(self, **params):
@@ -63,7 +63,8 @@ class AppState(param.Parameterized):
 
     def hand_over(self, theta, source: str, target: str = "critical_points") -> None:
         """Show the point ``theta`` of the current problem in the view ``target`` (and open its tab)."""
-        self.focus = {"theta": np.asarray(theta, dtype=float).reshape(-1), "source": str(source), "target": target}
+        self.focus = {"theta": np.asarray(theta, dtype=float).reshape(-1), "source": str(source), "target": target,
+                      "problem": self.problem.name}
         self.tab = target
 
     @param.depends("problem_name", watch=True)

@@ -46,7 +46,7 @@ def test_selecting_a_run_analyses_its_end(view):
 
 
 def test_export_figure_is_built_from_the_stored_result(view):
-    figure = view.figure()
+    figure = view.draw(view.result)
     assert isinstance(figure, hv.Layout) and len(figure) == 4  # map, two trace panels, loss-index
     hv.renderer("matplotlib").get_plot(fig.critical_figure(view.result))  # without the map: 3 panels
 

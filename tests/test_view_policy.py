@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from landscape import analysis, problems
+from landscape import analysis, kinds, problems
 from landscape.dynamics import explore
 from landscape.problems.base import Problem
 from landscape.ridge_rider.plane import ride_plane, ride_slice
@@ -24,6 +24,7 @@ def test_analyse_point_on_the_ellipse_matches_its_hessian():
     assert ds.attrs["loss"] == pytest.approx(0.5 * (1 + 10 * 0.25))
     assert ds.attrs["grad_norm_sq"] == pytest.approx(1 + 25.0)
     assert ds.attrs["index"] == 0.0 and ds.attrs["dense"] == 1 and ds.attrs["source"] == "test"
+    assert kinds.check(ds).name == "point-analysis"
     assert ds.attrs["r"] == pytest.approx(0.0, abs=1e-8)  # invertible Hessian: the Newton step is exact
 
 
@@ -70,6 +71,7 @@ def test_teleport_report_on_the_ellipse_reaches_the_level_sets_largest_gradient(
     # the level through (2, 0.5) is 3.25: ‖∇L‖² goes from 4 + 25 = 29 to its maximum 2·10·3.25 = 65
     assert rows[0]["epoch"] == 0 and rows[0]["grad_norm_sq"] == pytest.approx((29.0, 65.0), rel=1e-9)
     assert "sharpness" not in result  # metrics are for networks
+    kinds.check(result)
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         drive(report.iter_report(ellipse, "lbfgs", schedule, lr=0.1))
 

@@ -89,8 +89,9 @@ def spectra(along: xr.Dataset | None) -> hv.Overlay:
     def frame(prefix):
         if along is None:
             return {"arg λ": np.zeros(0), "log |λ|": np.zeros(0), "time": np.zeros(0)}
-        return {"arg λ": along[f"{prefix}_arg"].values.ravel(), "log |λ|": along[f"{prefix}_logabs"].values.ravel(),
-                "time": np.repeat(along.time.values, along[f"{prefix}_arg"].shape[1])}
+        arg = along[f"{prefix}_arg"]
+        return {"arg λ": arg.values.ravel(), "log |λ|": along[f"{prefix}_logabs"].values.ravel(),
+                "time": np.repeat(arg[arg.dims[0]].values, arg.shape[1])}
 
     opts = {"size": 5, "alpha": 0.6, "tools": ["hover"]}
     jac = styled(hv.Scatter(frame("jacobian"), "arg λ", ["log |λ|", "time"], label="J"), color="blue", bokeh=opts)

@@ -19,12 +19,19 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .. import kinds
 from ..jobs import Event, Stream
 from ..problems import Problem, get
 from .metrics import sharpness_curvature
 from .objectives import OBJECTIVES
 from .training import OPTIMIZERS, Schedule, iter_compare
 
+_COMPARISON = kinds.get("teleport-comparison")
+#: The network comparison with the final-point metrics of each arm.
+REPORT_KIND = kinds.register(kinds.Kind(
+    "teleport-report", "a network run without and with teleports and φ, ψ of both final points (teleport.report)",
+    {**_COMPARISON.variables, "sharpness": ("arm",), "curvature": ("arm",)}, optional=_COMPARISON.optional,
+    coords=_COMPARISON.coords, attrs=_COMPARISON.attrs))
 #: Probes of the final-point metrics (small: the view reports, the notebooks reproduce Table 1).
 METRIC_DIRECTIONS, METRIC_CURVES = 50, 5
 
@@ -34,9 +41,10 @@ def paper_mlp() -> Problem:
     return get("mlp-digits", hidden=[16, 10], activation="leaky_relu", bias=False, l2=0.0)
 
 
-def suggested_run(problem: Problem) -> dict:
-    """Optimizer, learning rate and length that show a teleport's effect on ``problem``."""
-    if problem.dim != 2:
+def suggested_run(problem: Problem | None) -> dict:
+    """Optimizer, learning rate and length that show a teleport's effect on a 2-D ``problem``
+    (``None``: the paper's network)."""
+    if problem is None:
         return {"optimizer": "momentum", "lr": 1e-2, "epochs": 20}
     if problem.name == "rosenbrock":  # a narrow valley: SGD needs a small step and many of them
         return {"optimizer": "sgd", "lr": 1e-3, "epochs": 2000}
@@ -82,14 +90,15 @@ def final_point_metrics(problem: Problem, result: xr.Dataset) -> xr.Dataset:
 
 def iter_report(problem: Problem, optimizer: str, schedule: Schedule, *, lr: float, **kwargs) -> Stream[xr.Dataset]:
     """:func:`.training.iter_compare`, then (networks, run complete) the final-point
-    metrics as one more ``Event("metrics")``; returns the comparison with them merged."""
+    metrics: one more ``Event("metrics")`` whose partial, and the returned result, is the
+    comparison with ``sharpness (arm)`` and ``curvature (arm)`` (kind ``"teleport-report"``)."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     result = yield from iter_compare(problem, optimizer, schedule, lr=lr, **kwargs)
     if "final_theta" in result and result.attrs["status"] == "complete":
-        metrics = final_point_metrics(problem, result)
-        yield Event("metrics", 1, 1, {name: metrics[name].values for name in metrics.data_vars})
-        result = result.assign(metrics)
+        result = result.assign(final_point_metrics(problem, result))
+        result.attrs["kind"] = REPORT_KIND.name
+        yield Event("metrics", 1, 1, partial=result)
     return result
 
 
