@@ -27,18 +27,26 @@ def _box(bounds) -> dict:
     return {"xlim": (x0, x1), "ylim": (y0, y1)}
 
 
-def portrait(field: xr.Dataset | None, bounds) -> hv.Overlay:
-    """Log-speed image, unit-scaled arrows of F(ω) − ω and fixed points (red ×) over ``bounds``."""
+def _field_arrays(field: xr.Dataset | None, bounds):
     (x0, x1), (y0, y1) = bounds
     if field is None:
         xs, ys = np.linspace(x0, x1, 3), np.linspace(y0, y1, 3)
-        u = v = np.zeros((3, 3))
-        speed, fixed = np.full((3, 3), np.nan), np.zeros((0, 2))
-    else:
-        xs, ys, u, v = field.x.values, field.y.values, field.u.values, field.v.values
-        speed, fixed = field.speed.values, field.fixed_point.values
-    image = styled(hv.Image((xs, ys, np.log10(np.maximum(speed, 1e-12))), kdims=["x", "y"],
-                            vdims=["log10 |F(ω) − ω|"]), cmap="Blues", bokeh=PANEL)
+        return xs, ys, np.zeros((3, 3)), np.zeros((3, 3)), np.full((3, 3), np.nan), np.zeros((0, 2))
+    return (field.x.values, field.y.values, field.u.values, field.v.values, field.speed.values,
+            field.fixed_point.values)
+
+
+def speed_image(field: xr.Dataset | None, bounds) -> hv.Image:
+    """Log-speed of the one-step displacement F(ω) − ω on the game's box (the click target)."""
+    xs, ys, _, _, speed, _ = _field_arrays(field, bounds)
+    return styled(hv.Image((xs, ys, np.log10(np.maximum(speed, 1e-12))), kdims=["x", "y"],
+                           vdims=["log10 |F(ω) − ω|"]), cmap="Blues", title="Phase portrait", **_box(bounds),
+                  bokeh=PANEL)
+
+
+def field_marks(field: xr.Dataset | None, bounds) -> hv.Overlay:
+    """Unit-scaled arrows of F(ω) − ω and the fixed points (red ×)."""
+    xs, ys, u, v, speed, fixed = _field_arrays(field, bounds)
     gx, gy = np.meshgrid(xs, ys)
     top = np.nanmax(speed) if np.isfinite(speed).any() else 1.0
     magnitude = np.sqrt(np.nan_to_num(speed) / max(top, 1e-300))
@@ -48,7 +56,12 @@ def portrait(field: xr.Dataset | None, bounds) -> hv.Overlay:
                     matplotlib={"magnitude": "magnitude"})
     points = styled(hv.Points(fixed, kdims=["x", "y"]), color="red",
                     bokeh={"size": 12, "marker": "x", "line_width": 3}, matplotlib={"s": 80, "marker": "x"})
-    return styled(image * arrows * points, title="Phase portrait", **_box(bounds))
+    return arrows * points
+
+
+def portrait(field: xr.Dataset | None, bounds) -> hv.Overlay:
+    """The phase portrait: :func:`speed_image` with :func:`field_marks` over ``bounds``."""
+    return styled(speed_image(field, bounds) * field_marks(field, bounds), title="Phase portrait", **_box(bounds))
 
 
 def paths(rows, color: str) -> hv.Path:
