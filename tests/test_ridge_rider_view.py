@@ -57,7 +57,7 @@ def test_view_runs_selects_resumes_and_exports():
     view.max_nodes = 5
     view.resume()
     assert (view.result.order.values > 0).sum() == 5
-    hv.render(view.figure(), backend="bokeh")  # the export figure builds from the stored tree
+    hv.render(view.draw(view.result), backend="bokeh")  # the export figure builds from the stored tree
 
 
 def test_a_larger_problem_shows_the_selected_ride_on_its_plane():

@@ -19,27 +19,28 @@ import panel as pn
 import param
 import xarray as xr
 
-from landscape import analysis, problems
+from landscape import analysis
 from landscape import ridge_rider as rr
 from landscape.problems import Problem
 from landscape.ridge_rider.plane import ride_slice
 from landscape.tree import ride
 
-from ..components.export import ExportBar
 from ..components.spectrum import SpectrumPanel
 from ..components.surface import surface_grid
 from ..components.text import set_text, text_pane
 from ..components.tree import TreePlot
 from ..figures import ridge_rider as fig
-from ..runner import JobRunner, LatestCall
-from ..state import AppState, default_problem_name
+from ..runner import LatestCall
 from . import ViewSpec
+from .base import BaseView
 
 
-class RidgeRiderView(pn.viewable.Viewer):
+class RidgeRiderView(BaseView):
     """Ridge Rider: MIS, live solution tree, rides on the landscape, spectra."""
 
-    problem = param.ClassSelector(class_=Problem, doc="The problem (follows the sidebar).")
+    title = "Ridge Rider"
+    settings_params = ("mode", "order", "n_ridges", "max_depth", "max_nodes", "alpha", "alpha_min", "delta_break",
+                       "max_steps", "end_rules", "lr_e", "entropy_weight")
     mode = param.Selector(default="exact", objects=["exact", "approximate"], doc="Exact (Alg. 1) or HVP-only (Alg. 2).")
     order = param.Selector(default="bfs", objects=list(rr.ORDERS), doc="ChooseFromArchive: bfs, dfs or best loss.")
     n_ridges = param.Integer(default=2, bounds=(1, 50), doc="Ridges per branch point (N most negative).")
@@ -52,36 +53,26 @@ class RidgeRiderView(pn.viewable.Viewer):
     end_rules = param.ListSelector(default=list(rr.END_RULES), objects=list(rr.END_RULES), doc="EndRide rules.")
     lr_e = param.Number(default=0.003, bounds=(0, None), doc="UpdateRidge learning rate LR_e = LR_λ (approximate).")
     entropy_weight = param.Number(default=0.0, bounds=(0, None), doc="Entropy term of the MIS (policies).")
-    selected = param.Integer(default=-1, doc="Selected node (-1: none).")
+    selected = param.Integer(default=None, allow_None=True, doc="Selected node (None: none).")
     mis = param.Array(default=None, allow_None=True, doc="The start point (MIS) of the next run.")
-    result = param.ClassSelector(class_=xr.Dataset, constant=True, doc="The last solution tree.")
     cut = param.ClassSelector(class_=xr.Dataset, constant=True, doc="Slice through the selected ride (dim > 2).")
 
-    def __init__(self, state: AppState | None = None, **params):
-        if "problem" not in params:
-            params["problem"] = state.problem if state is not None else problems.get(default_problem_name())
-        super().__init__(**params)
-        self.state = state
-        self.runner, self.background, self._setup = JobRunner(), LatestCall(), LatestCall()
+    def setup(self) -> None:
+        self._setup, self._resume = LatestCall(sync=self.runner.sync), False
+        self._setup.param.watch(self._show_background_message, "message")
         self.grid: xr.Dataset | None = None
         self.tree_plot = TreePlot()
         self.tree_plot.param.watch(lambda event: self.select(event.new), "selected")
         self.spectra = SpectrumPanel()
-        self.export = ExportBar(figure=self.figure, dataset=lambda: self.result)
         self._tree_pipe = hv.streams.Pipe(data=None)
         self._selected_stream = hv.streams.Params(parameterized=self, parameters=["selected"])
-        self._plot = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="stretch_width", min_height=420)
-        self._notice = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
-        self._description, self._mis_info = text_pane(margin=(0, 10)), text_pane(margin=(0, 10))
+        self.plot.linked_axes = False
+        self._info = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self._mis_info = text_pane(margin=(0, 10))
         self._node_info = text_pane("Tap a node of the tree.", margin=(0, 10), css_classes=["rr-node-info"])
-        for job in (self.background, self._setup):
-            job.param.watch(self._show_error, "message")
-        if state is not None:
-            state.param.watch(lambda event: setattr(self, "problem", event.new), "problem")
-        self._load_problem()
 
     # -- public API ----------------------------------------------------------
-    def settings(self) -> dict:
+    def engine_settings(self) -> dict:
         """The engine settings of the next run (``landscape.ridge_rider.Settings`` fields)."""
         return dict(mode=self.mode, order=self.order, n_ridges=self.n_ridges, max_depth=self.max_depth,
                     max_nodes=self.max_nodes, alpha=self.alpha, alpha_min=min(self.alpha_min, self.alpha),
@@ -101,101 +92,89 @@ class RidgeRiderView(pn.viewable.Viewer):
 
     def run(self, resume: bool = False) -> None:
         """Grow a new tree (or, with ``resume``, continue the stored one)."""
-        problem, settings, previous = self.problem, self.settings(), self.result if resume else None
-        if resume and (previous is None or previous.attrs.get("status") == "complete"):
+        if resume and (self.result is None or self.result.attrs.get("status") == "complete"):
             raise ValueError("Nothing to resume: run first (a finished tree has no open ridges left)")
-        start, weight = self.mis, self.entropy_weight
+        self._resume = resume
         if not resume:
             self.select(-1)
-            self._show_tree(None)
+            self.show(None)
+        super().run()
 
-        def make_stream(cancel):
-            theta0 = None if resume else (start if start is not None else rr.find_mis(problem, entropy_weight=weight))
-            return rr.iter_search(problem, theta0, tree=previous, cancel=cancel, **settings)
-
-        self.runner.start(make_stream, self._on_event, self._on_result)
+    def stream(self, cancel):
+        """``ridge_rider.iter_search`` from the MIS (found first if needed), or resuming the stored tree."""
+        problem, settings = self.problem, self.engine_settings()
+        if self._resume:
+            return rr.iter_search(problem, None, tree=self.result, cancel=cancel, **settings)
+        start = self.mis if self.mis is not None else rr.find_mis(problem, entropy_weight=self.entropy_weight)
+        return rr.iter_search(problem, start, cancel=cancel, **settings)
 
     def resume(self) -> None:
         self.run(resume=True)
 
-    def select(self, node: int) -> None:
+    def select(self, node: int | None) -> None:
         """Select a node (what tapping it does): its ride, its spectra, its slice."""
-        self.selected = int(node)
+        self.selected = None if node is None or node < 0 else int(node)
 
     def analyse_selected(self) -> None:
         """Hand the selected node's end point to the Critical Points view."""
         tree = self.result
-        if tree is None or not 0 <= self.selected < tree.sizes["node"]:
+        if tree is None or self.selected is None or not self.selected < tree.sizes["node"]:
             raise ValueError("Select a node of a finished tree first")
         if self.state is None:
             raise ValueError("Analysing a point needs the dashboard's session state (AppState)")
         self.state.hand_over(tree.theta.values[self.selected], f"Ridge Rider node Ψ = {fig.fingerprint(tree, self.selected)}")
 
-    def figure(self) -> hv.Layout:
+    def draw(self, result: xr.Dataset) -> hv.Layout:
         """The exported figure, rebuilt from the stored tree."""
-        if self.result is None:
-            raise ValueError("run Ridge Rider first")
-        return fig.ridge_rider_figure(self.result, problem=self.problem, grid=self.grid, selected=self.selected,
-                                      cut=self.cut)
+        return fig.ridge_rider_figure(result, problem=self.problem, grid=self.grid,
+                                      selected=-1 if self.selected is None else self.selected, cut=self.cut)
 
-    # -- streaming -----------------------------------------------------------
-    def _on_event(self, event) -> None:
-        if getattr(event, "partial", None) is not None:
-            self._show_tree(event.partial)
-
-    def _on_result(self, result: xr.Dataset) -> None:
-        with param.edit_constant(self):
-            self.result = result
+    # -- rendering -----------------------------------------------------------
+    def render(self, result: xr.Dataset | None) -> None:
         self._show_tree(result)
-        set_text(self._node_info, fig.tree_summary(result))
-        self.export.refresh(f"{self.problem.name}-ridge-rider")
+        if result is not None and result.attrs.get("status") != "running":
+            set_text(self._node_info, fig.tree_summary(result))
 
     def _show_tree(self, tree: xr.Dataset | None) -> None:
         self.tree_plot.show(tree)
         self._tree_pipe.send(tree)
 
     # -- reactions -------------------------------------------------------------
-    @param.depends("problem", watch=True)
-    def _load_problem(self) -> None:
-        self.runner.cancel()
+    def on_problem(self) -> None:
         with param.edit_constant(self):
-            self.result = self.cut = None
-        self.mis, self.grid = None, None
-        self.select(-1)
-        self._show_tree(None)
-        self.export.available = False
+            self.cut = None
+        self.mis, self.grid, self.plot.object = None, None, None
         set_text(self._mis_info, "")
         problem = self.problem
         if "entropy" in problem.extras and self.entropy_weight == 0.0:
             self.entropy_weight = 1.0
-        set_text(self._description, f" ({problem.dim} parameters). {problem.description}", strong=problem.name)
-        self._plot.object = None
-        self._notice.alert_type = "info"
         if problem.is_2d:
-            set_text(self._notice, "Computing the surface (compiling…)")
-            self._setup.submit(lambda: surface_grid(problem), lambda grid: self._show_surface(problem, grid))
+            set_text(self._info, "Computing the surface (compiling…)")
+            self._setup.submit(lambda: surface_grid(problem), lambda grid: self._show_surface(problem, grid),
+                               "Computing the surface…")
         else:
-            set_text(self._notice, f"{problem.name} has {problem.dim} parameters: tap a node to see its ride on "
-                                   "a 2-D slice through its branch point (spanned by the ride's chord and the next "
-                                   "ridge).")
-        self._notice.visible = True
+            set_text(self._info, f"{problem.name} has {problem.dim} parameters: tap a node to see its ride on "
+                                 "a 2-D slice through its branch point (spanned by the ride's chord and the next "
+                                 "ridge).")
+        self._info.visible = True
 
     def _show_surface(self, problem: Problem, grid: xr.Dataset) -> None:
         if problem is not self.problem:
             return
         self.grid = grid
-        self._notice.visible = False
+        self._info.visible = False
         base = fig.surface_panel(problem, grid, None)
         layers = hv.DynamicMap(lambda data, selected: fig.rides_layer(data) * fig.highlight(
-            fig.selected_ride(data, selected)), streams=[self._tree_pipe, self._selected_stream])
-        self._plot.object = (base * layers).opts(responsive=True, min_height=420, backend="bokeh")
+            fig.selected_ride(data, -1 if selected is None else selected)),
+            streams=[self._tree_pipe, self._selected_stream])
+        self.plot.object = (base * layers).opts(responsive=True, min_height=420, backend="bokeh")
 
     @param.depends("selected", watch=True)
     def _show_selected(self) -> None:
         tree, node, problem = self.result, self.selected, self.problem
-        if self.tree_plot.selected != node:
-            self.tree_plot.selected = node  # keep the plot's ring in step with the view
-        if tree is None or not 0 <= node < tree.sizes["node"]:
+        if self.tree_plot.selected != (-1 if node is None else node):
+            self.tree_plot.selected = -1 if node is None else node  # keep the plot's ring in step with the view
+        if tree is None or node is None or not node < tree.sizes["node"]:
             return
         parent = int(tree.parent.values[node])
         branch = tree.theta.values[parent if parent >= 0 else node]
@@ -216,7 +195,7 @@ class RidgeRiderView(pn.viewable.Viewer):
             if cut is not None:
                 with param.edit_constant(self):
                     self.cut = cut
-                self._plot.object = fig.slice_panel(cut, label).opts(responsive=True, min_height=420,
+                self.plot.object = fig.slice_panel(cut, label).opts(responsive=True, min_height=420,
                                                                      backend="bokeh")
 
         self.background.submit(compute, show)
@@ -227,12 +206,6 @@ class RidgeRiderView(pn.viewable.Viewer):
         set_text(self._mis_info, f"MIS: loss {report.attrs['loss']:.5g}, ‖∇L‖ = {report.attrs['grad_norm']:.3g}, "
                                  f"{report.attrs['num_negative']} negative eigenvalues.")
         self.spectra.show_point(theta, report.eigenvalue.values)
-
-    def _show_error(self, event) -> None:
-        if event.new:
-            self._notice.alert_type = "danger"
-            set_text(self._notice, event.new)
-            self._notice.visible = True
 
     def _button(self, label: str, action) -> pn.widgets.Button:
         button = pn.widgets.Button(label=label, width=150)
@@ -262,8 +235,8 @@ class RidgeRiderView(pn.viewable.Viewer):
                    *inputs(("lr_e", "LR_e"), ("entropy_weight", "Entropy"))),
             pn.widgets.CheckBoxGroup.from_param(p.end_rules, inline=True),
             self._button("Analyse this point", self.analyse_selected), width=320)
-        return pn.Column(self._description, self._notice, self.runner.controls(on_run=self.run),
-                         pn.Row(settings, self._plot, sizing_mode="stretch_width"), self._node_info,
+        return pn.Column(self._info, self.runner.controls(on_run=self.run),
+                         pn.Row(settings, self.plot, sizing_mode="stretch_width"), self._node_info,
                          self.tree_plot, self.spectra, self.export, sizing_mode="stretch_width")
 
 
