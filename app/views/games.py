@@ -35,6 +35,7 @@ from landscape.dynamics import explore
 from landscape.dynamics.common import resolve
 from landscape.update_rules import RULES, rule_names
 
+from ..components.actions import action_button
 from ..components.text import set_text, text_pane
 from ..components.tree import TreePlot
 from ..figures import games as fig
@@ -252,17 +253,6 @@ class GamesView(BaseView):
         if x is not None and y is not None:
             self.param.update(rule="simcm", beta_abs=float(np.clip(y, 0, 1)), beta_arg=float(np.clip(x, 0, math.pi)))
 
-    def _button(self, label: str, action) -> pn.widgets.Button:
-        button = pn.widgets.Button(label=label, width=100)
-
-        def click(_event):
-            try:
-                action()
-            except (ValueError, RuntimeError) as error:
-                self.runner.message = f"Error: {error}"
-
-        button.on_click(click)
-        return button
 
     def body(self):
         numbers = {name: pn.widgets.FloatInput for name in (*HYPER, "grr_step")}
@@ -271,8 +261,9 @@ class GamesView(BaseView):
         settings = pn.Param(self.param, parameters=list(self.settings_params), widgets=numbers, show_name=False,
                             width=300)
         return pn.Column(
-            pn.Row(self.runner.controls(on_run=self.run, label="Lyapunov map"), self._button("GRR", self.run_grr),
-                   self._button("Rate map", self.rate_map), sizing_mode="stretch_width"),
+            pn.Row(self.runner.controls(on_run=self.run, label="Lyapunov map"),
+                   action_button("GRR", self.run_grr, self.runner, 100),
+                   action_button("Rate map", self.rate_map, self.runner, 100), sizing_mode="stretch_width"),
             self._info, pn.Row(settings, pn.Column(self._plots(), self.tree_plot)), self.export,
             sizing_mode="stretch_width")
 

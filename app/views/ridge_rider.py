@@ -27,6 +27,7 @@ from landscape.tree import ride
 
 from ..components.spectrum import SpectrumPanel
 from ..components.surface import surface_grid
+from ..components.actions import action_button
 from ..components.text import set_text, text_pane
 from ..components.tree import TreePlot
 from ..figures import ridge_rider as fig
@@ -207,26 +208,16 @@ class RidgeRiderView(BaseView):
                                  f"{report.attrs['num_negative']} negative eigenvalues.")
         self.spectra.show_point(theta, report.eigenvalue.values)
 
-    def _button(self, label: str, action) -> pn.widgets.Button:
-        button = pn.widgets.Button(label=label, width=150)
 
-        def click(_event):
-            try:
-                action()
-            except (ValueError, RuntimeError) as error:
-                self.runner.message = f"Error: {error}"
-
-        button.on_click(click)
-        return button
-
-    def __panel__(self):
+    def body(self):
         p = self.param
 
         def inputs(*pairs, kind=pn.widgets.FloatInput):
             return pn.Row(*(kind.from_param(p[name], label=label, width=90) for name, label in pairs))
 
         settings = pn.Column(
-            pn.Row(self._button("Find MIS", self.find_mis), self._button("Resume", self.resume)),
+            pn.Row(action_button("Find MIS", self.find_mis, self.runner, 150),
+                   action_button("Resume", self.resume, self.runner, 150)),
             self._mis_info, pn.widgets.RadioButtonGroup.from_param(p.mode, width=290),
             pn.widgets.Select.from_param(p.order, label="Search order", width=290),
             inputs(("n_ridges", "Ridges"), ("max_depth", "Depth"), ("max_nodes", "Rides"), kind=pn.widgets.IntInput),
@@ -234,7 +225,7 @@ class RidgeRiderView(BaseView):
             pn.Row(pn.widgets.IntInput.from_param(p.max_steps, label="Steps per ride", width=90),
                    *inputs(("lr_e", "LR_e"), ("entropy_weight", "Entropy"))),
             pn.widgets.CheckBoxGroup.from_param(p.end_rules, inline=True),
-            self._button("Analyse this point", self.analyse_selected), width=320)
+            action_button("Analyse this point", self.analyse_selected, self.runner, 150), width=320)
         return pn.Column(self._info, self.runner.controls(on_run=self.run),
                          pn.Row(settings, self.plot, sizing_mode="stretch_width"), self._node_info,
                          self.tree_plot, self.spectra, self.export, sizing_mode="stretch_width")

@@ -26,6 +26,7 @@ from landscape import teleport as tp
 from landscape.problems import Problem, default_dtype
 from landscape.teleport import report
 
+from ..components.actions import action_button
 from ..components.surface import surface_element, surface_grid
 from ..components.text import set_text, text_pane
 from ..figures import teleport as fig
@@ -169,15 +170,7 @@ class TeleportView(BaseView):
         p = self.param
         network_only = [pn.widgets.Select.from_param(p.objective, width=200),
                         pn.widgets.IntInput.from_param(p.seeds, width=90)]
-        analyse = pn.widgets.Button(label="Analyse the teleported point", width=220)
-
-        def click(_event):
-            try:
-                self.analyse_teleported()
-            except ValueError as error:
-                self.runner.message = f"Error: {error}"
-
-        analyse.on_click(click)
+        analyse = action_button("Analyse the teleported point", self.analyse_teleported, self.runner, 220)
         settings = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(p.setting, width=290),
             pn.widgets.Select.from_param(p.optimizer, width=140), pn.widgets.FloatInput.from_param(p.lr, width=120),
