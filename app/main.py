@@ -154,6 +154,13 @@ def view_tabs(
 
     tabs.param.watch(lambda event: open_tab(event.new), "active")
     open_tab(tabs.active)
+
+    def show_tab(event) -> None:  # a view handed a point over: open the target's tab
+        keys = [spec.key for spec in specs]
+        if event.new in keys and tabs.active != keys.index(event.new):
+            tabs.active = keys.index(event.new)
+
+    state.param.watch(show_tab, "tab")
     return tabs
 
 

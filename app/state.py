@@ -13,6 +13,7 @@ the build is synchronous.
 
 from __future__ import annotations
 
+import numpy as np
 import param
 
 from landscape import problems
@@ -52,6 +53,10 @@ class AppState(param.Parameterized):
     problem = param.Parameter(constant=True, doc="The current Problem object.")
     loading = param.String(default="", doc="The problem being built (empty when none).")
     message = param.String(default="", doc="Why the last expression or problem was refused.")
+    focus = param.Dict(default=None, allow_None=True, doc=(
+        "A point of the current problem one view hands to another (linked exploration): {'theta': array, "
+        "'source': str, 'target': view key, 'problem': name}; set by hand_over, cleared on a problem change."))
+    tab = param.String(default="", doc="Key of the view shown; a view sets it to open another tab.")
 
     def __init__(self, sync: bool | None = None, **params):
         super().__init__(**params)
@@ -63,8 +68,16 @@ class AppState(param.Parameterized):
         self._set_problem(problems.get(self.problem_name))
 
     def _set_problem(self, problem) -> None:
+        self.focus = None
         with param.edit_constant(self):
             self.problem = problem
+
+    def hand_over(self, theta, source: str, target: str = "critical_points") -> None:
+        """Show the point ``theta`` of the current problem in the view ``target`` (and open its tab)."""
+        self.focus = {"theta": np.asarray(theta, dtype=float).reshape(-1), "source": str(source), "target": target,
+                      "problem": self.problem.name}
+        self.tab = target
+        self.param.trigger("tab")  # open the tab again even if an earlier hand-over named it
 
     @param.depends("problem_name", watch=True)
     def _load_named(self) -> None:

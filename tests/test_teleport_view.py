@@ -1,16 +1,22 @@
-"""The Teleport view without a server: a surface comparison runs, reports and exports."""
+"""The Teleport view without a server, through its public API: a surface comparison runs,
+reports and exports; the figure functions follow the data; the teleported point is handed
+to the Critical Points view."""
 
+import holoviews as hv
 import numpy as np
 import pytest
+import xarray as xr
 
-pn = pytest.importorskip("panel")
-
-from app.components.export import figure_bytes  # noqa: E402
-from app.views.teleport import TeleportView  # noqa: E402
+from app.components.export import figure_bytes
+from app.figures import teleport as fig
+from app.state import AppState
+from app.views.teleport import TeleportView
+from landscape import problems
 
 
 def test_surface_comparison_runs_reports_the_teleport_and_exports():
-    view = TeleportView()  # ellipse ½(x² + 10y²) when no 2-D problem is chosen
+    view = TeleportView(problem=problems.get("mlp-moons"))  # not 2-D: the ellipse ½(x² + 10y²)
+    assert view.surface.name == "ellipse"
     view.start = np.array([2.0, 0.5])
     view.epochs = 20
     view.run()  # synchronous outside a server
@@ -19,6 +25,32 @@ def test_surface_comparison_runs_reports_the_teleport_and_exports():
     assert list(result.arm.values) == ["plain", "teleport"]
     # the level through (2, 0.5) is 3.25; its largest ‖∇L‖² is 2·10·3.25 = 65
     assert float(result.grad_norm_sq_after[0, 0]) == pytest.approx(65.0, rel=1e-10)
-    assert "teleport at epoch 0: ‖∇L‖² 29 → 65" in view._report.object
+    assert fig.report_lines(result)[0].startswith("teleport at epoch 0: ‖∇L‖² 29 → 65")
     assert float(result.train_loss.sel(arm="teleport")[0, -1]) < 1e-3 * float(result.train_loss.sel(arm="plain")[0, -1])
-    assert figure_bytes(view.figure(), "png").getbuffer().nbytes > 10_000
+    assert fig.start_level(result) == pytest.approx(3.25)
+    assert figure_bytes(view.draw(result), "png").getbuffer().nbytes > 10_000
+
+
+def test_loss_axis_is_logarithmic_only_for_positive_losses():
+    epochs = np.arange(4)
+    def comparison(values):
+        return xr.Dataset({"train_loss": (("arm", "run", "epoch"), np.asarray(values, float)[:, None])},
+                          coords={"arm": ["plain", "teleport"], "epoch": epochs})
+    negative = fig.curves(comparison([[-0.4, -1, -2, -3.5], [-0.4, -2, -3, np.nan]]), "train_loss")
+    positive = fig.curves(comparison([[4, 3, 2, 1], [4, 2, 1, np.nan]]), "train_loss")
+    assert not negative.opts.get(backend="bokeh").kwargs.get("logy", False)
+    assert positive.opts.get(backend="bokeh").kwargs["logy"]
+    ys = [c.dimension_values(1) for c in negative if isinstance(c, hv.Curve)]
+    np.testing.assert_allclose(np.concatenate(ys), [-0.4, -1, -2, -3.5, -0.4, -2, -3])  # NaN dropped
+
+
+def test_the_teleported_point_is_handed_to_critical_points():
+    state = AppState(problem_name="booth")
+    view = TeleportView(state=state, epochs=5)
+    assert view.surface is state.problem
+    with pytest.raises(ValueError, match="Run a surface comparison first"):
+        view.analyse_teleported()
+    view.run()
+    view.analyse_teleported()
+    np.testing.assert_allclose(state.focus["theta"], view.result.teleport_path.values[0][-1])
+    assert state.focus["problem"] == "booth" and state.tab == "critical_points"

@@ -83,8 +83,9 @@ def _free_port() -> int:
 
 
 def _answers(url: str) -> bool:
+    # each request builds a whole session: a short timeout on a loaded machine only piles up more builds
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=90) as response:
             return response.status == 200
     except OSError:
         return False

@@ -1,5 +1,5 @@
-"""The Games tab in headless Chromium: it renders, a click launches a trajectory on the
-phase portrait, and the Lyapunov heatmap fills in chunk by chunk (cancelled part-way)."""
+"""The Games tab in headless Chromium: it follows a game picked in the sidebar, a click launches a
+trajectory on the phase portrait, and the Lyapunov heatmap fills in chunk by chunk (cancelled part-way)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def shot(locator, name):
 def test_games_tab_portrait_trajectory_and_streamed_heatmap(served_app, page, assert_no_console_errors):
     page.goto(served_app.url)
     page.wait_for_selector("canvas", timeout=LOAD_TIMEOUT_MS)
+    choose(page, "Problem", "matching-pennies")  # games come from the sidebar's picker
     page.get_by_text("Games", exact=True).first.click()
     expect(page.get_by_role("button", name="Lyapunov map")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    choose(page, "Game", "matching-pennies")
     choose(page, "Rule", "simgd")
     info = page.locator(".games-info")
     expect(info).to_contain_text("fixed point (0.000, 0.000)", timeout=RUN_TIMEOUT_MS)
@@ -61,7 +61,7 @@ def test_games_tab_portrait_trajectory_and_streamed_heatmap(served_app, page, as
     empty = heat.screenshot()
     page.get_by_role("button", name="Lyapunov map").click()
     # progress "cells done / 16384" while the map streams: chunks reach the browser one by one
-    expect(page.locator("pre", has_text=re.compile(r"^\d+ / 16384$"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("pre", has_text=re.compile(r"^\d+ / 16384( · ETA .*)?$"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
     cancel = page.get_by_role("button", name="Cancel")
     if cancel.is_visible():
         cancel.click()

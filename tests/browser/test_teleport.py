@@ -28,7 +28,7 @@ def test_teleport_view_renders_and_a_teleported_run_streams(served_app, page, as
     page.get_by_role("button", name="Run").click()
     status = page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting"))
     # both runs (2 × 60 steps) stream their progress, then finish
-    expect(status).to_have_text(re.compile(r"^(\d+ / 120|Done)$"), timeout=RUN_TIMEOUT_MS)
+    expect(status).to_have_text(re.compile(r"^(\d+ / 120( · ETA .*)?|Done)$"), timeout=RUN_TIMEOUT_MS)
     expect(status).to_have_text("Done", timeout=RUN_TIMEOUT_MS)
     # Booth's level set through the start: the teleport raises ‖∇L‖² and keeps the loss to round-off
     report = page.get_by_text(re.compile(r"teleport at epoch 0: ‖∇L‖² [\d.e+]+ → [\d.e+]+"))
