@@ -40,7 +40,8 @@ def test_the_documented_view_is_short_and_runs_synchronously():
     centre, (d1, d2) = result.centre.values, result.directions.values
     a, b = result.alpha.values[1], result.beta.values[3]
     expected = float(problem.loss(jnp.asarray(centre + a * d1 + b * d2)))
-    np.testing.assert_allclose(result.loss.values[3, 1], expected, rtol=1e-10)
+    assert result.attrs["dtype"] == "float32"  # network slices sweep in float32 (issue 15)
+    np.testing.assert_allclose(result.loss.values[3, 1], expected, rtol=1e-5)
     figure = namespace["slice_figure"](result)
     assert isinstance(figure, hv.Overlay)
     assert view.export.available

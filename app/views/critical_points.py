@@ -216,7 +216,7 @@ class CriticalPointsView(BaseView):
             path, loss = result.path.values[run], self.problem.loss
             path = path[np.isfinite(path).all(axis=1)]
             steps = result.step.values[: len(path)]
-            self._setup.submit(lambda: np.asarray(curvature.eigenvalues_along(loss, np.asarray(path))),
+            self._setup.submit(lambda: curvature.spectrum_summary_along(loss, np.asarray(path)).eigenvalues,
                                lambda values: setattr(self._along, "object", along_element(
                                    steps, values, f"Hessian eigenvalues along run {run}").opts(
                                    responsive=True, height=260, backend="bokeh")))
