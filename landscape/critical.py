@@ -516,10 +516,13 @@ def iter_find(
 ) -> Stream[xr.Dataset]:
     """Run a finder from each row of ``thetas0`` (``(runs, dim)``), streaming.
 
-    Yields ``Event("chunk", steps done, num_steps, data)`` after every ``chunk``
-    steps, with ``data["step"]`` the step numbers, ``data[field]`` of shape
-    ``(runs, chunk)`` for ``loss, grad_norm_sq, r, r_h, index, step_size`` and
-    ``data["path"]`` ``(runs, chunk, dim)`` when paths are kept.  Stops early
+    Yields ``Event("chunk", steps done, num_steps, partial, data)`` after every
+    ``chunk`` steps: ``partial`` is the Dataset below over the steps so far
+    (``theta`` the current iterates, summaries of the latest rows), ``data["step"]``
+    the chunk's step numbers (LEGACY, until the views render ``partial``:
+    ``data[field]`` of shape ``(runs, chunk)`` for ``loss, grad_norm_sq, r,
+    r_h, index, step_size`` and ``data["path"]`` ``(runs, chunk, dim)`` when
+    paths are kept).  Stops early
     once every run has terminated.  Returns a Dataset over ``(run, step)``:
     those fields plus ``solver_steps`` and ``merit_evals`` (row t is measured
     at θ_t, ``step_size`` is the α taking θ_t to θ_{t+1}; row ``num_steps`` is
@@ -550,10 +553,12 @@ def iter_find(
         if keep_path:
             paths.append(np.asarray(path).transpose(1, 0, 2))
         done += chunk
-        data = {"step": np.arange(done - chunk, done), **{k: log[k] for k in _STREAMED}}
+        data = {"step": np.arange(done - chunk, done), **{k: log[k] for k in _STREAMED}}  # LEGACY (see docstring)
         if keep_path:
             data["path"] = paths[-1]
-        yield Event("chunk", min(done, total), total, data)
+        partial = _dataset(method, config, thetas0, carry[0], logs, paths, np.concatenate(step_ids),
+                           cutoff, flat_r, "running", num_steps)
+        yield Event("chunk", min(done, total), total, partial, data)
         if not bool(jnp.any(carry[2])) and done < total:
             # every run terminated: jump to the final row (measures every run)
             carry, log, path = _run_chunk(loss, method, *carry, num_steps, num_steps, length=chunk)

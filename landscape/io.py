@@ -3,7 +3,8 @@
 Two file kinds, both refused with :class:`FormatError` when they are not ours:
 
 - a **result**: one engine ``xarray.Dataset`` (:func:`save` / :func:`load`);
-  its ``kind`` attribute (``landscape.results.result_attrs``) is required.
+  its ``kind`` attribute (``landscape.results.result_attrs``) must be a kind
+  registered in :mod:`landscape.kinds`.
 - an **exploration**: a problem, and per dashboard view a JSON-able
   ``settings`` dict and named result Datasets (:class:`Exploration`,
   :func:`save_exploration` / :func:`load_exploration`).  One file: the root
@@ -11,8 +12,10 @@ Two file kinds, both refused with :class:`FormatError` when they are not ours:
   order of the views; group ``/<view>`` holds the view's settings (JSON) and
   group ``/<view>/<result>`` each result Dataset.
 
-Both write :data:`SCHEMA_VERSION` into the file's root attributes; a file of a
-newer version is refused rather than misread.
+Both carry ``schema_version`` in the file's root attributes (a result its own,
+from ``result_attrs``; one without gets :data:`SCHEMA_VERSION`); a file of a
+newer version, or of a kind this version does not know, is refused rather than
+misread.
 
 netCDF has no boolean type, so boolean variables are stored as int8 with the
 attribute ``_landscape_bool = 1``, and boolean attributes (of the Dataset or of
@@ -50,8 +53,10 @@ from typing import Any, BinaryIO
 import numpy as np
 import xarray as xr
 
-#: Version of the on-disk layout written by this module; files of a newer one are refused.
-SCHEMA_VERSION = 1
+from . import kinds
+
+#: Version of the result schemas (:mod:`landscape.kinds`) and of this file layout; newer files are refused.
+SCHEMA_VERSION = kinds.SCHEMA_VERSION
 EXPLORATION_KIND = "exploration"
 
 _SCHEMA_ATTR = "schema_version"
@@ -98,13 +103,14 @@ def _decode_bool_attrs(attrs: dict, where: str) -> dict:
 
 
 def _kind_of(dataset: xr.Dataset) -> str:
+    """The result's registered kind (``ValueError`` naming the known kinds otherwise)."""
     kind = dataset.attrs.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ValueError(
-            "a result needs a 'kind' attribute (a non-empty string, as set by "
+            "a result needs a 'kind' attribute (a kind of landscape.kinds, as set by "
             f"landscape.results.result_attrs), got {kind!r}"
         )
-    return kind
+    return kinds.get(kind).name
 
 
 def _encode(dataset: xr.Dataset) -> xr.Dataset:
@@ -126,22 +132,25 @@ def _encode(dataset: xr.Dataset) -> xr.Dataset:
 
 
 def _decode(dataset: xr.Dataset, where: str) -> xr.Dataset:
-    """Undo :func:`_encode`; ``ValueError`` for markers on data they cannot describe."""
+    """Check the kind and version, undo :func:`_encode`; ``ValueError`` for what we cannot read."""
+    if "kind" not in dataset.attrs:
+        raise ValueError(f"{where} has no 'kind' attribute: not a result written by landscape.io")
+    _check_version(dataset.attrs.get(_SCHEMA_ATTR), where)
+    try:
+        _kind_of(dataset)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err} (written by a newer version, or not by landscape.io)") from None
     dataset.attrs = _decode_bool_attrs(dataset.attrs, where)
     for name, var in list(dataset.variables.items()):
         attrs = _decode_bool_attrs({k: v for k, v in var.attrs.items() if k != _BOOL_FLAG}, where)
         if _BOOL_FLAG in var.attrs:
-            values = var.values
-            if var.dtype != np.int8 or not np.isin(values, (0, 1)).all():
+            if var.dtype != np.int8 or not np.isin(var.values, (0, 1)).all():
                 raise ValueError(
                     f"{where}: variable {name!r} is marked boolean but holds {var.dtype} data "
                     "other than 0 and 1"
                 )
             dataset[name] = var.astype(bool)
         dataset[name].attrs = attrs
-    kind = dataset.attrs.get("kind")
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"{where} has no 'kind' attribute: not a result written by landscape.io")
     return dataset
 
 
@@ -149,11 +158,11 @@ def save(dataset: xr.Dataset, path: str | os.PathLike) -> None:
     """Write the result ``dataset`` to ``path`` (netCDF4/HDF5), atomically and durably.
 
     ``dataset.attrs["kind"]`` must be set (``landscape.results.result_attrs``).
-    The file gets the root attribute ``schema_version``; ``dataset`` is not
-    modified.
+    A dataset without ``schema_version`` is written with the current one;
+    ``dataset`` itself is not modified.
     """
     encoded = _encode(dataset)
-    encoded.attrs[_SCHEMA_ATTR] = SCHEMA_VERSION
+    encoded.attrs.setdefault(_SCHEMA_ATTR, SCHEMA_VERSION)
     _atomic_write(path, lambda file: encoded.to_netcdf(file, engine="h5netcdf"))
 
 
@@ -169,7 +178,8 @@ def load(path: str | os.PathLike) -> xr.Dataset:
             dataset = opened.load()
     if dataset.attrs.get("kind") == EXPLORATION_KIND:
         raise FormatError(path, "it is an exploration; open it with landscape.io.load_exploration")
-    _check_version(path, dataset.attrs.pop(_SCHEMA_ATTR, None), "kind" in dataset.attrs)
+    if "kind" not in dataset.attrs:
+        raise FormatError(path, "not a landscape file (netCDF without a 'kind' attribute)")
     try:
         return _decode(dataset, "the file")
     except ValueError as err:
@@ -279,8 +289,8 @@ def load_exploration(path: str | os.PathLike) -> Exploration:
     if root.get("kind") != EXPLORATION_KIND:
         what = f"a {root['kind']!r} result; open it with landscape.io.load" if "kind" in root else "not ours"
         raise FormatError(path, f"not an exploration ({what})")
-    _check_version(path, root.get(_SCHEMA_ATTR), True)
     try:
+        _check_version(root.get(_SCHEMA_ATTR), "the exploration")
         exploration = Exploration(str(root["problem"]), json.loads(root["options"]))
         for view in json.loads(root["views"]):
             node = tree[view]
@@ -289,24 +299,26 @@ def load_exploration(path: str | os.PathLike) -> Exploration:
                 dataset = tree[f"{view}/{name}"].to_dataset(inherit=False)
                 state.results[name] = _decode(dataset, f"view {view!r}: result {name!r}")
             exploration.views[view] = state
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
         raise FormatError(path, f"corrupted exploration ({type(err).__name__}: {err})") from None
+    except ValueError as err:  # a newer schema, an unknown kind, a bad boolean marker
+        raise FormatError(path, str(err)) from None
     return exploration
 
 
 # --------------------------------------------------------------------------- checks on read
 
 
-def _check_version(path, version, ours: bool) -> None:
+def _check_version(version, where: str) -> None:
+    """``ValueError`` for a schema version that is not a positive integer or is newer than ours."""
     if version is None:
-        if not ours:
-            raise FormatError(path, "not a landscape file (netCDF without a 'kind' attribute)")
-        return  # a result written before schema versions existed: version 1
+        return  # written before schema versions existed: version 1
     if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version < 1:
-        raise FormatError(path, f"corrupted: schema_version {version!r} is not a positive integer")
+        raise ValueError(f"{where}: schema_version {version!r} is not a positive integer")
     if version > SCHEMA_VERSION:
-        raise FormatError(
-            path, f"written by a newer version (schema {int(version)}; this version reads up to {SCHEMA_VERSION})"
+        raise ValueError(
+            f"{where} was written by a newer version (schema {int(version)}; this version reads up to "
+            f"{SCHEMA_VERSION}): update landscape-explorer to open it"
         )
 
 

@@ -3,8 +3,9 @@
 Convention (DESIGN.md, "Long work is a generator"): every long computation has
 an ``iter_*`` form, a generator that
 
-* yields :class:`Event` records of finished work holding numpy data (never jax
-  arrays), one per chunk of roughly 0.1-1 s of compute;
+* yields :class:`Event` records of finished work, one per chunk of roughly
+  0.1-1 s of compute, each carrying the result so far (``Event.partial``, a
+  Dataset of the final kind) and numpy extras (never jax arrays);
 * checks ``cancel`` (a :class:`CancelToken` or ``None``) between chunks and,
   when it is set, stops early;
 * *returns* its final result (an ``xarray.Dataset``; a cancelled run returns
@@ -20,6 +21,8 @@ import dataclasses
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
+
+import numpy as np
 
 R = TypeVar("R")
 
@@ -44,21 +47,43 @@ def is_cancelled(cancel: CancelToken | None) -> bool:
 
 @dataclasses.dataclass
 class Event:
-    """A record of finished work.
+    """A record of finished work, with the result so far.
 
-    ``kind`` names what finished (``"chunk"``, ``"node"``, ``"ride"``, ...),
-    ``done``/``total`` measure progress in the generator's own units, and
-    ``data`` holds numpy arrays and plain Python values only.
+    kind: what just finished, in the generator's words (``"chunk"``, ``"root"``,
+      ``"node"``, ``"epoch"``, ``"teleport"``, ...).
+    done, total: progress in the generator's own units (steps, grid points,
+      rides, epochs); ``total`` may grow (tree searches).
+    partial: the result so far as an ``xarray.Dataset`` in its FINAL schema
+      (the same ``attrs["kind"]``, variables and dims as the returned Dataset,
+      checked by :func:`landscape.kinds.check`; ``attrs["status"] ==
+      "running"``).  Not-yet-computed entries are NaN, or the streamed
+      dimension holds only what is done so far (``step`` of a critical-point
+      run, ``node`` of a tree, ``epoch`` of teleport training).  Its arrays
+      may be read-only views of the generator's buffers that later events
+      fill in: copy (``partial.copy(deep=True)``) to keep a snapshot.  A
+      view renders the latest ``partial`` and never accumulates ``data``.
+    data: event-specific extras only, numpy arrays and plain Python values
+      (e.g. the node a tree search just finished and its ride, a teleport's
+      before/after record, the chunk's flat grid indices); each generator's
+      docstring lists its keys.
     """
 
     kind: str
     done: int
     total: int
+    partial: Any = None  # xarray.Dataset | None (xarray is not imported here)
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
+
+
+def frozen(array) -> np.ndarray:
+    """A read-only numpy view of ``array`` (for partial results that share a live buffer)."""
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
 
 
 Stream = Generator[Event, None, R]

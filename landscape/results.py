@@ -2,7 +2,8 @@
 
 Every engine result is an ``xarray.Dataset`` whose ``attrs`` carry
 ``config`` (the JSON-encoded configuration that produced it), ``versions``
-(JSON of the package versions) and ``kind`` (what the result is).  This makes a
+(JSON of the package versions), ``kind`` (what the result is: a schema of
+:mod:`landscape.kinds`) and ``schema_version``.  This makes a
 saved result self-describing and lets ``landscape.io`` round-trip it.
 """
 
@@ -14,6 +15,8 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
+
+from . import kinds
 
 _PACKAGES = ("landscape-explorer", "jax", "jaxlib", "optax", "numpy", "xarray", "matfree")
 
@@ -45,13 +48,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def result_attrs(kind: str, config: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The ``attrs`` of a result: its kind, JSON config and package versions."""
+    """The ``attrs`` of a result: its kind (registered in :mod:`landscape.kinds`),
+    the schema version, JSON config and package versions."""
+    kinds.get(kind)  # refuses an unregistered kind
     return {
         "kind": kind,
+        "schema_version": kinds.SCHEMA_VERSION,
         "config": json.dumps(config, sort_keys=True, default=_jsonable),
         "versions": json.dumps(package_versions(), sort_keys=True),
         **extra,
     }
+
+
+def running(dataset):
+    """``dataset`` marked as a partial result (``attrs["status"] = "running"``)."""
+    dataset.attrs["status"] = "running"
+    return dataset
 
 
 def config_of(dataset) -> dict[str, Any]:

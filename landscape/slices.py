@@ -46,7 +46,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import limits
 from .curvature import lanczos
-from .jobs import CancelToken, Event, Stream, drive, is_cancelled
+from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
 
@@ -183,10 +183,12 @@ def iter_slice(
 
     ``directions`` is ``(k, dim)`` with k = 1 (grid ``alpha``) or 2 (grid
     ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
-    ``problem.loss``.  Each ``Event("chunk")`` carries ``index`` (flat grid
-    indices, C order over the ``loss`` grid), their ``loss`` values and
-    ``grid`` (the grid so far, NaN where not yet evaluated).  Returns the
-    Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled).
+    ``problem.loss``.  Each ``Event("chunk")``'s ``partial`` is the slice
+    Dataset with ``loss`` NaN where not yet evaluated (no path variables) and
+    ``data["index"]`` the flat grid indices (C order over ``loss``) it just
+    evaluated (LEGACY, until the views render ``partial``: also ``loss``, the
+    chunk's values, and ``grid``, a copy of the grid so far).  Returns the Dataset of :func:`slice_loss` (partial,
+    ``status="cancelled"``, when cancelled).
     """
     loss = problem.loss if loss is None else loss
     centre = jnp.asarray(centre)
@@ -206,6 +208,27 @@ def iter_slice(
     n = len(coefficients)
     chunk = max(1, min(chunk, n))
     grid = np.full(n, np.nan)
+    coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
+    if k == 2:
+        coords["beta"] = beta
+    common = {
+        "directions": (("direction", "param"), np.asarray(directions)),
+        "centre": (("param",), np.asarray(centre)),
+        "centre_loss": ((), float(_batched(loss)(centre[None])[0])),
+    }
+    config = {
+        **problem.config(),
+        "direction_kind": direction_kind,
+        "alpha": [float(alpha[0]), float(alpha[-1]), len(alpha)],
+        "beta": None if beta is None else [float(beta[0]), float(beta[-1]), len(beta)],
+        "chunk": chunk,
+    }
+    kind = "slice-2d" if k == 2 else "slice-1d"
+
+    def dataset(values, status, extra=None):
+        return xr.Dataset({"loss": (dims, values.reshape(shape)), **common, **(extra or {})}, coords=coords,
+                          attrs=result_attrs(kind, config, status=status, points_done=done))
+
     done, status = 0, "complete"
     while done < n:
         if is_cancelled(cancel):
@@ -217,27 +240,11 @@ def iter_slice(
         values = evaluate_chunk(loss, centre, directions, padded)[: len(index)]
         grid[index] = values
         done += len(index)
-        yield Event("chunk", done, n, {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})
+        yield Event("chunk", done, n, dataset(frozen(grid), "running"),
+                    {"index": index, "loss": values, "grid": grid.reshape(shape).copy()})  # LEGACY: loss, grid
 
-    coords = {"alpha": alpha, "direction": np.arange(k), "param": np.arange(problem.dim)}
-    if k == 2:
-        coords["beta"] = beta
-    data = {
-        "loss": (dims, grid.reshape(shape)),
-        "directions": (("direction", "param"), np.asarray(directions)),
-        "centre": (("param",), np.asarray(centre)),
-        "centre_loss": ((), float(_batched(loss)(centre[None])[0])),
-    }
-    if trajectory is not None:
-        data.update(_path_variables(loss, trajectory, centre, directions))
-    config = {
-        **problem.config(),
-        "direction_kind": direction_kind,
-        "alpha": [float(alpha[0]), float(alpha[-1]), len(alpha)],
-        "beta": None if beta is None else [float(beta[0]), float(beta[-1]), len(beta)],
-        "chunk": chunk,
-    }
-    return xr.Dataset(data, coords=coords, attrs=result_attrs("slice", config, status=status, points_done=done))
+    extra = None if trajectory is None else _path_variables(loss, trajectory, centre, directions)
+    return dataset(grid, status, extra)
 
 
 def _path_variables(loss, trajectory, centre, directions) -> dict:
@@ -265,7 +272,7 @@ def _path_variables(loss, trajectory, centre, directions) -> dict:
     }
     if coef.shape[1] == 1:
         del described["path_beta"]
-    variables = {name: (("point",), values, {"description": text}) for name, (values, text) in described.items()}
+    variables = {name: (("step",), values, {"description": text}) for name, (values, text) in described.items()}
     return variables
 
 
@@ -285,9 +292,9 @@ def slice_loss(
     """The loss on a 1-D or 2-D slice as a Dataset.
 
     Variables: ``loss`` over ``(beta, alpha)`` (2-D; rows are β) or
-    ``(alpha,)`` (1-D), the ``directions (direction, param)``, the ``centre
-    (param)`` and ``centre_loss``; with a ``trajectory (T, dim)`` also, per
-    ``point``: ``path_alpha``/``path_beta`` (least-squares plane coordinates),
+    ``(alpha,)`` (1-D) (kinds ``"slice-2d"``/``"slice-1d"``), the ``directions
+    (direction, param)``, the ``centre (param)`` and ``centre_loss``; with a
+    ``trajectory (T, dim)`` also, per ``step`` of it: ``path_alpha``/``path_beta`` (least-squares plane coordinates),
     ``path_residual`` (distance from θ_t to the plane point; *not* shown by the
     2-D picture), ``path_relative_residual`` (residual / ‖θ_t − c‖),
     ``path_loss`` (L(θ_t)) and ``path_loss_in_plane`` (L at the projected

@@ -37,11 +37,14 @@ are frozen at step t − 1 and every recorded entry from step t on is NaN; the
 other runs continue unaffected.
 
 Streaming (``landscape.jobs`` convention): :func:`iter_trajectories` yields an
-``Event(kind="chunk")`` per chunk with numpy ``step (c,)``, ``theta (runs, c,
-dim)``, ``loss (runs, c)``, ``grad_norm (runs, c)``, ``diverged (runs,)`` and
-``stop_step (runs,)``; the first chunk also carries step 0 (the starts), so
-concatenating the chunks along ``step`` gives the full trajectories.  It
-returns the Dataset described in :func:`run_trajectories`.
+``Event(kind="chunk")`` per chunk whose ``partial`` is the Dataset of
+:func:`run_trajectories` over all ``steps + 1`` steps, NaN after the steps
+done, and whose ``data["step"]`` lists the steps this chunk computed (the
+first chunk also step 0).  LEGACY_DATA: ``data`` still carries the chunk's
+``theta``, ``loss``, ``grad_norm`` and the running ``diverged``/``stop_step``
+until the views render ``partial``; new code reads ``partial``.  It
+returns the Dataset described in :func:`run_trajectories` (kind
+``"optimizer-trajectories"``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ import xarray as xr
 
 from . import limits
 from .curvature import hessian
-from .jobs import CancelToken, Event, Stream, drive, is_cancelled
+from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
 
@@ -274,9 +277,41 @@ def iter_trajectories(
 
     init, _ = _kernels(problem, names, chunk)
     carries, record = init(starts, hps)
-    first = [np.asarray(r)[:, None] for r in record]  # step 0: the starts
-    parts = {"theta": [], "loss": [], "grad_norm": []}
-    stop_step = _first_nonfinite(first[1], 0, np.full(n_runs, steps + 1))
+    buffers = {  # the whole run, NaN until computed; step 0 = the starts
+        "theta": np.full((n_runs, steps + 1, problem.dim), np.nan),
+        "loss": np.full((n_runs, steps + 1), np.nan),
+        "grad_norm": np.full((n_runs, steps + 1), np.nan),
+    }
+    for key, value in zip(buffers, record):
+        buffers[key][:, 0] = np.asarray(value)
+    stop_step = _first_nonfinite(buffers["loss"][:, :1], 0, np.full(n_runs, steps + 1))
+    config = {
+        **problem.config(),
+        "optimizers": [[name, hp] for name, hp in resolved],
+        "n_starts": n_starts,
+        "steps": steps,
+        "chunk": chunk,
+    }
+
+    def dataset(length: int, status: str) -> xr.Dataset:
+        return xr.Dataset(
+            {
+                "theta": (("run", "step", "param"), frozen(buffers["theta"][:, :length])),
+                "loss": (("run", "step"), frozen(buffers["loss"][:, :length])),
+                "grad_norm": (("run", "step"), frozen(buffers["grad_norm"][:, :length])),
+                "diverged": (("run",), stop_step <= steps),
+                "stop_step": (("run",), stop_step.astype(np.int64)),
+            },
+            coords={
+                "optimizer": (("run",), np.repeat(np.array(names), n_starts)),
+                "label": (("run",), np.repeat(np.array([label(n, hp) for n, hp in resolved]), n_starts)),
+                "start": (("run",), np.tile(np.arange(n_starts), len(resolved))),
+                "step": np.arange(length),
+                "param": np.arange(problem.dim),
+            },
+            attrs=result_attrs("optimizer-trajectories", config, status=status, steps_done=done),
+        )
+
     done, status = 0, "complete"
     while done < steps:
         if is_cancelled(cancel):
@@ -286,47 +321,15 @@ def iter_trajectories(
         carries, record = _kernels(problem, names, c)[1](carries, hps)
         chunk_records = [np.asarray(r) for r in record]
         stop_step = _first_nonfinite(chunk_records[1], done + 1, stop_step)
-        step = np.arange(done + 1, done + c + 1)
-        if done == 0:  # the first chunk also carries step 0
-            step = np.r_[0, step]
-            chunk_records = [np.concatenate(pair, axis=1) for pair in zip(first, chunk_records)]
-        for key, value in zip(parts, chunk_records):
-            parts[key].append(value)
+        for key, value in zip(buffers, chunk_records):
+            buffers[key][:, done + 1: done + c + 1] = value
+        first = 0 if done == 0 else done + 1  # the first chunk also carries step 0
         done += c
-        theta, loss, norm = chunk_records
-        yield Event(
-            "chunk", done, steps,
-            {"step": step, "theta": theta, "loss": loss, "grad_norm": norm,
-             "diverged": stop_step <= steps, "stop_step": stop_step.copy()},
-        )
-    if done == 0:
-        for key, value in zip(parts, first):
-            parts[key].append(value)
-
-    config = {
-        **problem.config(),
-        "optimizers": [[name, hp] for name, hp in resolved],
-        "n_starts": n_starts,
-        "steps": steps,
-        "chunk": chunk,
-    }
-    return xr.Dataset(
-        {
-            "theta": (("run", "step", "param"), np.concatenate(parts["theta"], axis=1)),
-            "loss": (("run", "step"), np.concatenate(parts["loss"], axis=1)),
-            "grad_norm": (("run", "step"), np.concatenate(parts["grad_norm"], axis=1)),
-            "diverged": (("run",), stop_step <= steps),
-            "stop_step": (("run",), stop_step.astype(np.int64)),
-        },
-        coords={
-            "optimizer": (("run",), np.repeat(np.array(names), n_starts)),
-            "label": (("run",), np.repeat(np.array([label(n, hp) for n, hp in resolved]), n_starts)),
-            "start": (("run",), np.tile(np.arange(n_starts), len(resolved))),
-            "step": np.arange(done + 1),
-            "param": np.arange(problem.dim),
-        },
-        attrs=result_attrs("trajectories", config, status=status, steps_done=done),
-    )
+        legacy = {key: buffers[key][:, first: done + 1].copy() for key in buffers}  # see LEGACY_DATA
+        yield Event("chunk", done, steps, dataset(steps + 1, "running"),
+                    {"step": np.arange(first, done + 1), **legacy,
+                     "diverged": stop_step <= steps, "stop_step": stop_step.copy()})
+    return dataset(done + 1, status).copy(deep=True)  # writable, detached from the buffers
 
 
 def run_trajectories(
@@ -343,6 +346,6 @@ def run_trajectories(
     step)``, ``grad_norm (run, step)`` (‖∇L(θ_t)‖₂), ``diverged (run)`` and
     ``stop_step (run)`` (first non-finite step, or ``steps + 1``); coords
     ``optimizer``/``label``/``start`` per run, ``step``, ``param``; attrs from
-    ``result_attrs("trajectories", config)`` plus ``status``.
+    ``result_attrs("optimizer-trajectories", config)`` plus ``status``.
     """
     return drive(iter_trajectories(problem, starts, optimizers, steps, chunk, cancel))

@@ -72,7 +72,7 @@ def test_unknown_figure_format_is_refused(tmp_path):
 
 
 def test_dataset_bytes_round_trip_through_netcdf(tmp_path):
-    ds = xr.Dataset({"loss": (("run", "step"), np.arange(6.0).reshape(2, 3))}, attrs={"kind": "test"})
+    ds = xr.Dataset({"loss": (("run", "step"), np.arange(6.0).reshape(2, 3))}, attrs={"kind": "optimizer-trajectories", "schema_version": 1})
     data = export.dataset_bytes(ds).getvalue()
     assert data.startswith(b"\x89HDF\r\n\x1a\n")
     path = tmp_path / "data.nc"

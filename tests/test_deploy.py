@@ -10,20 +10,17 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import re
 import shlex
 import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 from bokeh.util.token import generate_session_id
 
-ROOT = Path(__file__).resolve().parents[1]
+from .serving import ROOT, listening, panel_serve
+
 SECRET_KEY = "k" * 44
 PASSWORD = "correct-horse-battery-staple"
 
@@ -34,31 +31,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
 def _serve(args: list[str], port: int, tmp_path: Path, env: dict[str, str] | None = None):
-    log = (tmp_path / f"serve-{port}.log").open("w")
-    environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app/main.py", *args],
-        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert time.monotonic() < deadline, "the server did not start listening within 120 s"
-            time.sleep(0.2)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    """``panel serve app/main.py *args``, ready once ``port`` accepts connections."""
+    return panel_serve(["app/main.py", *args], tmp_path / f"serve-{port}.log", lambda: listening(port), env=env)
 
 
 def _request(port: int, method: str, path: str, body: str | None = None, headers: dict | None = None):

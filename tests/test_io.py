@@ -53,7 +53,7 @@ def test_every_variable_kind_round_trips(tmp_path):
             "optimizer": ("run", np.array(["gd", "adam", "newton"])),
             "kept": ("run", np.array([True, True, False])),
         },
-        attrs=result_attrs("trajectories", {"lr": [0.1, 0.01], "name": "hé"}, status="cancelled", done=False),
+        attrs=result_attrs("optimizer-trajectories", {"lr": [0.1, 0.01], "name": "hé"}, status="cancelled", done=False),
     )
     loaded = _roundtrip(dataset, tmp_path)
     _assert_identical(loaded, dataset)
@@ -64,11 +64,12 @@ def test_every_variable_kind_round_trips(tmp_path):
 
 
 def test_save_leaves_the_input_untouched_and_overwrites_atomically(tmp_path):
-    dataset = xr.Dataset({"flag": ("x", np.array([True, False]))}, attrs={"kind": "test", "done": True})
+    attrs = {"kind": "optimizer-trajectories", "schema_version": io.SCHEMA_VERSION, "done": True}
+    dataset = xr.Dataset({"flag": ("x", np.array([True, False]))}, attrs=attrs)
     before = dataset.copy(deep=True)
     _roundtrip(dataset, tmp_path)
     assert dataset.identical(before) and dataset["flag"].dtype == bool
-    replaced = xr.Dataset({"flag": ("x", np.array([False]))}, attrs={"kind": "test"})
+    replaced = xr.Dataset({"flag": ("x", np.array([False]))}, attrs={**attrs, "done": False})
     _assert_identical(_roundtrip(replaced, tmp_path), replaced)
 
 
@@ -91,7 +92,7 @@ def _result(n=40):
     return xr.Dataset(
         {"loss": (("run", "step"), rng.standard_normal((3, n))), "diverged": ("run", np.array([False, True, False]))},
         coords={"run": np.arange(3)},
-        attrs=result_attrs("trajectories", {"lr": 0.1}, done=True),
+        attrs=result_attrs("optimizer-trajectories", {"lr": 0.1}, done=True),
     )
 
 
@@ -102,10 +103,23 @@ def _refused(path, match, reader=io.load):
     return str(info.value)
 
 
-def test_save_requires_a_kind(tmp_path):
+def test_save_requires_a_registered_kind(tmp_path):
     with pytest.raises(ValueError, match="'kind' attribute"):
         io.save(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
+    with pytest.raises(ValueError, match="unknown result kind 'weather'; registered kinds: "):
+        io.save(xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "weather"}), tmp_path / "r.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_result_without_schema_version_gets_the_current_one(tmp_path):
+    io.save(xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "optimizer-trajectories"}), tmp_path / "r.nc")
+    assert io.load(tmp_path / "r.nc").attrs["schema_version"] == io.SCHEMA_VERSION
+
+
+def test_an_unknown_kind_is_refused(tmp_path):
+    path = tmp_path / "r.nc"
+    xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "weather", "schema_version": 1}).to_netcdf(path, engine="h5netcdf")
+    _refused(path, "unknown result kind 'weather'.*newer version, or not by landscape.io")
 
 
 def test_foreign_netcdf_and_non_netcdf_files_are_refused(tmp_path):
@@ -143,30 +157,31 @@ def test_truncated_and_corrupted_files_are_refused(tmp_path):
 
 def test_newer_schema_and_missing_kind_are_refused(tmp_path):
     newer = tmp_path / "newer.nc"
-    xr.Dataset({"a": ("x", [1.0])}, attrs={"kind": "trajectories", "schema_version": io.SCHEMA_VERSION + 1}).to_netcdf(
+    attrs = {"kind": "a-kind-of-the-future", "schema_version": io.SCHEMA_VERSION + 1}
+    xr.Dataset({"a": ("x", [1.0])}, attrs=attrs).to_netcdf(
         newer, engine="h5netcdf"
     )
     assert f"schema {io.SCHEMA_VERSION + 1}" in _refused(newer, "newer version")
     no_kind = tmp_path / "no_kind.nc"
     xr.Dataset({"a": ("x", [1.0])}, attrs={"schema_version": 1}).to_netcdf(no_kind, engine="h5netcdf")
-    _refused(no_kind, "no 'kind' attribute")
+    _refused(no_kind, "not a landscape file .netCDF without a 'kind' attribute")
 
 
 @pytest.mark.parametrize("values", [[0.5, 1.0], [2.0, 0.0], [np.nan, 1.0]])
 def test_a_boolean_marker_on_float_data_is_refused(tmp_path, values):
     path = tmp_path / "marked.nc"
-    dataset = xr.Dataset({"flag": ("x", np.array(values), {"_landscape_bool": 1})}, attrs={"kind": "test"})
+    dataset = xr.Dataset({"flag": ("x", np.array(values), {"_landscape_bool": 1})}, attrs={"kind": "optimizer-trajectories"})
     dataset.to_netcdf(path, engine="h5netcdf")
     _refused(path, "'flag' is marked boolean")
 
 
 def test_a_boolean_marker_on_other_integers_or_attributes_is_refused(tmp_path):
     path = tmp_path / "marked.nc"
-    xr.Dataset({"flag": ("x", np.array([0, 2], np.int8), {"_landscape_bool": 1})}, attrs={"kind": "t"}).to_netcdf(
+    xr.Dataset({"flag": ("x", np.array([0, 2], np.int8), {"_landscape_bool": 1})}, attrs={"kind": "optimizer-trajectories"}).to_netcdf(
         path, engine="h5netcdf"
     )
     _refused(path, "'flag' is marked boolean")
-    attrs = {"kind": "t", "done": 0.5, "_landscape_bool_attrs": "done"}
+    attrs = {"kind": "optimizer-trajectories", "done": 0.5, "_landscape_bool_attrs": "done"}
     xr.Dataset({"a": ("x", [1.0])}, attrs=attrs).to_netcdf(path, engine="h5netcdf")
     _refused(path, "'done' is marked boolean")
 
@@ -179,7 +194,7 @@ def _exploration():
     slice_ = xr.Dataset(
         {"loss": (("y", "x"), np.arange(12.0).reshape(3, 4))},
         coords={"x": np.linspace(0, 1, 4), "y": np.linspace(-1, 1, 3)},
-        attrs=result_attrs("slice", {"directions": "random"}, status="done"),
+        attrs=result_attrs("slice-2d", {"directions": "random"}, status="done"),
     )
     return io.Exploration(
         "expression",
@@ -224,7 +239,7 @@ def test_results_and_explorations_are_not_confused(tmp_path):
     io.save_exploration(tmp_path / "e.nc", _exploration())
     io.save(_result(), tmp_path / "r.nc")
     _refused(tmp_path / "e.nc", "load_exploration")
-    _refused(tmp_path / "r.nc", "'trajectories' result", io.load_exploration)
+    _refused(tmp_path / "r.nc", "'optimizer-trajectories' result", io.load_exploration)
 
 
 def test_damaged_or_newer_explorations_are_refused(tmp_path):
@@ -268,7 +283,7 @@ import numpy as np, xarray as xr
 from landscape import io
 
 path, mode = sys.argv[1], sys.argv[2]
-dataset = xr.Dataset({"loss": ("x", np.full(1000, float(sys.argv[3])))}, attrs={"kind": "test"})
+dataset = xr.Dataset({"loss": ("x", np.full(1000, float(sys.argv[3])))}, attrs={"kind": "optimizer-trajectories"})
 if mode == "block":  # stall inside the save, after the data went into the temporary file
     write = xr.Dataset.to_netcdf
     def stalled(self, *args, **kwargs):
@@ -325,7 +340,7 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path):
     path = tmp_path / "r.nc"
     io.save(_result(), path)
     before = path.read_bytes()
-    unwritable = xr.Dataset({"a": ("x", np.array([{}, []], dtype=object))}, attrs={"kind": "test"})
+    unwritable = xr.Dataset({"a": ("x", np.array([{}, []], dtype=object))}, attrs={"kind": "optimizer-trajectories"})
     with pytest.raises(Exception):  # noqa: B017 (whatever netCDF raises for object data)
         io.save(unwritable, path)
     assert path.read_bytes() == before and _temporaries(tmp_path) == []

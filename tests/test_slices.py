@@ -39,7 +39,7 @@ def test_2d_slice_matches_analytic_values():
     np.testing.assert_allclose(ds.loss.values, np_loss(points), rtol=1e-13, atol=1e-13)
     np.testing.assert_array_equal(ds.directions.values, D)
     assert ds.centre_loss.item() == pytest.approx(np_loss(CENTRE), rel=1e-14)
-    assert ds.attrs["kind"] == "slice" and ds.attrs["status"] == "complete"
+    assert ds.attrs["kind"] == "slice-2d" and ds.attrs["status"] == "complete"
 
 
 def test_1d_slice_matches_analytic_values():

@@ -234,7 +234,7 @@ def test_network_training_with_a_teleport(net, state):
     schedule = tp.Schedule(epochs=2, teleport_at=(1,), teleport_batches=2, teleport_batch_size=10, steps=3,
                            cap=2.0, state=state)
     ds = tp.train(problem, "momentum", schedule, lr=1e-2, seeds=(0, 1))
-    assert ds.sizes == {"seed": 2, "epoch": 3, "teleport": 1, "weight": problem.dim}
+    assert ds.sizes == {"run": 2, "epoch": 3, "teleport": 1, "param": problem.dim}
     assert np.all(np.isfinite(ds.train_loss)) and np.all(np.isfinite(ds.test_loss))
     assert np.all(ds.grad_norm_sq_after > ds.grad_norm_sq_before)
     assert float(ds.invariance_error.max()) <= 1e-10  # batches of 10 ≤ width 10

@@ -107,7 +107,7 @@ def test_layout(all_runs):
     assert all_runs.sizes == {"run": 14, "step": STEPS + 1, "param": 3}
     np.testing.assert_array_equal(all_runs.step, np.arange(STEPS + 1))
     np.testing.assert_array_equal(all_runs.theta[:, 0], np.tile(STARTS, (7, 1)))
-    assert all_runs.attrs["kind"] == "trajectories" and all_runs.attrs["status"] == "complete"
+    assert all_runs.attrs["kind"] == "optimizer-trajectories" and all_runs.attrs["status"] == "complete"
 
 
 def test_divergence_is_flagged_frozen_and_isolated():

@@ -317,7 +317,7 @@ class GamesView(pn.viewable.Viewer):
         def frame(prefix):
             if data is None:
                 return {"arg λ": [], "log |λ|": [], "time": []}
-            t = np.repeat(data.time.values, data[f"{prefix}_arg"].shape[1])
+            t = np.repeat(data.step.values, data[f"{prefix}_arg"].shape[1])
             return {"arg λ": data[f"{prefix}_arg"].values.ravel(), "log |λ|": data[f"{prefix}_logabs"].values.ravel(),
                     "time": t}
         opts = {"size": 5, "alpha": 0.6, "width": 460, "height": 320, "tools": ["hover"]}

@@ -54,7 +54,10 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
                     step_size: float = 0.5, optimize_steps: int = 500, max_depth: int = 1,
                     threshold: float = 1.0, solution_tol: float = 1e-3, record_every: int = 10,
                     cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
-    """Grow the GRR tree breadth first; yields one ``"node"`` event per finished ride."""
+    """Grow the GRR tree breadth first; yields one ``"node"`` event per finished ride.
+
+    Each event's ``partial`` is the tree so far; ``data`` is the new child's
+    node record (:meth:`TreeBuilder.node_record`) plus its ``ride`` points."""
     game, fmap, h, hf = resolve(game, rule, hyper)
     dim = game.dim
     n_dir = n_directions or dim
@@ -79,6 +82,15 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
         return (np.asarray(player_loss_values(game, w)), float(jnp.linalg.norm(joint_gradient(game, w))))
 
     tree = TreeBuilder(dim)
+    tree_config = game_config(game, rule, hf, k=k, n_directions=n_dir, step_size=step_size,
+                              optimize_steps=optimize_steps, max_depth=max_depth,
+                              threshold=threshold, solution_tol=solution_tol)
+
+    def tree_so_far(status: str) -> xr.Dataset:
+        ds = tree.to_dataset("grr-tree", tree_config, status=status)
+        losses = np.stack([player_losses[i] for i in range(len(tree))])
+        return ds.assign(player_loss=(("node", "player"), losses)).assign_coords(player=np.arange(game.num_players))
+
     w0 = as_points(start, dim)[0]
     losses0, gn0 = summary(w0)
     root = tree.add_root(np.asarray(w0), float(losses0[0]), gn0)
@@ -119,14 +131,9 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
                 if record["depth"] + 1 < max_depth:
                     queue.append(child)
                 done += 1
-                yield Event("node", done, done + 2 * len(eligible) * len(queue),
+                yield Event("node", done, done + 2 * len(eligible) * len(queue), tree_so_far("running"),
                             {**tree.node_record(child), "ride": pts})
-    ds = tree.to_dataset("grr-tree", game_config(game, rule, hf, k=k, n_directions=n_dir, step_size=step_size,
-                                                 optimize_steps=optimize_steps, max_depth=max_depth,
-                                                 threshold=threshold, solution_tol=solution_tol),
-                         status=status)
-    losses = np.stack([player_losses[i] for i in range(len(tree))])
-    return ds.assign(player_loss=(("node", "player"), losses)).assign_coords(player=np.arange(game.num_players))
+    return tree_so_far(status)
 
 
 def grr_search(game, rule, start, **kwargs) -> xr.Dataset:

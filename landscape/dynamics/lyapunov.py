@@ -42,7 +42,7 @@ import optax
 import xarray as xr
 
 from .. import limits
-from ..jobs import CancelToken, Event, drive, is_cancelled
+from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
 from ..results import result_attrs
@@ -185,8 +185,10 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
                       cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
     """Stream the max (or sum/min top-n) k-step exponent over a grid of starts of a 2-D game.
 
-    Each chunk of ``chunk`` cells is one vmapped, jitted call; events carry
-    ``{"start", "stop", "values", "shape"}`` (flat row-major cell range).
+    Each chunk of ``chunk`` cells is one vmapped, jitted call; each event's
+    ``partial`` is the map so far (NaN where not computed) and ``data`` has
+    the chunk's flat row-major cell range ``start``/``stop`` (LEGACY, until
+    the views render ``partial``: its ``values`` and the map ``shape``).
     Returns a Dataset with ``exponent (y, x)`` (NaN where not computed).
     """
     game, _, h, hf = resolve(game, rule, hyper)
@@ -198,6 +200,13 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
     points = grid_points(xs, ys)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(points))
     out = np.full(len(points), np.nan)
+    config = game_config(game, rule, hf, k=k, n=n, objective=objective, directions=directions, seed=seed)
+
+    def dataset(values, status):
+        return xr.Dataset({"exponent": (("y", "x"), values.reshape(len(ys), len(xs)))},
+                          coords={"x": np.asarray(xs, float), "y": np.asarray(ys, float)},
+                          attrs=result_attrs("lyapunov-map", config, status=status))
+
     status = "complete"
     for start in range(0, len(points), chunk):
         if is_cancelled(cancel):
@@ -208,14 +217,9 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
         pad = np.resize(idx, chunk) if stop - start < chunk and start > 0 else idx  # fixed shape: no recompiles
         vals = np.asarray(kernel(as_points(points[pad], 2), h, keys[pad]))[: stop - start]
         out[start:stop] = vals
-        yield Event("chunk", stop, len(points), {"start": start, "stop": stop, "values": vals,
-                                                 "shape": (len(ys), len(xs))})
-    return xr.Dataset(
-        {"exponent": (("y", "x"), out.reshape(len(ys), len(xs)))},
-        coords={"x": np.asarray(xs, float), "y": np.asarray(ys, float)},
-        attrs=result_attrs("lyapunov-map", game_config(game, rule, hf, k=k, n=n, objective=objective,
-                                                       directions=directions, seed=seed), status=status),
-    )
+        yield Event("chunk", stop, len(points), dataset(frozen(out), "running"),
+                    {"start": start, "stop": stop, "values": vals, "shape": (len(ys), len(xs))})
+    return dataset(out, status)
 
 
 def lyapunov_map(game, rule, xs, ys, k: int = 10, **kwargs) -> xr.DataArray:
@@ -257,8 +261,11 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
     The loss −objective(ω⁰) is differentiated through ``eigh`` (or the power
     iteration) and minimised with ``optax.adam(lr)``, ``vmap``-ed over the
     starts, ``chunk`` steps per ``lax.scan``.  Non-finite gradients (repeated
-    eigenvalues) are zeroed.  Returns ``path (start, iteration, param)`` and
-    ``objective (start, iteration)``; the last iterate is the found start.
+    eigenvalues) are zeroed.  Returns ``path (run, step, param)`` and
+    ``objective (run, step)``; the last iterate is the found start.  Each
+    event's ``partial`` holds every step NaN until computed; ``data`` has the
+    current ``points`` and their ``objective`` (LEGACY, until the views render
+    ``partial``).
     """
     game, fmap, h, hf = resolve(game, rule, hyper)
     w = as_points(starts, game.dim)
@@ -275,26 +282,32 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
 
     run = jax.jit(jax.vmap(lambda w, s: jax.lax.scan(one_step, (w, s), None, length=chunk)))
     state = jax.vmap(opt.init)(w)
-    paths, objs, status = [], [], "complete"
-    for done in range(0, steps, chunk):
+    n_runs, length = w.shape[0], -(-steps // chunk) * chunk + 1  # whole chunks, then the final point
+    path = np.full((n_runs, length, game.dim), np.nan)
+    obj = np.full((n_runs, length), np.nan)
+    config = game_config(game, rule, hf, k=k, n=n, objective=objective, directions=directions, lr=lr, steps=steps)
+
+    def dataset(size, status):
+        return xr.Dataset(
+            {"path": (("run", "step", "param"), frozen(path[:, :size])),
+             "objective": (("run", "step"), frozen(obj[:, :size]))},
+            coords={"run": np.arange(n_runs), "step": np.arange(size), "param": np.arange(game.dim)},
+            attrs=result_attrs("exponent-ascent", config, status=status),
+        )
+
+    done, status = 0, "complete"
+    while done < steps:
         if is_cancelled(cancel):
             status = "cancelled"
             break
         (w, state), (ws, vals) = run(w, state)
-        paths.append(np.asarray(ws))
-        objs.append(np.asarray(vals))
-        yield Event("chunk", done + chunk, steps, {"points": np.asarray(w), "objective": objs[-1][:, -1]})
-    final = np.asarray(jax.vmap(lambda v: value(v, h, key))(w))
-    path = np.concatenate(paths + [np.asarray(w)[:, None]], axis=1)
-    obj = np.concatenate(objs + [final[:, None]], axis=1)
-    return xr.Dataset(
-        {"path": (("start", "iteration", "param"), path), "objective": (("start", "iteration"), obj)},
-        coords={"start": np.arange(path.shape[0]), "iteration": np.arange(path.shape[1]),
-                "param": np.arange(game.dim)},
-        attrs=result_attrs("exponent-ascent", game_config(game, rule, hf, k=k, n=n, objective=objective,
-                                                          directions=directions, lr=lr, steps=steps),
-                           status=status),
-    )
+        path[:, done: done + chunk], obj[:, done: done + chunk] = np.asarray(ws), np.asarray(vals)
+        done += chunk
+        yield Event("chunk", done, steps, dataset(length, "running"),
+                    {"points": np.asarray(w), "objective": obj[:, done - 1].copy()})
+    path[:, done] = np.asarray(w)
+    obj[:, done] = np.asarray(jax.vmap(lambda v: value(v, h, key))(w))
+    return dataset(done + 1, status).copy(deep=True)
 
 
 def exponent_ascent(game, rule, starts, **kwargs) -> xr.Dataset:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .. import limits
-from ..jobs import CancelToken, Event, drive, is_cancelled
+from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
 from ..results import result_attrs
@@ -106,19 +106,40 @@ def spectra_at(game: Game, rule: str, points, h: dict) -> tuple[np.ndarray, np.n
 
 
 def trajectories(game: Game | str, rule: str, starts, steps: int = 200, **hyper) -> xr.Dataset:
-    """Trajectories of the rule from ``starts`` (m, dim): ``path (start, step, param)``."""
+    """Trajectories of the rule from ``starts`` (m, dim): ``path (run, step, param)``."""
     return drive(iter_trajectories(game, rule, starts, steps, **hyper))
 
 
 def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chunk: int = 50,
                       cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
-    """Stream trajectories ``chunk`` steps at a time (events carry the new ``points (start, t, param)``)."""
+    """Stream trajectories ``chunk`` steps at a time; returns ``path (run, step, param)`` and
+    ``player_loss (run, step, player)`` (kind ``"game-trajectories"``).
+
+    Each event's ``partial`` holds all ``steps + 1`` steps, NaN until computed;
+    ``data["points"]`` (LEGACY, until the views render ``partial``) the chunk's
+    new points ``(run, t, param)``."""
     limits.check("steps", steps)
     game, fmap, h, hf = resolve(game, rule, hyper)
     kernels = _kernels(game, rule)
     z = kernels.init(as_points(starts, game.dim), h)
-    parts, status = [np.asarray(fmap.params(z))[:, None]], "complete"
-    for done in range(0, steps, chunk):
+    n_runs = z.shape[0]
+    path = np.full((n_runs, steps + 1, game.dim), np.nan)
+    losses = np.full((n_runs, steps + 1, game.num_players), np.nan)
+    path[:, 0] = np.asarray(fmap.params(z))
+    losses[:, :1] = np.asarray(kernels.losses(jnp.asarray(path[:, :1])))
+    config = game_config(game, rule, hf, steps=steps)
+
+    def dataset(size, status):
+        return xr.Dataset(
+            {"path": (("run", "step", "param"), frozen(path[:, :size])),
+             "player_loss": (("run", "step", "player"), frozen(losses[:, :size]))},
+            coords={"run": np.arange(n_runs), "step": np.arange(size),
+                    "param": np.arange(game.dim), "player": np.arange(game.num_players)},
+            attrs=result_attrs("game-trajectories", config, status=status),
+        )
+
+    done, status = 0, "complete"
+    while done < steps:
         if is_cancelled(cancel):
             status = "cancelled"
             break
@@ -126,16 +147,11 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
         zs = kernels.run(z, h, n)
         z = zs[:, -1]
         new = np.asarray(fmap.params(zs[:, 1:]))
-        parts.append(new)
-        yield Event("chunk", done + n, steps, {"points": new})
-    path = np.concatenate(parts, axis=1)
-    losses = np.asarray(kernels.losses(jnp.asarray(path)))
-    return xr.Dataset(
-        {"path": (("start", "step", "param"), path), "player_loss": (("start", "step", "player"), losses)},
-        coords={"start": np.arange(path.shape[0]), "step": np.arange(path.shape[1]),
-                "param": np.arange(game.dim), "player": np.arange(game.num_players)},
-        attrs=result_attrs("trajectories", game_config(game, rule, hf, steps=steps), status=status),
-    )
+        path[:, done + 1: done + n + 1] = new
+        losses[:, done + 1: done + n + 1] = np.asarray(kernels.losses(jnp.asarray(new)))
+        done += n
+        yield Event("chunk", done, steps, dataset(steps + 1, "running"), {"points": new})
+    return dataset(done + 1, status).copy(deep=True)
 
 
 def phase_portrait(game: Game | str, rule: str, grid=24, starts=None, steps: int = 200, bounds=None,
@@ -144,7 +160,7 @@ def phase_portrait(game: Game | str, rule: str, grid=24, starts=None, steps: int
 
     ``grid`` is a resolution (over ``bounds`` or the game's box) or a pair
     ``(xs, ys)``.  Dataset: ``u, v (y, x)`` = F(ω) − ω, ``speed``;
-    ``path (start, step, param)`` from ``starts``; ``fixed_point (fixed, param)``
+    ``path (run, step, param)`` from ``starts``; ``fixed_point (fixed, param)``
     with ``hessian_eig_re/im`` and ``jacobian_eig_re/im (fixed, eig)``.
     """
     game, fmap, h, hf = resolve(game, rule, hyper)
@@ -186,7 +202,7 @@ def log_polar(eigenvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def spectrum_along(game: Game | str, rule: str, theta0, steps: int = 100, every: int = 10, **hyper) -> xr.Dataset:
     """Eigenvalues of Ĥ and of J along a training run, every ``every`` steps (Figs 4.7, B.4, 5.5).
 
-    Variables ``hessian_eig_re/im (time, hessian_eig)``, ``jacobian_eig_re/im (time, jacobian_eig)``
+    Variables ``hessian_eig_re/im (step, hessian_eig)``, ``jacobian_eig_re/im (step, jacobian_eig)``
     and their log-polar ``*_logabs``, ``*_arg``.
     """
     game, fmap, h, hf = resolve(game, rule, hyper)
@@ -199,7 +215,7 @@ def spectrum_along(game: Game | str, rule: str, theta0, steps: int = 100, every:
     out = {}
     for name, ev, dim in (("hessian", he, "hessian_eig"), ("jacobian", je, "jacobian_eig")):
         logabs, arg = log_polar(ev)
-        out.update({f"{name}_eig_re": (("time", dim), ev.real), f"{name}_eig_im": (("time", dim), ev.imag),
-                    f"{name}_logabs": (("time", dim), logabs), f"{name}_arg": (("time", dim), arg)})
-    return xr.Dataset(out, coords={"time": np.arange(0, steps + 1, every)[: len(zs)]},
+        out.update({f"{name}_eig_re": (("step", dim), ev.real), f"{name}_eig_im": (("step", dim), ev.imag),
+                    f"{name}_logabs": (("step", dim), logabs), f"{name}_arg": (("step", dim), arg)})
+    return xr.Dataset(out, coords={"step": np.arange(0, steps + 1, every)[: len(zs)]},
                       attrs=result_attrs("spectrum-along", game_config(game, rule, hf, steps=steps, every=every)))

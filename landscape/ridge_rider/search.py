@@ -236,8 +236,10 @@ def iter_search(
     ``start`` is the root (default :func:`find_mis` of the problem).  Passing a
     previous ``tree`` (e.g. a cancelled one) resumes its search; its stored
     settings are the defaults, ``settings`` override them (e.g. a larger
-    ``max_nodes``).  Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride
-    (data: ``node``, ``steps``, ``theta`` of the ride's points so far in this chunk),
+    ``max_nodes``).  Every event's ``partial`` is the tree so far (the returned
+    Dataset's schema, ``status="running"``; a ride in progress is not in it).
+    Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride (data:
+    ``node``, ``steps``, ``theta`` of the ride's points in this chunk),
     ``"node"`` per finished ride (data: ``node``, ``children``, ``ride`` arrays and
     ``rows``, the columns of the nodes that changed, for a :class:`NodeTable`; the root
     event has ``rows`` too).  ``done``/``total`` count rides.
@@ -256,6 +258,11 @@ def iter_search(
         return ridge_cache[node]
 
     archive: dict[int, tuple[int, float]] = {}  # open node -> (depth, loss)
+    tree_config = {**problem.config(), "ridge_rider": dataclasses.asdict(config)}
+
+    def tree_so_far(status: str) -> xr.Dataset:
+        return builder.to_dataset(TREE_KIND, tree_config, status=status, steps=steps_used, problem=problem.name)
+
     if tree is None:
         theta0 = np.asarray(find_mis(problem) if start is None else start, dtype=float)
         builder = TreeBuilder(problem.dim)
@@ -264,7 +271,8 @@ def iter_search(
         builder.mark_expanded(root)
         children = _branch(builder, problem, config, root, 0, theta0, value, ridges_of, archive)
         steps_used = 0
-        yield Event("root", 0, config.max_nodes, {
+        partial = tree_so_far("running")
+        yield Event("root", 0, config.max_nodes, partial, {
             "node": root, "children": np.asarray(children, int), "rows": _node_rows(builder, [root, *children]),
         })
     else:
@@ -272,6 +280,7 @@ def iter_search(
         steps_used = int(tree.attrs.get("steps", 0))
         for i in np.flatnonzero(tree.status.values == "open"):
             archive[int(i)] = (int(tree.depth.values[i]), float(tree.loss.values[i]))
+        partial = tree_so_far("running")
     rides_done = sum(1 for i in range(1, len(builder)) if builder.node_record(i)["order"] >= 0)
 
     status = "complete"
@@ -306,7 +315,7 @@ def iter_search(
             kept = np.asarray(trace.kept)
             for name in points:
                 points[name].append(np.asarray(getattr(trace, name))[kept])
-            yield Event("chunk", rides_done, config.max_nodes,
+            yield Event("chunk", rides_done, config.max_nodes, partial,
                         {"node": node, "steps": int(state.steps), "theta": np.asarray(trace.theta)[kept]})
         if int(state.reason) == 0:  # cancelled mid-ride: the node stays open
             status = "cancelled"
@@ -327,15 +336,13 @@ def iter_search(
             builder.update(node, status="branched")
         builder.mark_expanded(node)
         rides_done += 1
-        yield Event("node", rides_done, config.max_nodes, {
+        partial = tree_so_far("running")
+        yield Event("node", rides_done, config.max_nodes, partial, {
             "node": node, "children": np.asarray(children, int), "ride": ride,
             "rows": _node_rows(builder, [node, *children]),
         })
 
-    return builder.to_dataset(
-        TREE_KIND, {**problem.config(), "ridge_rider": dataclasses.asdict(config)},
-        status=status, steps=steps_used, problem=problem.name,
-    )
+    return tree_so_far(status)
 
 
 def search(problem: Problem, start=None, *, tree: xr.Dataset | None = None, **settings: Any) -> xr.Dataset:

@@ -71,4 +71,4 @@ def sharpness_curvature(
               "n_curves": n_curves, "batch_size": batch_size, "action": action}
     return xr.Dataset({k: ("model", np.asarray(v)) for k, v in out.items()},
                       coords={"model": np.arange(thetas.shape[0])},
-                      attrs=result_attrs("sharpness_curvature", config))
+                      attrs=result_attrs("sharpness-curvature", config))

@@ -220,5 +220,5 @@ def level_set(
             "theta": ("param", np.asarray(path[-1])),
         },
         coords={"step": np.arange(steps + 1), "param": ["x", "y"]},
-        attrs=result_attrs("level_set_teleport", config, method=used),
+        attrs=result_attrs("level-set-teleport", config, method=used),
     )

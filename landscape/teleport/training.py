@@ -168,7 +168,7 @@ def _teleport_batches(key, n: int, batches: int, size: int):
     return jax.vmap(lambda k: jax.random.permutation(k, n)[: min(size, n)])(keys)
 
 
-def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel):
+def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel, make):
     activation = problem.extras["activation"]
     data = problem.extras["data"]
     template = problem.unravel(jnp.zeros(problem.dim, jnp.result_type(float)))
@@ -192,12 +192,19 @@ def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel):
     wall, teleports = [], []
     start = time.perf_counter()
 
+    def so_far(status):
+        data_vars = {k: (("run", "epoch"), np.stack(v, axis=1)) for k, v in records.items()}
+        data_vars["wall_time"] = ("epoch", np.asarray(wall))
+        data_vars["final_theta"] = (("run", "param"), np.asarray(jax.vmap(lambda w: ravel_pytree(w)[0])(ws)))
+        data_vars.update(_teleport_vars(teleports, len(seeds)))
+        return make(data_vars, {"seed": ("run", list(seeds)), "epoch": np.arange(len(wall))}, status)
+
     def record(epoch):
         values = eval_fn(ws, x, y, x_test, y_test)
         for k, v in values.items():
             records[k].append(np.asarray(v))
         wall.append(time.perf_counter() - start)
-        return Event("epoch", epoch, schedule.epochs,
+        return Event("epoch", epoch, schedule.epochs, so_far("running"),
                      {"epoch": epoch, "wall_time": wall[-1], **{k: records[k][-1] for k in records}})
 
     yield record(0)
@@ -233,26 +240,21 @@ def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel):
                 "objective_after": np.asarray(stats["objective"][:, -1, -1]),
             }
             teleports.append(event)
-            yield Event("teleport", epoch, schedule.epochs, event)
+            yield Event("teleport", epoch, schedule.epochs, so_far("running"), event)
         perms = jax.vmap(lambda k: jax.random.permutation(jax.random.fold_in(k, epoch), n))(seed_keys)
         ws, opt_state = epoch_fn(ws, opt_state, x, y, perms)
         yield record(epoch + 1)
 
-    epochs = np.arange(len(wall))
-    data_vars = {k: (("seed", "epoch"), np.stack(v, axis=1)) for k, v in records.items()}
-    data_vars["wall_time"] = ("epoch", np.asarray(wall))
-    data_vars["final_theta"] = (("seed", "weight"), np.asarray(jax.vmap(lambda w: ravel_pytree(w)[0])(ws)))
-    data_vars.update(_teleport_vars(teleports, len(seeds)))
-    return data_vars, {"seed": list(seeds), "epoch": epochs}, status
+    return so_far(status)
 
 
-def _teleport_vars(teleports, n_seeds):
+def _teleport_vars(teleports, n_runs):
     names = ("loss_before", "loss_after", "grad_norm_sq_before", "grad_norm_sq_after", "invariance_error",
              "objective_before", "objective_after")
     out = {"teleport_epoch": ("teleport", np.asarray([t["epoch"] for t in teleports], dtype=int))}
     for name in names:
-        stacked = np.stack([t[name] for t in teleports], axis=1) if teleports else np.zeros((n_seeds, 0))
-        out[name] = (("seed", "teleport"), stacked)
+        stacked = np.stack([t[name] for t in teleports], axis=1) if teleports else np.zeros((n_runs, 0))
+        out[name] = (("run", "teleport"), stacked)
     return out
 
 
@@ -273,7 +275,7 @@ def _surface_kernel(problem, optimizer):
     return jax.jit(run, static_argnums=2)
 
 
-def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, chunk: int = 50):
+def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, make, chunk: int = 50):
     if schedule.state == "teleport":
         raise ValueError("state='teleport' needs a group differential; on 2-D problems use 'keep' or 'reset'")
     dtype = jnp.result_type(float)
@@ -284,6 +286,21 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, chunk: in
     path, teleports, tele_paths = [np.asarray(theta)], [], []
     start = time.perf_counter()
     wall = [0.0]
+    losses, grad_sqs = [float(problem.loss(theta))], [float(grad_sq(theta))]
+
+    def so_far(status):
+        data_vars = {
+            "theta": (("run", "epoch", "param"), np.asarray(path)[None]),
+            "train_loss": (("run", "epoch"), np.asarray(losses)[None]),
+            "grad_norm_sq": (("run", "epoch"), np.asarray(grad_sqs)[None]),
+            "wall_time": ("epoch", np.asarray(wall)),
+        }
+        data_vars.update(_teleport_vars(teleports, 1))
+        if tele_paths:
+            data_vars["teleport_path"] = (("teleport", "step", "param"), np.stack(tele_paths))
+        return make(data_vars, {"seed": ("run", [int(seeds[0])]), "epoch": np.arange(len(path)),
+                                "param": ["x", "y"]}, status)
+
     done, status = 0, "complete"
     while done < schedule.epochs:
         if is_cancelled(cancel):
@@ -310,7 +327,7 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, chunk: in
                 opt_state = optimizer.init(theta)
             teleports.append(event)
             tele_paths.append(moved.path.values)
-            yield Event("teleport", done, schedule.epochs, event)
+            yield Event("teleport", done, schedule.epochs, so_far("running"), event)
         upcoming = [e for e in schedule.teleport_at if e > done]
         n = min(chunk, schedule.epochs - done, (min(upcoming) - done) if upcoming else chunk)
         (theta, opt_state), steps = run(theta, opt_state, n)
@@ -318,21 +335,14 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, chunk: in
         done += n
         wall.extend([time.perf_counter() - start] * n)
         steps = np.asarray(steps)
-        yield Event("epoch", done, schedule.epochs, {
+        train_loss = np.asarray(jax.vmap(problem.loss)(steps))
+        losses.extend(train_loss.tolist())
+        grad_sqs.extend(np.asarray(jax.vmap(grad_sq)(steps)).tolist())
+        yield Event("epoch", done, schedule.epochs, so_far("running"), {
             "epoch": np.arange(done - n + 1, done + 1), "theta": steps,
-            "train_loss": np.asarray(jax.vmap(problem.loss)(steps)), "wall_time": wall[-1]})
+            "train_loss": train_loss, "wall_time": wall[-1]})
 
-    path = np.asarray(path)
-    data_vars = {
-        "theta": (("seed", "epoch", "param"), path[None]),
-        "train_loss": (("seed", "epoch"), np.asarray(jax.vmap(problem.loss)(path))[None]),
-        "grad_norm_sq": (("seed", "epoch"), np.asarray(jax.vmap(grad_sq)(path))[None]),
-        "wall_time": ("epoch", np.asarray(wall)),
-    }
-    data_vars.update(_teleport_vars(teleports, 1))
-    if tele_paths:
-        data_vars["teleport_path"] = (("teleport", "path_step", "param"), np.stack(tele_paths))
-    return data_vars, {"seed": [int(seeds[0])], "epoch": np.arange(len(path)), "param": ["x", "y"]}, status
+    return so_far(status)
 
 
 # --------------------------------------------------------------------------- public
@@ -352,12 +362,16 @@ def iter_train(
 
     ``optimizer`` is an optax transformation or a name of :data:`OPTIMIZERS`
     (with ``lr``).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
-    every chunk of steps) and ``Event("teleport", ...)`` after every teleport;
-    returns a Dataset with dims ``seed``, ``epoch`` (0 = before training; on
-    2-D problems one epoch is one step) and ``teleport``: ``train_loss``,
+    every chunk of steps) and ``Event("teleport", ...)`` after every teleport,
+    each with ``partial`` the Dataset so far (epochs done) and in ``data``
+    the epoch's record or the teleport's before/after record; returns a
+    Dataset (kind ``"teleport-training"``, on 2-D problems
+    ``"teleport-training-surface"``) with dims ``run`` (one per seed, coord
+    ``seed``), ``epoch`` (0 = before training; on 2-D problems one epoch is
+    one step) and ``teleport``: ``train_loss``,
     ``grad_norm_sq`` (full training set), ``wall_time`` (seconds since start,
     teleports included); networks add ``test_loss``, accuracies and
-    ``final_theta (seed, weight)`` (flat, the problem's layout), 2-D
+    ``final_theta (run, param)`` (flat, the problem's layout), 2-D
     problems ``theta`` and ``teleport_path``; per teleport ``teleport_epoch``,
     ``loss_before/after``, ``grad_norm_sq_before/after``,
     ``objective_before/after`` and ``invariance_error``.
@@ -367,14 +381,19 @@ def iter_train(
         optimizer = make_optimizer(opt_name, float(lr))
     config = {**problem.config(), "optimizer": opt_name or "custom", "lr": lr if opt_name else None,
               "schedule": dataclasses.asdict(schedule), "seeds": [int(s) for s in seeds]}
-    if problem.dim == 2:
-        gen = _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel)
+    surface = problem.dim == 2
+    kind = "teleport-training-surface" if surface else "teleport-training"
+
+    def make(data_vars, coords, status):
+        return xr.Dataset(data_vars, coords=coords, attrs=result_attrs(kind, config, status=status))
+
+    if surface:
+        gen = _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, make)
     elif "activation" in problem.extras and problem.unravel is not None:
-        gen = _iter_network(problem, optimizer, schedule, seeds, theta0, cancel)
+        gen = _iter_network(problem, optimizer, schedule, seeds, theta0, cancel, make)
     else:
         raise ValueError(f"train needs a 2-D problem or a bias-free MLP problem, not {problem.name}")
-    data_vars, coords, status = yield from gen
-    return xr.Dataset(data_vars, coords=coords, attrs=result_attrs("teleport_training", config, status=status))
+    return (yield from gen)
 
 
 def train(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
@@ -383,7 +402,7 @@ def train(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **
 
 
 def epochs_to_reach(ds: xr.Dataset, target: float, variable: str = "train_loss") -> np.ndarray:
-    """Per seed, the first epoch at which ``variable ≤ target`` (``nan`` if never)."""
+    """Per run (seed), the first epoch at which ``variable ≤ target`` (``nan`` if never)."""
     below = ds[variable].values <= target
     first = np.argmax(below, axis=1).astype(float)
     first[~below.any(axis=1)] = np.nan
@@ -403,8 +422,10 @@ def iter_compare(
     """The same run without and with teleports (same seeds, starts and batch order), streamed.
 
     Events are those of :func:`iter_train` with ``data["arm"]`` set to
-    ``"plain"`` or ``"teleport"`` and progress counted over both runs.  The
-    Dataset stacks the per-epoch variables along ``arm`` and keeps the
+    ``"plain"`` or ``"teleport"``, progress counted over both runs and
+    ``partial`` the comparison so far.  The Dataset (kind
+    ``"teleport-comparison"``, or ``"teleport-comparison-surface"`` on 2-D
+    problems) stacks the per-epoch variables along ``arm`` and keeps the
     teleport records of the teleported run.
     """
     plain = dataclasses.replace(schedule, teleport_at=())
@@ -418,16 +439,23 @@ def iter_compare(
                 results[arm] = stop.value
                 break
             yield Event(event.kind, event.done + offset * schedule.epochs, 2 * schedule.epochs,
-                        {**event.data, "arm": arm})
+                        _arms({**results, arm: event.partial}, "running"), {**event.data, "arm": arm})
         if results[arm].attrs["status"] == "cancelled":
             break
+    cancelled = len(results) < 2 or results["teleport"].attrs["status"] == "cancelled"
+    return _arms(results, "cancelled" if cancelled else "complete")
+
+
+def _arms(results: dict[str, xr.Dataset], status: str) -> xr.Dataset:
+    """Per-epoch variables of each arm's run stacked along ``arm``, plus the teleported run's records."""
     arms = list(results)
     per_epoch = [results[a].drop_vars([v for v in _TELEPORT_DIM_VARS if v in results[a]]) for a in arms]
     out = xr.concat(per_epoch, dim="arm", join="outer").assign_coords(arm=arms)
     if "teleport" in results:
         out = out.assign({v: results["teleport"][v] for v in _TELEPORT_DIM_VARS if v in results["teleport"]})
-    out.attrs = results[arms[-1]].attrs
-    out.attrs["status"] = "cancelled" if len(arms) < 2 or results[arms[-1]].attrs["status"] == "cancelled" else "complete"
+    out.attrs = dict(results[arms[-1]].attrs)
+    out.attrs["kind"] = out.attrs["kind"].replace("teleport-training", "teleport-comparison")
+    out.attrs["status"] = status
     return out
 
 

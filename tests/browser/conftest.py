@@ -22,15 +22,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..serving import panel_serve
+
 CHROMIUM = os.environ.get("LANDSCAPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -94,31 +93,11 @@ def _answers(url: str) -> bool:
 @pytest.fixture(scope="session")
 def served_app(browser):  # needs the browser first: no server is started for a skipped test
     port = _free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log"
-    command = [
-        sys.executable, "-m", "panel", "serve", "app/main.py",
-        "--port", str(port), "--address", "127.0.0.1",
-        "--allow-websocket-origin", f"127.0.0.1:{port}",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    app = ServedApp(url=f"http://127.0.0.1:{port}/main", process=process, log_path=log_path)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _answers(app.url):
-            if process.poll() is not None:
-                pytest.fail(f"panel serve exited with {process.returncode}:\n{app.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"panel serve did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{app.log()}")
-            time.sleep(0.5)
+    app = ServedApp(f"http://127.0.0.1:{port}/main", None, Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log")
+    args = ["app/main.py", "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    with panel_serve(args, app.log_path, lambda: _answers(app.url), SERVER_START_TIMEOUT) as process:
+        app.process = process
         yield app
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
