@@ -75,6 +75,7 @@ from matfree import lstsq
 from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
+from .grids import Grid, GridSpec, is_resolution
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
@@ -751,39 +752,31 @@ def _residual_field(loss, solver: Solver, points):
     return jax.vmap(one)(points)
 
 
-def residual_map(problem: Problem, grid: int | tuple[np.ndarray, np.ndarray] = 101,
-                 solver: Solver = Solver()) -> xr.Dataset:
+def residual_map(problem: Problem, grid: GridSpec = 101, solver: Solver = Solver()) -> xr.Dataset:
     """``r``, ``r_h``, the Newton direction ``(newton_x, newton_y)``, loss and
     ‖∇L‖² on a grid over a 2-D problem (vmapped over the cells).
 
-    ``grid`` is a resolution (points per axis over ``problem.bounds``) or the
-    axes ``(xs, ys)``.  With a resolution, the axes also contain the
-    coordinates of the problem's known gradient-flat points: the exactly
-    gradient-flat sets have measure zero (on ``frye-quartic`` r = 1 only on the
-    lines x = ±√2, where the gradient lies in the Hessian's kernel, Frye
-    Fig. 3.5), so a uniform grid would miss them.
+    ``grid`` is a grid spec (:class:`landscape.grids.Grid`, the axes ``(xs,
+    ys)``, or a resolution over ``problem.bounds``).  With a resolution, the
+    axes also contain the coordinates of the problem's known gradient-flat
+    points: the exactly gradient-flat sets have measure zero (on
+    ``frye-quartic`` r = 1 only on the lines x = ±√2, where the gradient lies
+    in the Hessian's kernel, Frye Fig. 3.5), so a uniform grid would miss them.
     """
     if problem.dim != 2:
         raise ValueError(f"residual_map needs a 2-D problem, {problem.name} has dim {problem.dim}")
-    if isinstance(grid, int):
-        if problem.bounds is None:
-            raise ValueError("give the grid axes (xs, ys) for a problem without bounds")
-        limits.check_grid(grid, grid)
-        (x0, x1), (y0, y1) = problem.bounds
-        xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
-        flat = np.asarray(problem.ground_truth.get("gradient-flat", np.zeros((0, 2)))).reshape(-1, 2)
-        inside = (flat[:, 0] >= x0) & (flat[:, 0] <= x1) & (flat[:, 1] >= y0) & (flat[:, 1] <= y1)
-        xs = np.union1d(xs, flat[inside, 0])
-        ys = np.union1d(ys, flat[inside, 1])
-    else:
-        xs, ys = (np.asarray(a, dtype=float) for a in grid)
-        limits.check_grid(len(xs), len(ys))
-    gx, gy = np.meshgrid(xs, ys)
-    points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    resolution = is_resolution(grid)
+    if resolution and problem.bounds is None:
+        raise ValueError("give the grid axes (xs, ys) for a problem without bounds")
+    grid = Grid.of(grid, problem.bounds)
+    limits.check_grid(len(grid.xs), len(grid.ys))
+    if resolution:
+        grid = grid.including(problem.ground_truth.get("gradient-flat", np.zeros((0, 2))))
+    points = jnp.asarray(grid.points())
     out = {k: np.asarray(v) for k, v in _residual_field(problem.loss, solver, points).items()}
-    shape = (len(ys), len(xs))
+    shape = grid.shape
     data_vars = {k: (("y", "x"), out[k].reshape(shape)) for k in ("loss", "grad_norm_sq", "r", "r_h")}
     data_vars["newton_x"] = (("y", "x"), out["p"][:, 0].reshape(shape))
     data_vars["newton_y"] = (("y", "x"), out["p"][:, 1].reshape(shape))
     cfg = {**problem.config(), "solver": dataclasses.asdict(solver), "shape": list(shape)}
-    return xr.Dataset(data_vars, coords={"x": xs, "y": ys}, attrs=result_attrs("residual-map", cfg))
+    return xr.Dataset(data_vars, coords=grid.coords(), attrs=result_attrs("residual-map", cfg))

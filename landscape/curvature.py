@@ -22,6 +22,7 @@ the dtype of ``theta`` (use float64 for critical-point work).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 
@@ -184,3 +185,96 @@ def _spectra_along(loss: Loss, thetas: Array) -> Array:
 def eigenvalues_along(loss: Loss, thetas: Array) -> Array:
     """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; NaN rows stay NaN."""
     return _spectra_along(loss, jnp.asarray(thetas))
+
+
+# --------------------------------------------------------------------------- engine policy: dense or Lanczos
+
+#: Up to this many parameters spectra are dense (``eigh`` of the full Hessian: n HVPs to form
+#: it, O(n³) to diagonalise, well under a second at 600 on one core, and every eigenvalue);
+#: above it, only the extremes, by Lanczos from HVPs (memory O(n·m) instead of O(n²)).
+#: The one limit every engine function and view uses (``spectrum_summary`` and its ``_along`` form).
+DENSE_LIMIT = 600
+#: Eigenvalues reported at each end of the spectrum when it is not dense.
+EXTREMES = 3
+_WHICH = ("both", "smallest", "largest")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrumSummary:
+    """Hessian eigenvalues at one point (``(m,)``) or along a path (``(points, m)``), ascending.
+
+    method: ``"dense"`` (every eigenvalue, ``eigh``) or ``"lanczos"`` (the
+      ``k`` most extreme at the requested end(s), from HVPs).
+    dim: the number of parameters (so ``m < dim`` tells a partial spectrum).
+    """
+
+    eigenvalues: np.ndarray
+    method: str
+    dim: int
+
+    @property
+    def complete(self) -> bool:
+        return self.method == "dense"
+
+
+def _check_which(which: str, k: int, dim: int) -> None:
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {', '.join(_WHICH)}, got {which!r}")
+    if not 0 < k <= dim:
+        raise ValueError(f"k must be in 1..{dim}, got {k}")
+
+
+def _ends(evals: np.ndarray, k: int, which: str) -> np.ndarray:
+    """The k smallest and/or k largest of ascending rows (all of them when 2k ≥ m)."""
+    m = evals.shape[-1]
+    if which == "smallest":
+        return evals[..., :k]
+    if which == "largest":
+        return evals[..., max(m - k, 0):]
+    return evals if 2 * k >= m else np.concatenate([evals[..., :k], evals[..., -k:]], axis=-1)
+
+
+def _lanczos_ends(loss: Loss, theta: Array, k: int, which: str) -> np.ndarray:
+    parts = []
+    if which in ("both", "smallest"):
+        parts.append(np.asarray(lanczos(loss, theta, k, "smallest")[0]))
+    if which in ("both", "largest"):
+        parts.append(np.asarray(lanczos(loss, theta, k, "largest")[0]))
+    return np.sort(np.concatenate(parts))
+
+
+def spectrum_summary(loss: Loss, theta, *, k: int = EXTREMES, which: str = "both",
+                     dense_limit: int = DENSE_LIMIT, extremes_only: bool = False) -> SpectrumSummary:
+    """Hessian eigenvalues at ``theta``, choosing the method by :data:`DENSE_LIMIT`.
+
+    Up to ``dense_limit`` parameters: all eigenvalues by ``eigh`` (only the
+    ``k`` at each requested end when ``extremes_only``).  Above: the ``k``
+    smallest and/or largest (``which`` = ``"both"``, ``"smallest"`` or
+    ``"largest"``) by :func:`lanczos` (HVPs only).  Ascending either way.
+    """
+    theta = jnp.asarray(theta)
+    dim = theta.shape[0]
+    _check_which(which, k, dim)
+    if dim <= dense_limit:
+        evals = np.asarray(spectrum(loss, theta)[0])
+        return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)
+    return SpectrumSummary(_lanczos_ends(loss, theta, k, which), "lanczos", dim)
+
+
+def spectrum_summary_along(loss: Loss, path, *, k: int = EXTREMES, which: str = "both",
+                           dense_limit: int = DENSE_LIMIT, extremes_only: bool = False) -> SpectrumSummary:
+    """:func:`spectrum_summary` at every row of ``path (points, dim)``: eigenvalues ``(points, m)``.
+
+    Dense rows are one vmapped, compiled call (:func:`eigenvalues_along`);
+    Lanczos runs per point.  Rows with non-finite parameters give NaN rows.
+    """
+    path = jnp.atleast_2d(jnp.asarray(path))
+    dim = path.shape[1]
+    _check_which(which, k, dim)
+    if dim <= dense_limit:
+        evals = np.asarray(eigenvalues_along(loss, path))
+        return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)
+    finite = np.asarray(jnp.all(jnp.isfinite(path), axis=1))
+    width = k * (2 if which == "both" else 1)
+    rows = [_lanczos_ends(loss, theta, k, which) if ok else np.full(width, np.nan) for theta, ok in zip(path, finite)]
+    return SpectrumSummary(np.stack(rows), "lanczos", dim)

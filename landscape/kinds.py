@@ -172,6 +172,7 @@ for _kind in (
           **{name: (_RUN,) for name in ("final_loss", "final_grad_norm_sq", "final_r", "final_r_h",
                                         "final_index", "max_r", "num_steps", "class")}},
          optional={"path": (_RUN, _STEP, _PARAM)}, attrs=("status", "method")),
+    Kind("surface", "the loss of a 2-D problem on a grid (grids.surface)", {"loss": ("y", "x")}, attrs=("problem",)),
     Kind("residual-map", "gradient-flat residuals on a 2-D grid (critical.residual_map)",
          {name: ("y", "x") for name in ("loss", "grad_norm_sq", "r", "r_h", "newton_x", "newton_y")}),
     Kind("dlae-critical-points", "analytic critical points of the deep linear autoencoder",

@@ -60,12 +60,6 @@ def result_attrs(kind: str, config: dict[str, Any], **extra: Any) -> dict[str, A
     }
 
 
-def running(dataset):
-    """``dataset`` marked as a partial result (``attrs["status"] = "running"``)."""
-    dataset.attrs["status"] = "running"
-    return dataset
-
-
 def config_of(dataset) -> dict[str, Any]:
     """Decode the configuration stored in a result's ``attrs``."""
     return json.loads(dataset.attrs["config"])

@@ -46,6 +46,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import limits
 from .curvature import lanczos
+from .grids import Grid
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
@@ -182,7 +183,8 @@ def iter_slice(
     """Evaluate the loss on the slice grid, yielding one Event per chunk of points.
 
     ``directions`` is ``(k, dim)`` with k = 1 (grid ``alpha``) or 2 (grid
-    ``beta × alpha``; ``beta`` defaults to ``alpha``).  ``loss`` defaults to
+    ``beta × alpha``; ``beta`` defaults to ``alpha``; or ``alpha`` a
+    :class:`landscape.grids.Grid` with xs = α and ys = β).  ``loss`` defaults to
     ``problem.loss``.  Each ``Event("chunk")``'s ``partial`` is the slice
     Dataset with ``loss`` NaN where not yet evaluated (no path variables) and
     ``data["index"]`` the flat grid indices (C order over ``loss``) it just
@@ -197,6 +199,8 @@ def iter_slice(
     if k not in (1, 2) or directions.shape[1] != problem.dim or centre.shape != (problem.dim,):
         raise ValueError(f"need centre ({problem.dim},) and directions (1 or 2, {problem.dim}), got "
                          f"{centre.shape} and {directions.shape}")
+    if isinstance(alpha, Grid):  # the one grid API: xs are the alpha, ys the beta coefficients
+        alpha, beta = alpha.xs, alpha.ys
     alpha = np.asarray(alpha, dtype=float)
     beta = (alpha if beta is None else np.asarray(beta, dtype=float)) if k == 2 else None
     limits.check_grid(alpha.size, 1 if beta is None else beta.size)

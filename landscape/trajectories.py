@@ -8,7 +8,8 @@ starts of a ``lax.scan`` over steps.  Hyperparameters enter as traced
 scalars, so changing a learning rate reuses the compiled code; the compiled
 functions are cached per (problem, optimizer-name tuple, chunk length).
 
-Update rules (θ parameters, g = ∇L(θ_t), all from optax except damped Newton):
+Update rules (θ parameters, g = ∇L(θ_t), all from optax except damped Newton;
+declared with their hyperparameter specs in :mod:`landscape.optim`):
 
 * ``gd``: θ ← θ − lr·g  (``optax.sgd``).
 * ``heavy-ball``: v ← g + μ·v, θ ← θ − lr·v  (Polyak momentum as
@@ -27,8 +28,8 @@ Update rules (θ parameters, g = ∇L(θ_t), all from optax except damped Newton
   damped Newton (thesis §2.6.1, Algorithm 11), which takes the unit step
   (lr = 1) and picks γ from a set Γ per step; here γ = ``damping`` is fixed.
   As Frye warns, H + γI is singular where an eigenvalue of H equals −γ; such a
-  step produces Inf/NaN and the run is flagged as diverged.  It is written
-  here as an ``optax.GradientTransformation`` (:func:`scale_by_damped_newton`)
+  step produces Inf/NaN and the run is flagged as diverged.  It is an
+  ``optax.GradientTransformation`` (:func:`landscape.optim.scale_by_damped_newton`)
   because optax has no Newton step.
 
 Divergence: a run whose loss or parameters become non-finite at step t is
@@ -49,9 +50,8 @@ returns the Dataset described in :func:`run_trajectories` (kind
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -60,113 +60,26 @@ import numpy as np
 import optax
 import xarray as xr
 
-from . import limits
-from .curvature import hessian
+from . import limits, optim
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
 
-Array = jax.Array
 HParams = dict[str, Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class OptimizerSpec:
-    """A named optimizer: its hyperparameters with defaults and a description.
-
-    ``build(loss, hparams)`` returns the ``optax.GradientTransformation``;
-    ``hparams`` values may be traced JAX scalars.
-    """
-
-    name: str
-    defaults: dict[str, float]
-    description: str
-    build: Callable[[Callable[[Array], Array], HParams], optax.GradientTransformation] = dataclasses.field(
-        repr=False, compare=False, default=None
-    )
-
-
-def scale_by_damped_newton(loss: Callable[[Array], Array], damping) -> optax.GradientTransformation:
-    """Precondition the gradient by ``(∇²L(θ) + γI)⁻¹`` (dense Hessian, dense solve).
-
-    Hand-written (optax has no Newton step); the update needs ``params``.
-    Frye thesis §2.6.1, Algorithm 11, with one fixed damping γ and no merit search.
-    """
-
-    def init(params):
-        return optax.EmptyState()
-
-    def update(updates, state, params=None):
-        if params is None:
-            raise ValueError("scale_by_damped_newton needs params")
-        h = hessian(loss, params)
-        eye = jnp.eye(params.shape[0], dtype=params.dtype)
-        return jnp.linalg.solve(h + damping * eye, updates), state
-
-    return optax.GradientTransformation(init, update)
-
-
-def _damped_newton(loss, hp):
-    return optax.chain(scale_by_damped_newton(loss, hp["damping"]), optax.scale_by_learning_rate(hp["lr"]))
-
-
-OPTIMIZERS: dict[str, OptimizerSpec] = {
-    spec.name: spec
-    for spec in (
-        OptimizerSpec(
-            "gd", {"lr": 0.01}, "Gradient descent: θ ← θ − lr·∇L.",
-            lambda loss, hp: optax.sgd(hp["lr"]),
-        ),
-        OptimizerSpec(
-            "heavy-ball", {"lr": 0.01, "momentum": 0.9},
-            "Polyak heavy ball: v ← ∇L + μv, θ ← θ − lr·v.",
-            lambda loss, hp: optax.sgd(hp["lr"], momentum=hp["momentum"]),
-        ),
-        OptimizerSpec(
-            "nesterov", {"lr": 0.01, "momentum": 0.9},
-            "Nesterov momentum: v ← ∇L + μv, θ ← θ − lr·(∇L + μv).",
-            lambda loss, hp: optax.sgd(hp["lr"], momentum=hp["momentum"], nesterov=True),
-        ),
-        OptimizerSpec(
-            "adam", {"lr": 0.01, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
-            "Adam (Kingma & Ba 2015) with bias correction.",
-            lambda loss, hp: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"], eps=hp["eps"]),
-        ),
-        OptimizerSpec(
-            "rmsprop", {"lr": 0.01, "decay": 0.9, "eps": 1e-8},
-            "RMSProp (Hinton 2012): s ← decay·s + (1−decay)∇L², θ ← θ − lr·∇L/√(s + eps).",
-            lambda loss, hp: optax.rmsprop(hp["lr"], decay=hp["decay"], eps=hp["eps"]),
-        ),
-        OptimizerSpec(
-            "adagrad", {"lr": 0.1, "initial_accumulator_value": 0.1, "eps": 1e-7},
-            "AdaGrad (Duchi et al. 2011): s ← s + ∇L², θ ← θ − lr·∇L/√(s + eps).",
-            lambda loss, hp: optax.adagrad(
-                hp["lr"], initial_accumulator_value=hp["initial_accumulator_value"], eps=hp["eps"]
-            ),
-        ),
-        OptimizerSpec(
-            "damped-newton", {"lr": 1.0, "damping": 0.1},
-            "Damped Newton (Frye Alg. 11, fixed γ): θ ← θ − lr·(∇²L + γI)⁻¹∇L; "
-            "dense Hessian, small problems only.",
-            _damped_newton,
-        ),
-    )
-}
+#: The single-loss optimizers of the catalogue (:mod:`landscape.optim`), by name.
+OPTIMIZERS: dict[str, optim.Algorithm] = {name: optim.get(name) for name in optim.names("optimizer")}
 
 
 def resolve(optimizers: Sequence[tuple[str, HParams | None]]) -> list[tuple[str, dict[str, float]]]:
-    """Fill in defaults and reject unknown optimizer names or hyperparameters."""
+    """Validate each ``(name, hparams)`` by the catalogue (:func:`landscape.optim.validate`),
+    filling in defaults; game update rules are refused."""
     resolved = []
     for name, hparams in optimizers:
         if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-        spec = OPTIMIZERS[name]
-        unknown = set(hparams or {}) - set(spec.defaults)
-        if unknown:
-            raise ValueError(
-                f"{name} has no hyperparameter(s) {', '.join(sorted(unknown))}; it takes {', '.join(spec.defaults)}"
-            )
-        resolved.append((name, {k: float(v) for k, v in {**spec.defaults, **(hparams or {})}.items()}))
+        resolved.append((name, optim.validate(name, hparams)))
     return resolved
 
 
@@ -198,12 +111,12 @@ def _kernels(problem: Problem, names: tuple[str, ...], chunk: int):
     def init_one(name, hp, theta):
         loss, g = value_and_grad(theta)
         ok = _finite(loss, theta)
-        state = OPTIMIZERS[name].build(problem.loss, hp).init(theta)
+        state = OPTIMIZERS[name].transform(hp, problem.loss).init(theta)
         record = (_masked(ok, theta), _masked(ok, loss), _masked(ok, jnp.linalg.norm(g)))
         return (theta, g, state, ok), record
 
     def advance_one(name, hp, carry):
-        opt = OPTIMIZERS[name].build(problem.loss, hp)
+        opt = OPTIMIZERS[name].transform(hp, problem.loss)
 
         def step(carry, _):
             theta, g, state, alive = carry
@@ -259,8 +172,7 @@ def iter_trajectories(
     stops between chunks and returns the steps done so far with
     ``attrs["status"] == "cancelled"``.
     """
-    if steps < 0 or chunk < 1:
-        raise ValueError(f"need steps >= 0 and chunk >= 1, got steps={steps}, chunk={chunk}")
+    steps, chunk = optim.validate_settings("trajectories", steps=steps, chunk=chunk).values()
     resolved = resolve(optimizers)
     if not resolved:
         raise ValueError("no optimizers given")

@@ -10,13 +10,14 @@ field
     (the exact first-order LOLA of the SOS reference code; η = 0 gives ĝ);
     ``extragradient``: ĝ evaluated at the extrapolated point ω − α′ĝ(ω)
     (App. B.3.3, EG: ω^{j+½} = ω^j − α′ĝ^j, ω^{j+1} = ω^j − αĝ^{j+½}).
-transformation (optax)
+transformation (optax; each rule and its hyperparameter specs are declared
+once in :mod:`landscape.optim`)
     ``optax.sgd`` (plain or heavy-ball: θ ← θ − αg + β(θ − θ_prev), eq. 4.2),
     ``optax.optimistic_gradient_descent`` (OG, App. B.3.3:
     ω^{j+1} = ω^j − 2αĝ^j + α′ĝ^{j−1}, i.e. optax's (alpha, beta) =
     (2α − α′, α′) with unit learning rate; optax takes ĝ^{−1} = ĝ^0, so the
-    first step is ω − (2α − α′)ĝ^0), :func:`complex_momentum`
-    (SimCM/AltCM, Algorithms 7 and 11) and :func:`complex_adam`
+    first step is ω − (2α − α′)ĝ^0), :func:`landscape.optim.complex_momentum`
+    (SimCM/AltCM, Algorithms 7 and 11) and :func:`landscape.optim.complex_adam`
     (Algorithm 8 with its typos fixed).  The last two are hand-written
     ``optax.GradientTransformation``s because optax has no complex momentum.
 scheme
@@ -35,15 +36,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from . import optim
 from .problems.base import Game
 from .problems.games import joint_gradient
 
@@ -51,127 +50,10 @@ Array = jax.Array
 
 
 # --------------------------------------------------------------------------
-# Complex momentum as optax transformations
+# Rule catalogue (declared in landscape.optim)
 
-
-class ComplexMomentumState(NamedTuple):
-    mu: Any  # complex buffer pytree
-
-
-def complex_momentum(learning_rate, beta) -> optax.GradientTransformation:
-    """Complex momentum (Lorraine Algorithm 7, SimCM; Algorithm 11 when alternated).
-
-        μ^{j+1} = β μ^j − g^j,        update = ℜ(α μ^{j+1}),
-
-    with β ∈ ℂ, α ∈ ℝ and a real parameter update.  For real β this is
-    heavy-ball momentum (eq. 4.6-4.7).  Hand-written: optax has no complex
-    momentum.
-    """
-
-    def init(params):
-        return ComplexMomentumState(
-            jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.result_type(p.dtype, jnp.complex64)), params)
-        )
-
-    def update(updates, state, params=None):
-        del params
-        mu = jax.tree.map(lambda m, g: beta * m - g, state.mu, updates)
-        out = jax.tree.map(lambda m, g: jnp.real(learning_rate * m).astype(g.dtype), mu, updates)
-        return out, ComplexMomentumState(mu)
-
-    return optax.GradientTransformation(init, update)
-
-
-def _safe_sqrt(x):
-    """√x with a finite derivative at 0 (√ is clamped below 1e-30; Jacobians stay finite)."""
-    return jnp.sqrt(jnp.maximum(x, 1e-30))
-
-
-class ComplexAdamState(NamedTuple):
-    count: Array
-    mu: Any  # complex first moment
-    nu: Any  # real second moment
-
-
-def complex_adam(learning_rate, beta1, beta2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
-    """Complex Adam (Lorraine Algorithm 8) with the printed typos fixed.
-
-        μ^{j+1} = β₁μ^j − g^j,   v^{j+1} = β₂v^j + (1 − β₂)(g^j)²,
-        v̂^{j+1} = v^{j+1} / (1 − β₂^{j+1}),
-        update = α ℜ(μ^{j+1}) / (√v̂^{j+1} + ε).
-
-    Fixes (see the notes): the update uses the *new* buffer μ^{j+1} (printed:
-    μ^j) and ε sits outside the square root (printed: √(v̂ + ε)); as printed,
-    the first moment has no bias correction.  Only β₁ is complex.
-    Hand-written: optax's Adam has real moments only.
-    """
-
-    def init(params):
-        return ComplexAdamState(
-            jnp.zeros((), jnp.int32),
-            jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.result_type(p.dtype, jnp.complex64)), params),
-            jax.tree.map(jnp.zeros_like, params),
-        )
-
-    def update(updates, state, params=None):
-        del params
-        count = state.count + 1
-        mu = jax.tree.map(lambda m, g: beta1 * m - g, state.mu, updates)
-        nu = jax.tree.map(lambda v, g: beta2 * v + (1 - beta2) * g**2, state.nu, updates)
-        correction = 1 - beta2 ** count.astype(jnp.result_type(float))
-        out = jax.tree.map(
-            lambda m, v, g: (learning_rate * jnp.real(m) / (_safe_sqrt(v / correction) + eps)).astype(g.dtype),
-            mu, nu, updates,
-        )
-        return out, ComplexAdamState(count, mu, nu)
-
-    return optax.GradientTransformation(init, update)
-
-
-# --------------------------------------------------------------------------
-# Rule catalogue
-
-
-@dataclasses.dataclass(frozen=True)
-class RuleSpec:
-    field: str
-    scheme: str
-    transform: Callable[[dict], optax.GradientTransformation]
-    defaults: dict
-    summary: str
-
-
-def _beta(h):
-    return h["beta_abs"] * jnp.exp(1j * h["beta_arg"])
-
-
-_CM = {"alpha": 0.1, "beta_abs": 0.9, "beta_arg": math.pi / 8}
-
-RULES: dict[str, RuleSpec] = {
-    "simgd": RuleSpec("gradient", "simultaneous", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1},
-                      "simultaneous gradient descent ω ← ω − αĝ (eq. 5.5)"),
-    "altgd": RuleSpec("gradient", "alternating", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1},
-                      "alternating gradient descent (Gauss-Seidel)"),
-    "lola": RuleSpec("lola", "simultaneous", lambda h: optax.sgd(h["alpha"]), {"alpha": 0.1, "lookahead": 0.1},
-                     "LOLA (Foerster et al. 2018) with look-ahead η"),
-    "extragradient": RuleSpec("extragradient", "simultaneous", lambda h: optax.sgd(h["alpha"]),
-                              {"alpha": 0.1, "extrapolation": 0.1}, "extragradient (App. B.3.3)"),
-    "optimistic": RuleSpec(
-        "gradient", "simultaneous",
-        lambda h: optax.optimistic_gradient_descent(1.0, 2 * h["alpha"] - h["extrapolation"], h["extrapolation"]),
-        {"alpha": 0.1, "extrapolation": 0.1}, "optimistic GD ω ← ω − 2αĝ^j + α′ĝ^{j−1} (App. B.3.3)"),
-    "momentum": RuleSpec("gradient", "simultaneous", lambda h: optax.sgd(h["alpha"], momentum=h["beta"]),
-                         {"alpha": 0.1, "beta": 0.5}, "simultaneous heavy-ball momentum (eq. 4.2)"),
-    "simcm": RuleSpec("gradient", "simultaneous", lambda h: complex_momentum(h["alpha"], _beta(h)), dict(_CM),
-                      "simultaneous complex momentum (Algorithm 7)"),
-    "altcm": RuleSpec("gradient", "alternating", lambda h: complex_momentum(h["alpha"], _beta(h)), dict(_CM),
-                      "alternating complex momentum (Algorithm 11)"),
-    "complex-adam": RuleSpec(
-        "gradient", "simultaneous",
-        lambda h: complex_adam(h["alpha"], _beta(h), h["beta2"], h["eps"]),
-        {"alpha": 0.01, "beta_abs": 0.8, "beta_arg": math.pi / 8, "beta2": 0.999, "eps": 1e-8},
-        "complex Adam (Algorithm 8, typos fixed)"),
-}
+#: The game update rules of the catalogue (:mod:`landscape.optim`), by name.
+RULES: dict[str, optim.Algorithm] = {name: optim.get(name) for name in optim.names("rule")}
 
 
 def rule_names() -> list[str]:
@@ -179,12 +61,11 @@ def rule_names() -> list[str]:
 
 
 def hyperparameters(rule: str, **overrides: float) -> dict[str, float]:
-    """The rule's default hyperparameters updated by ``overrides`` (unknown keys rejected)."""
-    spec = RULES[rule]
-    unknown = set(overrides) - set(spec.defaults)
-    if unknown:
-        raise ValueError(f"rule {rule!r} has no hyperparameters {sorted(unknown)}; it has {sorted(spec.defaults)}")
-    return {**spec.defaults, **{k: float(v) for k, v in overrides.items()}}
+    """The rule's default hyperparameters updated by ``overrides``, validated by
+    :func:`landscape.optim.validate` (unknown keys, NaN/inf and out-of-range values refused)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown update rule {rule!r}; choose from {', '.join(RULES)}")
+    return optim.validate(rule, overrides)
 
 
 # --------------------------------------------------------------------------
@@ -281,6 +162,8 @@ class FixedPointMap:
 def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
     """F for ``rule`` on ``game`` (cached per game object and rule name)."""
     spec = RULES[rule]
+    if spec.field is None:
+        raise ValueError(f"{rule!r} is not a game update rule")
     field = field_fn(game, spec.field)
     dtype = jnp.zeros(()).dtype if not jax.config.jax_enable_x64 else jnp.float64
     probe = hyperparameters(rule)

@@ -59,11 +59,11 @@ GENERATORS = {
     "grr-tree": lambda: dy.iter_grr_search("matching-pennies", "simgd", [0.0, 0.0], step_size=0.1,
                                           optimize_steps=3, alpha=0.3),
     "teleport-training-surface": lambda: tp.iter_train(
-        get("ellipse"), "sgd", tp.Schedule(epochs=4, teleport_at=(1,), steps=5), lr=0.05, theta0=[2.0, 0.5]),
+        get("ellipse"), "gd", tp.Schedule(epochs=4, teleport_at=(1,), steps=5), lr=0.05, theta0=[2.0, 0.5]),
     "teleport-comparison-surface": lambda: tp.iter_compare(
-        get("booth"), "sgd", tp.Schedule(epochs=3, teleport_at=(0,), steps=5), lr=0.02, theta0=[5.0, -2.0]),
+        get("booth"), "gd", tp.Schedule(epochs=3, teleport_at=(0,), steps=5), lr=0.02, theta0=[5.0, -2.0]),
     "teleport-training": lambda: tp.iter_train(
-        get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0), "sgd",
+        get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0), "gd",
         tp.Schedule(epochs=1, teleport_at=()),  # teleports on networks: tests/test_teleport.py
         lr=1e-2, seeds=(0, 1)),
 }

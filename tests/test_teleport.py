@@ -204,11 +204,11 @@ def test_surface_training_matches_gd_in_closed_form():
     teleport to the largest-gradient point (the y axis) only the y factor remains."""
     problem = registry.get("ellipse")
     lr, steps = 0.05, 12
-    base = tp.train(problem, "sgd", tp.Schedule(epochs=steps, teleport_at=()), lr=lr, theta0=[2.0, 0.5])
+    base = tp.train(problem, "gd", tp.Schedule(epochs=steps, teleport_at=()), lr=lr, theta0=[2.0, 0.5])
     k = np.arange(steps + 1)
     np.testing.assert_allclose(base.theta[0, :, 0], 2.0 * (1 - lr) ** k, rtol=1e-12)
     np.testing.assert_allclose(base.theta[0, :, 1], 0.5 * (1 - 10 * lr) ** k, rtol=1e-12)
-    tele = tp.train(problem, "sgd", tp.Schedule(epochs=steps, teleport_at=(0,)), lr=lr, theta0=[2.0, 0.5])
+    tele = tp.train(problem, "gd", tp.Schedule(epochs=steps, teleport_at=(0,)), lr=lr, theta0=[2.0, 0.5])
     x0, y0 = (float(v) for v in tele.teleport_path[0, -1])
     assert abs(y0) == pytest.approx(np.sqrt(2 * 3.25 / 10), rel=1e-10) and abs(x0) < 1e-10
     expected = 0.5 * (x0**2 * (1 - lr) ** (2 * k) + 10 * y0**2 * (1 - 10 * lr) ** (2 * k))
@@ -233,7 +233,7 @@ def test_network_training_with_a_teleport(net, state):
     problem = net[0]
     schedule = tp.Schedule(epochs=2, teleport_at=(1,), teleport_batches=2, teleport_batch_size=10, steps=3,
                            cap=2.0, state=state)
-    ds = tp.train(problem, "momentum", schedule, lr=1e-2, seeds=(0, 1))
+    ds = tp.train(problem, "heavy-ball", schedule, lr=1e-2, seeds=(0, 1))
     assert ds.sizes == {"run": 2, "epoch": 3, "teleport": 1, "param": problem.dim}
     assert np.all(np.isfinite(ds.train_loss)) and np.all(np.isfinite(ds.test_loss))
     assert np.all(ds.grad_norm_sq_after > ds.grad_norm_sq_before)
@@ -243,8 +243,8 @@ def test_network_training_with_a_teleport(net, state):
 
 def test_compare_runs_the_same_start_with_and_without_teleports():
     problem = registry.get("booth")
-    ds = tp.compare(problem, "sgd", tp.Schedule(epochs=15, teleport_at=(0,)), lr=0.02, theta0=[5.0, -2.0])
-    alone = tp.train(problem, "sgd", tp.Schedule(epochs=15, teleport_at=()), lr=0.02, theta0=[5.0, -2.0])
+    ds = tp.compare(problem, "gd", tp.Schedule(epochs=15, teleport_at=(0,)), lr=0.02, theta0=[5.0, -2.0])
+    alone = tp.train(problem, "gd", tp.Schedule(epochs=15, teleport_at=()), lr=0.02, theta0=[5.0, -2.0])
     assert list(ds.arm.values) == ["plain", "teleport"] and ds.sizes["teleport"] == 1
     np.testing.assert_array_equal(ds.theta.sel(arm="plain"), alone.theta)
     # Booth's Hessian has eigenvalues 18 and 2: after the teleport only the fast direction is left

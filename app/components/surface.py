@@ -1,8 +1,8 @@
 """A 2-D loss surface as a heatmap with contour lines and known critical points.
 
 :func:`surface_grid` evaluates ``L(x, y)`` on a regular grid over the
-problem's view box with one ``jit(vmap(loss))`` call per problem;
-:func:`surface_element` draws it.  Losses of the classic surfaces span many
+problem's view box (:func:`landscape.grids.surface`); :func:`surface_element`
+draws it.  Losses of the classic surfaces span many
 orders of magnitude (Rosenbrock: 0 to 10⁴), so the colour and the contours
 show ``log(1 + L − min L)``, a monotone transform that keeps every level set
 and keeps the valleys visible; the hover and the stored grid keep ``L``.
@@ -10,46 +10,22 @@ and keeps the valleys visible; the hover and the stored grid keep ``L``.
 
 from __future__ import annotations
 
-import functools
-
 import holoviews as hv
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from landscape.problems import Problem, default_dtype
+from landscape import grids
+from landscape.problems import Problem
 
 from .styles import color_map, styled
 
 SHADE = "log(1 + L − min L)"
 
 
-@functools.lru_cache(maxsize=32)
-def _batched_loss(problem: Problem):
-    return jax.jit(jax.vmap(problem.loss))
-
-
 def surface_grid(problem: Problem, resolution: int = 121) -> xr.Dataset:
-    """``loss`` on a ``resolution × resolution`` grid over ``problem.bounds``.
-
-    Returns a Dataset with dims ``(y, x)`` and coords ``x``, ``y``;
-    non-finite losses are stored as NaN.
-    """
-    if problem.bounds is None or problem.dim != 2:
-        raise ValueError(f"{problem.name} is not a 2-D surface (it has {problem.dim} parameters)")
-    (x0, x1), (y0, y1) = problem.bounds
-    xs = np.linspace(x0, x1, resolution)
-    ys = np.linspace(y0, y1, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=default_dtype())
-    loss = np.array(_batched_loss(problem)(points), dtype=float).reshape(gy.shape)
-    loss[~np.isfinite(loss)] = np.nan
-    return xr.Dataset(
-        {"loss": (("y", "x"), loss)},
-        coords={"x": xs, "y": ys},
-        attrs={"problem": problem.name},
-    )
+    """``loss`` on a ``resolution × resolution`` grid over ``problem.bounds``
+    (:func:`landscape.grids.surface`): dims ``(y, x)``, non-finite losses NaN."""
+    return grids.surface(problem, resolution)
 
 
 def shade(loss: np.ndarray) -> np.ndarray:

@@ -48,8 +48,6 @@ from ..runner import JobRunner, LatestCall
 from ..state import AppState, default_problem_name
 from . import ViewSpec
 
-#: Problems up to this size get dense spectra at branch points; larger ones Lanczos.
-DENSE_LIMIT = 600
 #: Resolution of the slice through a branch point (non-2-D problems).
 SLICE_POINTS = 41
 
@@ -145,7 +143,7 @@ class RidgeRiderView(pn.viewable.Viewer):
 
         def compute():
             theta = np.asarray(rr.find_mis(problem, entropy_weight=weight))
-            return theta, rr.describe_point(problem, theta, dense_limit=DENSE_LIMIT)
+            return theta, rr.describe_point(problem, theta)
 
         self._mis_info.object = "Finding the MIS…"
         self._background.submit(compute, self._show_mis)
@@ -316,9 +314,7 @@ class RidgeRiderView(pn.viewable.Viewer):
     @staticmethod
     def _spectrum(problem: Problem, theta: np.ndarray) -> np.ndarray:
         theta = jnp.asarray(theta, dtype=default_dtype())
-        if problem.dim <= DENSE_LIMIT:
-            return np.asarray(curvature.spectrum(problem.loss, theta)[0])
-        return np.asarray(curvature.lanczos(problem.loss, theta, 20, "smallest")[0])
+        return curvature.spectrum_summary(problem.loss, theta, k=20, which="smallest").eigenvalues
 
     @staticmethod
     def _slice(problem: Problem, branch: np.ndarray, path: np.ndarray, fingerprint: str) -> hv.Overlay:
@@ -327,7 +323,7 @@ class RidgeRiderView(pn.viewable.Viewer):
         chord = path[-1] - branch
         length = float(np.linalg.norm(chord))
         u = chord / length
-        ridges = rr.get_ridges(problem.loss, branch, 3, mode="exact" if problem.dim <= DENSE_LIMIT else "approximate")
+        ridges = rr.get_ridges(problem.loss, branch, 3, mode="exact" if problem.dim <= curvature.DENSE_LIMIT else "approximate")
         candidates = [r.direction for r in ridges] + [np.asarray(jax.random.normal(jax.random.PRNGKey(0), (problem.dim,)))]
         v = next(c - (c @ u) * u for c in candidates if np.linalg.norm(c - (c @ u) * u) > 1e-3)
         v = v / np.linalg.norm(v)

@@ -138,7 +138,7 @@ class TeleportView(pn.viewable.Viewer):
 
     setting = param.Selector(default=SETTINGS[0], objects=list(SETTINGS), doc="Surface or network.")
     problem = param.ClassSelector(class_=Problem, doc="The 2-D surface (follows the sidebar when 2-D).")
-    optimizer = param.Selector(default="sgd", objects=list(tp.OPTIMIZERS), doc="optax optimizer.")
+    optimizer = param.Selector(default="gd", objects=list(tp.OPTIMIZERS), doc="optax optimizer.")
     lr = param.Number(default=0.02, bounds=(0, None), doc="Optimizer learning rate.")
     epochs = param.Integer(default=60, bounds=(1, 100_000), doc="Epochs (2-D: steps).")
     teleport_every = param.Integer(default=0, bounds=(0, None), doc="Teleport every k epochs (0: once, at the start).")
@@ -279,7 +279,7 @@ class TeleportView(pn.viewable.Viewer):
         self._curves_pipe.send({})
         surface = self.setting == SETTINGS[0]
         if surface:
-            self.lr, self.epochs, self.optimizer = 0.02, 60, "sgd"
+            self.lr, self.epochs, self.optimizer = 0.02, 60, "gd"
             if self.problem.name == "rosenbrock":
                 self.lr, self.epochs = 1e-3, 2000
             self._grid = surface_grid(self.problem)
@@ -287,7 +287,7 @@ class TeleportView(pn.viewable.Viewer):
             self.start = np.array([x0 + 0.8 * (x1 - x0), y0 + 0.3 * (y1 - y0)])
             self._plot.object = self._live_surface()
         else:
-            self.lr, self.epochs, self.optimizer = 1e-2, 20, "momentum"
+            self.lr, self.epochs, self.optimizer = 1e-2, 20, "heavy-ball"
             self._grid = None
             self._plot.object = hv.DynamicMap(self._grad_plot, streams=[self._curves_pipe])
         self._plot.visible = True

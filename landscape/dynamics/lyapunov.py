@@ -42,6 +42,7 @@ import optax
 import xarray as xr
 
 from .. import limits
+from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import subspace_basis, subspace_game
@@ -174,17 +175,13 @@ def lyapunov(game: Game | str, rule: str, theta0, k: int = 10, n: int = 1, objec
     )
 
 
-def grid_points(xs, ys) -> np.ndarray:
-    """Row-major (y, x) grid as (ny·nx, 2) points [x, y]."""
-    gx, gy = np.meshgrid(np.asarray(xs, float), np.asarray(ys, float))
-    return np.c_[gx.ravel(), gy.ravel()]
-
-
-def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int = 1, objective: str = "max",
+def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: int = 1, objective: str = "max",
                       directions: str = "eigh", chunk: int = 4096, seed: int = 0,
                       cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
     """Stream the max (or sum/min top-n) k-step exponent over a grid of starts of a 2-D game.
 
+    The grid is the axes ``xs, ys``, or ``xs`` alone a grid spec
+    (:class:`landscape.grids.Grid`, or a resolution over the game's box).
     Each chunk of ``chunk`` cells is one vmapped, jitted call; each event's
     ``partial`` is the map so far (NaN where not computed) and ``data`` has
     the chunk's flat row-major cell range ``start``/``stop`` (LEGACY, until
@@ -194,17 +191,17 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
     game, _, h, hf = resolve(game, rule, hyper)
     if game.dim != 2:
         raise ValueError(f"{game.name} has {game.dim} parameters; wrap it with the 'subspace' game first")
-    limits.check_grid(np.size(xs), np.size(ys))
     limits.check("steps", k)
+    grid = Grid.of(xs if ys is None else (xs, ys), game.bounds)
+    limits.check_grid(len(grid.xs), len(grid.ys))
     kernel = _map_kernel(game, rule, k, n, objective, directions)
-    points = grid_points(xs, ys)
+    points = grid.points()
     keys = jax.random.split(jax.random.PRNGKey(seed), len(points))
     out = np.full(len(points), np.nan)
     config = game_config(game, rule, hf, k=k, n=n, objective=objective, directions=directions, seed=seed)
 
     def dataset(values, status):
-        return xr.Dataset({"exponent": (("y", "x"), values.reshape(len(ys), len(xs)))},
-                          coords={"x": np.asarray(xs, float), "y": np.asarray(ys, float)},
+        return xr.Dataset({"exponent": (("y", "x"), values.reshape(grid.shape))}, coords=grid.coords(),
                           attrs=result_attrs("lyapunov-map", config, status=status))
 
     status = "complete"
@@ -218,24 +215,26 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys, k: int = 10, n: int =
         vals = np.asarray(kernel(as_points(points[pad], 2), h, keys[pad]))[: stop - start]
         out[start:stop] = vals
         yield Event("chunk", stop, len(points), dataset(frozen(out), "running"),
-                    {"start": start, "stop": stop, "values": vals, "shape": (len(ys), len(xs))})
+                    {"start": start, "stop": stop, "values": vals, "shape": grid.shape})
     return dataset(out, status)
 
 
-def lyapunov_map(game, rule, xs, ys, k: int = 10, **kwargs) -> xr.DataArray:
+def lyapunov_map(game, rule, xs, ys=None, k: int = 10, **kwargs) -> xr.DataArray:
     """The heatmap of :func:`iter_lyapunov_map` as a DataArray (with the result attrs)."""
     ds = drive(iter_lyapunov_map(game, rule, xs, ys, k, **kwargs))
     return ds["exponent"].assign_attrs(ds.attrs)
 
 
-def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys, k: int = 10, n: int = 1,
+def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys=None, k: int = 10, n: int = 1,
                            objective: str = "max", directions: str = "eigh", **hyper) -> xr.DataArray:
     """Max-exponent heatmaps on several random 2-D subspaces (§5.6, Fig 5.7), ``vmap``-ed over
-    the subspaces and the grid.  Returns ``exponent (subspace, y, x)``."""
+    the subspaces and the grid (axes ``xs, ys`` or a grid spec ``xs``, as :func:`iter_lyapunov_map`).
+    Returns ``exponent (subspace, y, x)``."""
     game, _, h, hf = resolve(game, rule, hyper)
+    grid = Grid.of(xs if ys is None else (xs, ys))
     bases = [subspace_basis(game, jax.random.PRNGKey(int(s))) for s in seeds]
     stacked = [jnp.stack(parts) for parts in zip(*bases)]
-    points = as_points(grid_points(xs, ys), 2)
+    points = as_points(grid.points(), 2)
 
     def one(v_a, v_b, offset):
         fmap = fixed_point_map.__wrapped__(subspace_game(game, v_a, v_b, offset), rule)
@@ -244,8 +243,8 @@ def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys, k: int = 
 
     vals = jax.jit(jax.vmap(one))(*stacked)
     return xr.DataArray(
-        np.asarray(vals).reshape(len(seeds), len(ys), len(xs)), dims=("subspace", "y", "x"),
-        coords={"subspace": np.asarray(seeds), "x": np.asarray(xs, float), "y": np.asarray(ys, float)},
+        np.asarray(vals).reshape(len(seeds), *grid.shape), dims=("subspace", "y", "x"),
+        coords={"subspace": np.asarray(seeds), **grid.coords()},
         name="exponent",
         attrs=result_attrs("lyapunov-subspace-maps", game_config(game, rule, hf, k=k, n=n,
                                                                  objective=objective, directions=directions)),

@@ -20,13 +20,13 @@ import numpy as np
 import xarray as xr
 
 from .. import limits
+from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..problems import Game
 from ..problems.games import game_hessian, joint_gradient, player_loss_values
 from ..results import result_attrs
 from ..update_rules import fixed_point_map
 from .common import as_points, game_config, resolve, run_map
-from .lyapunov import grid_points
 
 Array = jax.Array
 
@@ -70,7 +70,7 @@ def fixed_points(game: Game, bounds=None, resolution: int = 7, iters: int = 40, 
     found = [np.asarray(game.ground_truth.get("equilibrium", np.zeros((0, game.dim))), float)]
     if game.dim == 2 and (bounds or game.bounds) is not None:
         (x0, x1), (y0, y1) = bounds or game.bounds
-        starts = as_points(grid_points(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)), 2)
+        starts = as_points(Grid.over(bounds or game.bounds, resolution).points(), 2)
 
         def newton(w):
             def body(w, _):
@@ -158,8 +158,8 @@ def phase_portrait(game: Game | str, rule: str, grid=24, starts=None, steps: int
                    **hyper) -> xr.Dataset:
     """Vector field, trajectories and fixed points of ``rule`` on a 2-D game.
 
-    ``grid`` is a resolution (over ``bounds`` or the game's box) or a pair
-    ``(xs, ys)``.  Dataset: ``u, v (y, x)`` = F(ω) − ω, ``speed``;
+    ``grid`` is a grid spec (:class:`landscape.grids.Grid`, the axes
+    ``(xs, ys)``, or a resolution over ``bounds`` or the game's box).  Dataset: ``u, v (y, x)`` = F(ω) − ω, ``speed``;
     ``path (run, step, param)`` from ``starts``; ``fixed_point (fixed, param)``
     with ``hessian_eig_re/im`` and ``jacobian_eig_re/im (fixed, eig)``.
     """
@@ -167,15 +167,12 @@ def phase_portrait(game: Game | str, rule: str, grid=24, starts=None, steps: int
     if game.dim != 2:
         raise ValueError("phase portraits need a 2-D game (use the 'subspace' game)")
     (x0, x1), (y0, y1) = bounds or game.bounds
-    if np.ndim(grid) == 0:
-        xs, ys = np.linspace(x0, x1, int(grid)), np.linspace(y0, y1, int(grid))
-    else:
-        xs, ys = (np.asarray(a, float) for a in grid)
-    uv = np.asarray(_kernels(game, rule).displacement(as_points(grid_points(xs, ys), 2), h)).reshape(len(ys), len(xs), 2)
+    grid = Grid.of(grid, ((x0, x1), (y0, y1)))
+    uv = np.asarray(_kernels(game, rule).displacement(as_points(grid.points(), 2), h)).reshape(*grid.shape, 2)
     ds = xr.Dataset(
         {"u": (("y", "x"), uv[..., 0]), "v": (("y", "x"), uv[..., 1]),
          "speed": (("y", "x"), np.hypot(uv[..., 0], uv[..., 1]))},
-        coords={"x": xs, "y": ys},
+        coords=grid.coords(),
     )
     if starts is not None:
         ds = ds.merge(trajectories(game, rule, starts, steps, **hf)[["path", "player_loss"]])

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 import xarray as xr
 
-from ..curvature import lanczos, spectrum
+from ..curvature import spectrum_summary
 from ..problems.base import Problem, default_dtype
 from ..results import result_attrs
 
@@ -82,16 +82,13 @@ def value_and_grad_norm(loss, theta) -> tuple[float, float]:
     return float(value), float(norm)
 
 
-def describe_point(problem: Problem, theta, *, dense_limit: int = 1500, k: int = 20) -> xr.Dataset:
+def describe_point(problem: Problem, theta, *, k: int = 20) -> xr.Dataset:
     """Loss, gradient norm and Hessian spectrum at ``theta`` (all of it by ``eigh`` up to
-    ``dense_limit`` parameters, else the ``k`` most negative by Lanczos)."""
+    ``curvature.DENSE_LIMIT`` parameters, else the ``k`` most negative by Lanczos:
+    :func:`landscape.curvature.spectrum_summary`)."""
     theta = jnp.asarray(theta)
     value, norm = value_and_grad_norm(problem.loss, theta)
-    if problem.dim <= dense_limit:
-        evals = spectrum(problem.loss, theta)[0]
-    else:
-        evals = lanczos(problem.loss, theta, k, "smallest")[0]
-    evals = np.asarray(evals)
+    evals = spectrum_summary(problem.loss, theta, k=min(k, problem.dim), which="smallest").eigenvalues
     return xr.Dataset(
         {"eigenvalue": ("rank", evals), "theta": ("param", np.asarray(theta))},
         coords={"rank": np.arange(len(evals)), "param": np.arange(problem.dim)},

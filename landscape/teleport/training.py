@@ -35,6 +35,7 @@ import optax
 import xarray as xr
 from jax.flatten_util import ravel_pytree
 
+from .. import optim
 from ..jobs import CancelToken, Event, Stream, drive, is_cancelled
 from ..problems.base import Problem
 from ..results import result_attrs
@@ -45,24 +46,20 @@ from .surfaces import level_set
 
 STATE_MODES = ("keep", "teleport", "reset")
 
-#: Optimizer factories by name (momentum coefficient 0.9 as in the paper's code).
-OPTIMIZERS = {
-    "sgd": optax.sgd,
-    "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
-    "adagrad": optax.adagrad,
-    "rmsprop": optax.rmsprop,
-    "adam": optax.adam,
-}
+#: Optimizers by name: the catalogue's first-order optimizers (:mod:`landscape.optim`);
+#: ``heavy-ball`` has the paper code's momentum 0.9 as its default.
+OPTIMIZERS = optim.names("optimizer", needs_loss=False)
 
 _FIRST_MOMENTS = ("trace", "mu")
 
 
 @functools.lru_cache(maxsize=64)
 def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
-    """An optax optimizer by name (cached, so equal requests share compiled kernels)."""
+    """A catalogue optimizer with learning rate ``lr`` and its other defaults, validated
+    (cached, so equal requests share compiled kernels)."""
     if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr)
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    return optim.build(name, {"lr": lr})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,7 +347,7 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, make, chu
 
 def iter_train(
     problem: Problem,
-    optimizer: optax.GradientTransformation | str = "sgd",
+    optimizer: optax.GradientTransformation | str = "gd",
     schedule: Schedule = Schedule(),
     *,
     lr: float = 1e-2,
@@ -396,7 +393,7 @@ def iter_train(
     return (yield from gen)
 
 
-def train(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
+def train(problem: Problem, optimizer="gd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
     """``drive(iter_train(...))``: the whole run as one Dataset."""
     return drive(iter_train(problem, optimizer, schedule, **kwargs))
 
@@ -415,7 +412,7 @@ _TELEPORT_DIM_VARS = ("teleport_epoch", "loss_before", "loss_after", "grad_norm_
 
 def iter_compare(
     problem: Problem,
-    optimizer: optax.GradientTransformation | str = "sgd",
+    optimizer: optax.GradientTransformation | str = "gd",
     schedule: Schedule = Schedule(),
     **kwargs,
 ) -> Stream[xr.Dataset]:
@@ -459,6 +456,6 @@ def _arms(results: dict[str, xr.Dataset], status: str) -> xr.Dataset:
     return out
 
 
-def compare(problem: Problem, optimizer="sgd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
+def compare(problem: Problem, optimizer="gd", schedule: Schedule = Schedule(), **kwargs) -> xr.Dataset:
     """``drive(iter_compare(...))``."""
     return drive(iter_compare(problem, optimizer, schedule, **kwargs))
