@@ -145,6 +145,15 @@ def describe(error: BaseException) -> str:
     return f"Error: {text}"
 
 
+def report(what: str, error: BaseException) -> None:
+    """Log a failure shown to the user: a refusal (``ValueError``: bad input, a limit) in one line,
+    anything else (a bug) with its traceback."""
+    if isinstance(error, ValueError):
+        log.info("%s refused: %s", what, error)
+    else:
+        log.error("%s failed", what, exc_info=error)
+
+
 def _advance(stream: Stream) -> tuple[Any, Any]:
     """One ``next()`` of ``stream``: ``(event, None)`` or ``(_DONE, result)``."""
     try:
@@ -286,7 +295,7 @@ class JobRunner(param.Parameterized):
     def _finish(self, token: CancelToken, progress: Progress, error: BaseException | None) -> None:
         # the message first: a watcher of `running` may start the next job (and set its own message)
         if error is not None:
-            log.error("%s job failed", self.name, exc_info=error)
+            report(f"{self.name} job", error)
             self.message = describe(error)
             self._set(running=False)
             return
@@ -407,7 +416,7 @@ class LatestCall(param.Parameterized):
                 on_result(fn())
                 self.message = ""
             except Exception as error:
-                log.error("background call failed", exc_info=error)
+                report("background call", error)
                 self.message = describe(error)
             return
         self._pending = (fn, on_result, label)
@@ -432,7 +441,7 @@ class LatestCall(param.Parameterized):
                         on_result(value)
                     self.message = ""
                 except Exception as error:
-                    log.error("background call failed", exc_info=error)
+                    report("background call", error)
                     self.message = describe(error)
         finally:
             with param.edit_constant(self):

@@ -61,8 +61,7 @@ import numpy as np
 import optax
 import xarray as xr
 
-from . import limits
-from . import optim
+from . import limits, optim
 from .jobs import CancelToken, Event, Stream, drive, frozen, is_cancelled
 from .kernel_cache import KERNELS
 from .problems.base import Problem

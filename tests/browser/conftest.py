@@ -96,7 +96,9 @@ def served_app(browser):  # needs the browser first: no server is started for a 
     port = _free_port()
     app = ServedApp(f"http://127.0.0.1:{port}/main", None, Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log")
     args = ["app/main.py", "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    with panel_serve(args, app.log_path, lambda: _answers(app.url), SERVER_START_TIMEOUT) as process:
+    # runs long enough that only Cancel ends them (1e6 steps) are above the default server limit
+    env = {"LANDSCAPE_MAX_STEPS": "1000000"}
+    with panel_serve(args, app.log_path, lambda: _answers(app.url), SERVER_START_TIMEOUT, env=env) as process:
         app.process = process
         yield app
 

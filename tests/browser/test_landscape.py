@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 120_000
 LONG_RUN = "1000000"  # steps: far more than a test waits for, so only Cancel ends it
-PROGRESS = re.compile(r"^[1-9]\d* / 1000000$")
+PROGRESS = re.compile(r"^[1-9]\d* / 1000000( · ETA .+)?$")
 
 
 def open_dashboard(page, url):
@@ -23,7 +23,7 @@ def field(page, label, tag="input"):
 
 
 def status(page):
-    return page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting"))
+    return page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Compiling|Queued"))
 
 
 def start_long_run(page):

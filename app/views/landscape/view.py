@@ -210,14 +210,19 @@ class LandscapeView(BaseView):
         """Stream the runs of ``result`` into the live plot; a finished result fills the picker."""
         if self.mode is None:
             return
-        self.projection = self.mode.projected(result) if result is not None else None
         if result is None:
+            self.projection = None
             self.live.show([])
             return
-        self.live.show(path_data(self.mode.xy(result.theta.values), list(result.optimizer.values), LIVE_POINTS))
-        self._send_starts()
-        if result.attrs.get("status") == "running":
+        theta = result.theta.values
+        running = result.attrs.get("status") == "running"
+        if running and "steps_done" in result.attrs:  # a partial: only its computed steps (not 10⁶ NaN rows)
+            theta = theta[:, : int(result.attrs["steps_done"]) + 1]
+        self.live.show(path_data(self.mode.xy(theta), list(result.optimizer.values), LIVE_POINTS))
+        if running:
             return
+        self.projection = self.mode.projected(result)
+        self._send_starts()
         if len(self.run_labels) != result.sizes["run"]:  # a reopened result: name runs from its coords
             names = result["label"].values if "label" in result.coords else result.optimizer.values
             self.run_labels = [f"{name} run {run}" for run, name in enumerate(names)]

@@ -1,5 +1,6 @@
-"""The Landscape view's widgets: optimizer choice with per-optimizer hyperparameters, steps, starts,
-the slice settings (networks), the trajectory picker; all generated from ``param`` and catalogue specs."""
+"""The Landscape view's widgets: optimizer choice with per-optimizer hyperparameters (default, bounds and
+doc from the optimizer catalogue ``landscape.optim``), steps, starts, the slice settings (networks), the
+trajectory picker."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ def hyperparameter_rows(view) -> dict[str, pn.Column]:
 
     The inputs write ``view.hparams`` and follow it (a restored exploration sets them)."""
     rows, boxes = {}, {}
-    for name, spec in trajectories.OPTIMIZERS.items():
+    for name, algorithm in trajectories.OPTIMIZERS.items():  # the catalogue (landscape.optim) declares each once
         inputs = []
-        for hp, default in spec.defaults.items():
-            box = pn.widgets.FloatInput(label=hp, value=default, width=80)
-            box.param.watch(lambda event, name=name, hp=hp: set_hparam(view, name, hp, event.new), "value")
-            boxes[name, hp] = (box, default)
+        for spec in algorithm.hypers:
+            box = pn.widgets.FloatInput(label=spec.name, value=spec.default, start=spec.low, end=spec.high,
+                                        description=spec.doc, width=80)  # fmt: skip
+            box.param.watch(lambda event, name=name, hp=spec.name: set_hparam(view, name, hp, event.new), "value")
+            boxes[name, spec.name] = (box, spec.default)
             inputs.append(box)
         swatch = f'<span style="color:{OPTIMIZER_COLORS[name]};font-size:18px">■</span> {escape(name)}'
         rows[name] = pn.Column(pn.pane.HTML(swatch, margin=(4, 5, 0, 5)), pn.FlexBox(*inputs, margin=0), margin=0)
