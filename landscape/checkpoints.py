@@ -23,8 +23,9 @@ from jax.flatten_util import ravel_pytree
 
 from . import io
 from .problems.base import Problem
+from .results import result_attrs
 
-KIND = "params"
+KIND = "model-parameters"
 
 
 def _leaves(tree) -> list[dict]:
@@ -40,13 +41,13 @@ def save_params(path: str | os.PathLike, problem_or_params, *, theta=None) -> No
         if flat.shape != (problem.dim,):
             raise ValueError(f"problem {problem.name!r} has {problem.dim} parameters, got theta of shape {flat.shape}")
         tree = problem.unravel(flat) if problem.unravel is not None else flat
-        attrs = {"problem": problem.name, "options": json.dumps(dict(problem.options), default=str)}
+        config = {"problem": problem.name, "options": dict(problem.options)}
     else:
         if theta is not None:
             raise ValueError("theta= is for a Problem; pass the parameter pytree itself")
         flat, _ = ravel_pytree(problem_or_params)
-        tree, attrs = problem_or_params, {}
-    attrs.update(kind=KIND, treedef=str(jax.tree.structure(tree)), leaves=json.dumps(_leaves(tree)))
+        tree, config = problem_or_params, {}
+    attrs = result_attrs(KIND, config, treedef=str(jax.tree.structure(tree)), leaves=json.dumps(_leaves(tree)))
     io.save(xr.Dataset({"theta": (("param",), np.asarray(flat))}, attrs=attrs), path)
 
 
@@ -57,7 +58,10 @@ def load_params(path: str | os.PathLike, like=None):
     the dtype of ``like.theta0``.  With a parameter pytree: that structure
     holding the saved values.  ValueError when the sizes or leaves disagree.
     """
-    ds = io.load(path)
+    try:
+        ds = io.load(path)
+    except io.FormatError as error:
+        raise ValueError(f"{os.fspath(path)} is not a parameter file written by save_params ({error})") from None
     if ds.attrs.get("kind") != KIND or "theta" not in ds:
         raise ValueError(f"{os.fspath(path)} is not a parameter file written by save_params")
     flat = ds["theta"].values

@@ -134,7 +134,7 @@ def _small_eigh(alphas, betas, steps, k):
     a 96² ``eigh`` costs far more than the few steps a small problem needs)."""
     size = alphas.shape[0]
     diagonal, off = _padded_tridiagonal(alphas, betas, steps)
-    blocks = sorted({min(size, max(k, 1 << b)) for b in range(3, size.bit_length() + 1)})
+    blocks = sorted({size} | {min(size, max(k, 1 << b)) for b in range(3, size.bit_length() + 1)})  # size < 8 too
 
     def block(m):
         def top():

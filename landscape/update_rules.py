@@ -178,11 +178,14 @@ def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
     dtype = jnp.zeros(()).dtype if not jax.config.jax_enable_x64 else jnp.float64
     probe = hyperparameters(rule)
     packers = [_Packer(spec.transform(probe).init(jnp.zeros(len(b), dtype)), dtype) for b in game.blocks]
+    # index arrays in the kernel's precision (int32 without x64): a numpy int64 block would mix
+    # integer widths when this cached kernel runs with x64 off
+    blocks = tuple(jnp.asarray(b, dtype=jnp.result_type(int)) for b in game.blocks)
     dim = game.dim
 
     def init(w, h):
         tx = spec.transform(h)
-        states = [p.pack(tx.init(w[b])) for p, b in zip(packers, game.blocks)]
+        states = [p.pack(tx.init(w[b])) for p, b in zip(packers, blocks)]
         return jnp.concatenate([w, *states])
 
     def step(z, h):
@@ -191,7 +194,7 @@ def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
         alternating = spec.scheme == "alternating"
         g = None if alternating else field(w, h)
         new_w, new_states = w, []
-        for packer, block in zip(packers, game.blocks):
+        for packer, block in zip(packers, blocks):
             state = packer.unpack(z[pos:pos + packer.size])
             pos += packer.size
             if alternating:

@@ -42,8 +42,13 @@ def test_pytree_round_trip_into_a_user_problem(tmp_path):
 
 def test_not_a_parameter_file_is_refused(tmp_path):
     from landscape import io
+    from landscape.results import result_attrs
     import xarray as xr
 
-    io.save(xr.Dataset({"x": ("a", np.ones(2))}), tmp_path / "other.nc")
+    xr.Dataset({"x": ("a", np.ones(2))}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")  # not ours
+    with pytest.raises(ValueError, match="not a parameter file"):
+        load_params(tmp_path / "other.nc")
+    io.save(xr.Dataset({"loss": (("y", "x"), np.ones((2, 2)))}, coords={"x": [0.0, 1.0], "y": [0.0, 1.0]},
+                       attrs=result_attrs("surface", {}, problem="x")), tmp_path / "other.nc")  # ours, another kind
     with pytest.raises(ValueError, match="not a parameter file"):
         load_params(tmp_path / "other.nc")

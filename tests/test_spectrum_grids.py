@@ -50,7 +50,9 @@ def test_the_along_form_matches_numpy_at_every_point_and_keeps_nan_rows():
     assert np.isnan(dense.eigenvalues[2]).all()
     sparse = curvature.spectrum_summary_along(loss, path, k=1, dense_limit=5)
     assert sparse.method == "lanczos" and sparse.eigenvalues.shape == (3, 2)
-    np.testing.assert_allclose(sparse.eigenvalues[:2], expected[:, [0, -1]], rtol=1e-8, atol=1e-8)
+    # Lanczos stops once every Ritz residual is below curvature.LANCZOS_TOL (1e-3) times the largest
+    # |Ritz value|; an eigenvalue's error is then of order residual² / gap, well inside 1e-5 here
+    np.testing.assert_allclose(sparse.eigenvalues[:2], expected[:, [0, -1]], rtol=1e-5, atol=1e-8)
     assert np.isnan(sparse.eigenvalues[2]).all()
 
 

@@ -43,6 +43,7 @@ import xarray as xr
 from jax.flatten_util import ravel_pytree
 
 from .. import io
+from ..results import result_attrs
 from .base import Problem, default_dtype
 from .data import chunked_mean
 from .registry import register
@@ -213,5 +214,6 @@ def _trained_path(options: dict, dtype, train) -> np.ndarray:
             return cached["trajectory"].values
     trajectory = np.asarray(train())
     path.parent.mkdir(parents=True, exist_ok=True)
-    io.save(xr.Dataset({"trajectory": (("epoch", "param"), trajectory)}, attrs={"options": key}), path)
+    io.save(xr.Dataset({"trajectory": (("epoch", "param"), trajectory)},
+                       attrs=result_attrs("training-path", json.loads(key), options=key)), path)
     return trajectory
