@@ -23,6 +23,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import holoviews as hv  # noqa: E402
+from bokeh.settings import settings as bokeh_settings  # noqa: E402
 import panel as pn  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
@@ -181,4 +182,7 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
 
 
 if __name__.startswith("bokeh"):
+    # Served: every stylesheet (Panel's loading.css included) from this server's /static, never
+    # the CDN, also for components a view builds in the runner's pool threads
+    bokeh_settings.resources.set_value("server")
     create_app().servable()

@@ -18,6 +18,8 @@ import holoviews as hv
 import panel as pn
 import param
 import xarray as xr
+from bokeh.embed import file_html
+from bokeh.resources import INLINE
 
 from landscape import io as landscape_io
 
@@ -33,7 +35,11 @@ def save_figure(figure: hv.core.Dimensioned, path: str | os.PathLike, fmt: str |
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unsupported figure format {fmt!r}; use one of {', '.join(FIGURE_FORMATS)}")
     if fmt == "html":
-        hv.save(figure, path, backend="bokeh", resources="inline", title=figure.label or "landscape")
+        # file_html with explicit INLINE resources: hv.save switches Bokeh's process-wide resource
+        # mode while it writes, and every session rendering meanwhile asked the CDN for loading.css
+        model = hv.render(figure, backend="bokeh")
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(file_html(model, INLINE, title=figure.label or "landscape"))
     else:
         hv.save(figure, path, backend="matplotlib", fmt=fmt)
 

@@ -123,6 +123,8 @@ def _recording_page(browser):
     page.console_errors = []
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
+    # a failed load's console line has no address; record which resource it was
+    page.on("requestfailed", lambda request: page.console_errors.append(f"request failed: {request.url}"))
     return context, page
 
 

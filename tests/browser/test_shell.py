@@ -72,7 +72,9 @@ def test_opening_games_does_not_stall_another_session(served_app, new_page, asse
     expect(status(other)).to_have_text(re.compile(r" / 1000000"), timeout=RUN_TIMEOUT_MS)
 
     busy.get_by_text("Games", exact=True).first.click()  # its set-up compiles for a long time
-    expect(busy.get_by_text("Opening Games: compiling…")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    # the placeholder, or the built view when a warm compilation cache made the set-up quick
+    opening = busy.get_by_text(re.compile(r"Opening Games: compiling…|is not a game"))
+    expect(opening.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     # meanwhile the other session answers a click at once: Cancel takes effect
     other.get_by_role("button", name="Cancel").click()
     expect(status(other)).to_have_text(re.compile(r"^Cancelled at \d+%$"), timeout=ANSWER_TIMEOUT_MS)
