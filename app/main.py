@@ -25,6 +25,8 @@ jax.config.update("jax_enable_x64", True)
 import holoviews as hv  # noqa: E402
 from bokeh.settings import settings as bokeh_settings  # noqa: E402
 import panel as pn  # noqa: E402
+from panel import reactive as panel_reactive  # noqa: E402
+from panel.io import resources as panel_resources  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
 from app import guard, runner  # noqa: E402
@@ -183,6 +185,9 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
 
 if __name__.startswith("bokeh"):
     # Served: every stylesheet (Panel's loading.css included) from this server's /static, never
-    # the CDN, also for components a view builds in the runner's pool threads
+    # the CDN.  Panel 1.9 picks loading.css's address from Bokeh's process-wide resource mode,
+    # which its own page rendering switches temporarily (panel.io.resources.set_resource_mode);
+    # a component built in the runner's pool meanwhile asked the CDN, an error offline.
     bokeh_settings.resources.set_value("server")
+    panel_reactive.get_dist_path = lambda cdn="auto": panel_resources.get_dist_path(cdn=False)
     create_app().servable()
