@@ -18,9 +18,10 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from landscape import dynamics, games  # noqa: E402
-from landscape.dynamics.lyapunov import exponent_fn, grid_points  # noqa: E402
-from landscape.update_rules import as_arrays, fixed_point_map, hyperparameters  # noqa: E402
+from landscape import games  # noqa: E402
+from landscape.games.lyapunov import exponent_fn  # noqa: E402
+from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters  # noqa: E402
+from landscape.grids import Grid  # noqa: E402
 
 
 def main() -> None:
@@ -38,16 +39,16 @@ def main() -> None:
     cells = args.resolution**2
     settings = dict(k=args.k, chunk=args.chunk, alpha=1.0)
 
-    dynamics.lyapunov_map(game, args.rule, xs, ys, **settings)  # compile
+    games.lyapunov_map(game, args.rule, xs, ys, **settings)  # compile
     start = time.perf_counter()
-    heat = dynamics.lyapunov_map(game, args.rule, xs, ys, **settings)
+    heat = games.lyapunov_map(game, args.rule, xs, ys, **settings)
     vector_s = time.perf_counter() - start
 
     fmap = fixed_point_map(game, args.rule)
     one = jax.jit(exponent_fn(fmap, args.k, 1, "max", "eigh"))
     h = as_arrays(hyperparameters(args.rule, alpha=1.0))
     key = jax.random.PRNGKey(0)
-    points = jnp.asarray(grid_points(xs, ys)[: args.loop_cells])
+    points = jnp.asarray(Grid.of((xs, ys)).points()[: args.loop_cells])
     one(points[0], h, key).block_until_ready()  # compile
     start = time.perf_counter()
     loop = [float(one(p, h, key)) for p in points]

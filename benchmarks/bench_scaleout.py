@@ -57,7 +57,7 @@ def main() -> None:
     from distributed import Client, LocalCluster
 
     from landscape import problems
-    from landscape.dynamics import lyapunov_map
+    from landscape.games import lyapunov_map
     from landscape.executor import DaskExecutor
     from landscape.slices import make_directions, slice_loss
 

@@ -20,17 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import critical, curvature, kinds
+from . import critical, curvature
 from .problems import Problem, default_dtype
 from .results import result_attrs
 
 #: Ritz values kept above :data:`landscape.curvature.DENSE_LIMIT` (the most negative ones).
 LANCZOS_K = 20
-
-kinds.register(kinds.Kind(
-    "point-analysis", "loss, ‖∇L‖², Hessian spectrum, index, r and r_H at one point (analysis.analyse_point)",
-    {"eigenvalue": ("rank",), "theta": ("param",)},
-    attrs=("loss", "grad_norm_sq", "index", "r", "r_h", "dense", "source")))
 
 
 def spectrum_at(problem: Problem, theta, k: int = LANCZOS_K) -> np.ndarray:

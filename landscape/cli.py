@@ -144,7 +144,7 @@ def slice_command(ctx, problem, grid, span, directions, chunk, options, out, wor
 
 @main.command("lyapunov")
 @click.argument("game")
-@click.option("--rule", default="simgd", show_default=True, help="update rule (landscape.update_rules.RULES)")
+@click.option("--rule", default="simgd", show_default=True, help="update rule (landscape.games.rules.RULES)")
 @click.option("--grid", type=click.IntRange(min=2), default=64, show_default=True, help="starts per axis")
 @click.option("--k", "steps", type=click.IntRange(min=1), default=10, show_default=True, help="trajectory steps")
 @click.option("--n", "top", type=click.IntRange(min=1), default=1, show_default=True, help="top-n exponents")
@@ -163,8 +163,7 @@ def lyapunov_command(ctx, game, rule, grid, steps, top, objective, strategy, chu
     """A k-step Lyapunov-exponent map of GAME (a 2-parameter game) over its view box."""
     import numpy as np
 
-    from .dynamics import iter_lyapunov_map
-    from .update_rules import RULES
+    from .games import RULES, iter_lyapunov_map
 
     built = _problem(ctx, game, {})
     if rule not in RULES:

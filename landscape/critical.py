@@ -493,7 +493,6 @@ _STEPS = {
     "pinv-newton": _pinv_newton_step,
 }
 _STEP_FIELDS = (*_LOGGED, "step_size", "merit_evals")
-_STREAMED = ("loss", "grad_norm_sq", "r", "r_h", "index", "step_size")
 
 
 # --------------------------------------------------------------------------
@@ -570,13 +569,9 @@ def iter_find(
 ) -> Stream[xr.Dataset]:
     """Run a finder from each row of ``thetas0`` (``(runs, dim)``), streaming.
 
-    Yields ``Event("chunk", steps done, num_steps, partial, data)`` after every
+    Yields ``Event("chunk", steps done, num_steps, partial)`` after every
     ``chunk`` steps: ``partial`` is the Dataset below over the steps so far
-    (``theta`` the current iterates, summaries of the latest rows), ``data["step"]``
-    the chunk's step numbers (LEGACY, until the views render ``partial``:
-    ``data[field]`` of shape ``(runs, chunk)`` for ``loss, grad_norm_sq, r,
-    r_h, index, step_size`` and ``data["path"]`` ``(runs, chunk, dim)`` when
-    paths are kept).  Stops early
+    (``theta`` the current iterates, summaries of the latest rows).  Stops early
     once every run has terminated.  Returns a Dataset over ``(run, step)``:
     those fields plus ``solver_steps`` and ``merit_evals`` (row t is measured
     at θ_t, ``step_size`` is the α taking θ_t to θ_{t+1}; row ``num_steps`` is
@@ -607,12 +602,9 @@ def iter_find(
         if keep_path:
             paths.append(np.asarray(path).transpose(1, 0, 2))
         done += chunk
-        data = {"step": np.arange(done - chunk, done), **{k: log[k] for k in _STREAMED}}  # LEGACY (see docstring)
-        if keep_path:
-            data["path"] = paths[-1]
         partial = _dataset(method, config, thetas0, carry[0], logs, paths, np.concatenate(step_ids),
                            cutoff, flat_r, "running", num_steps)
-        yield Event("chunk", min(done, total), total, partial, data)
+        yield Event("chunk", min(done, total), total, partial)
         if not bool(jnp.any(carry[2])) and done < total:
             # every run terminated: jump to the final row (measures every run)
             carry, log, path = _run_chunk(loss, method, *carry, num_steps, num_steps, length=chunk)
@@ -818,10 +810,8 @@ def iter_residual_map(problem: Problem, grid: GridSpec = 101,
     chunk), each a pure task (:func:`residual_map_task`) run by ``executor``
     (:mod:`landscape.executor`); with ``store`` (a zarr path) finished chunks are written as they
     arrive and a rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a read-only
-    view of the map (kind ``residual-map``), filled in place, NaN where not computed; ``data`` has
-    the chunk's flat row-major cell range ``start``/``stop`` and ``error`` (why its task raised,
-    else ``None``; the reason also lands in ``attrs["failed_chunks"]``) (LEGACY, until the views
-    render ``partial``: ``values``, a dict per variable, and the map ``shape``)."""
+    view of the map (kind ``residual-map``), filled in place, NaN where not computed (also the
+    cells of a chunk whose task raised; its reason lands in ``attrs["failed_chunks"]``)."""
     if problem.dim != 2:
         raise ValueError(f"residual_map needs a 2-D problem, {problem.name} has dim {problem.dim}")
     resolution = is_resolution(grid)
@@ -849,10 +839,8 @@ def iter_residual_map(problem: Problem, grid: GridSpec = 101,
         padded = np.resize(points[start:stop], (chunk, 2))  # one shape for every chunk: one compile
         calls.append((i, (ref, solver, padded, stop - start)))
     for outcome in run_chunks(residual_map_task, calls, executor=executor, store=store, cancel=cancel):
-        start, stop, values = sweep.apply(outcome)
-        yield Event("chunk", sweep.done, len(points), sweep.partial(result),
-                    {"start": start, "stop": stop, "error": outcome.error,
-                     "values": values, "shape": shape})  # LEGACY: values, shape
+        sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), sweep.partial(result))
     result.attrs.update(sweep.finish(store))
     return result
 

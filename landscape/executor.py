@@ -259,18 +259,14 @@ class Sweep:
         self.done = 0
         self.failures: dict[int, str] = {}
 
-    def apply(self, outcome: Outcome) -> tuple[int, int, Values]:
-        """Put one outcome's values in place; returns ``(start, stop, values)`` of its cells."""
+    def apply(self, outcome: Outcome) -> None:
+        """Put one outcome's values in place (NaN and its reason in :attr:`failures` if it failed)."""
         start, stop = self.ranges[outcome.index]
         if outcome.error is not None:
             self.failures[outcome.index] = outcome.error
-            values = {name: np.full(stop - start, np.nan) for name in self.arrays}
-        else:
-            values = {name: np.asarray(outcome.values[name], dtype=float) for name in self.arrays}
         for name, array in self.arrays.items():
-            array[start:stop] = values[name]
+            array[start:stop] = np.nan if outcome.error is not None else np.asarray(outcome.values[name], dtype=float)
         self.done += stop - start
-        return start, stop, values
 
     @property
     def status(self) -> str:

@@ -14,8 +14,8 @@ by :meth:`Grid.of`:
 Users: :func:`surface` (the loss over a 2-D problem's box),
 :func:`landscape.slices.iter_slice` (coefficients ``alpha``/``beta`` along two
 directions), :func:`landscape.critical.residual_map`,
-:func:`landscape.dynamics.iter_lyapunov_map` and
-:func:`landscape.dynamics.phase_portrait`.
+:func:`landscape.games.iter_lyapunov_map` and
+:func:`landscape.games.phase_portrait`.
 """
 
 from __future__ import annotations

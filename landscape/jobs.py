@@ -5,7 +5,7 @@ an ``iter_*`` form, a generator that
 
 * yields :class:`Event` records of finished work, one per chunk of roughly
   0.1-1 s of compute, each carrying the result so far (``Event.partial``, a
-  Dataset of the final kind) and numpy extras (never jax arrays);
+  Dataset of the final kind, numpy-backed, never jax arrays);
 * checks ``cancel`` (a :class:`CancelToken` or ``None``) between chunks and,
   when it is set, stops early;
 * *returns* its final result (an ``xarray.Dataset``; a cancelled run returns
@@ -61,18 +61,16 @@ class Event:
       run, ``node`` of a tree, ``epoch`` of teleport training).  Its arrays
       may be read-only views of the generator's buffers that later events
       fill in: copy (``partial.copy(deep=True)``) to keep a snapshot.  A
-      view renders the latest ``partial`` and never accumulates ``data``.
-    data: event-specific extras only, numpy arrays and plain Python values
-      (e.g. the node a tree search just finished and its ride, a teleport's
-      before/after record, the chunk's flat grid indices); each generator's
-      docstring lists its keys.
+      view renders the latest ``partial``; there is nothing else to
+      accumulate (what a chunk added is in the partial: the newest tree
+      node, the cells no longer NaN, a failed chunk's reason in
+      ``attrs["failed_chunks"]``).
     """
 
     kind: str
     done: int
     total: int
     partial: Any = None  # xarray.Dataset | None (xarray is not imported here)
-    data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def fraction(self) -> float:

@@ -9,7 +9,7 @@ namespace of names:
 ``"optimizer"``  one loss over θ, used by :mod:`landscape.trajectories` and
     teleport training (:mod:`landscape.teleport.training`);
 ``"rule"``  an update rule on a differentiable game, used by
-    :mod:`landscape.update_rules` to build its fixed-point map: the
+    :mod:`landscape.games.rules` to build its fixed-point map: the
     transformation is fed the gradient ``field`` under a ``scheme``
     (simultaneous or alternating).
 

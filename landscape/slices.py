@@ -234,11 +234,8 @@ def iter_slice(
     finished chunk is written there and a rerun resumes (:mod:`landscape.stores`).
     Each ``Event("chunk")``'s ``partial`` is a read-only view of the slice Dataset,
     which the sweep fills in place: ``loss`` NaN where not yet evaluated, the path
-    variables (with a ``trajectory``) already there.  ``data``: ``index``, the flat grid
-    indices (C order over ``loss``) the chunk covered, and ``error`` (``None``, or why
-    the chunk's task raised: its cells stay NaN and the reason lands in
-    ``attrs["failed_chunks"]``); LEGACY, until the views render ``partial``: also
-    ``loss``, the chunk's values, and ``grid``, a copy of the grid so far.  Returns the
+    variables (with a ``trajectory``) already there; a chunk whose task raised leaves
+    its cells NaN and its reason in ``attrs["failed_chunks"]``.  Returns the
     Dataset of :func:`slice_loss` (partial, ``status="cancelled"``, when cancelled); its
     ``attrs["dtype"]`` is the sweep's dtype.
     """
@@ -293,10 +290,8 @@ def iter_slice(
     calls = [(i, (ref, *args, _padded(coefficients, start, stop, chunk), stop - start, sweep_dtype))
              for i, (start, stop) in enumerate(ranges)]
     for outcome in run_chunks(slice_task, calls, executor=executor, store=store, cancel=cancel):
-        start, stop, values = sweep.apply(outcome)
-        yield Event("chunk", sweep.done, n, sweep.partial(result),
-                    {"index": np.arange(start, stop), "error": outcome.error,
-                     "loss": values["loss"], "grid": grid.reshape(shape).copy()})  # LEGACY: loss, grid
+        sweep.apply(outcome)
+        yield Event("chunk", sweep.done, n, sweep.partial(result))
     result.attrs.update(sweep.finish(store))
     return result
 

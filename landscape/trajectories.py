@@ -41,11 +41,7 @@ other runs continue unaffected.
 Streaming (``landscape.jobs`` convention): :func:`iter_trajectories` yields an
 ``Event(kind="chunk")`` per chunk whose ``partial`` is the Dataset of
 :func:`run_trajectories` over all ``steps + 1`` steps, NaN after the steps
-done, and whose ``data["step"]`` lists the steps this chunk computed (the
-first chunk also step 0).  LEGACY_DATA: ``data`` still carries the chunk's
-``theta``, ``loss``, ``grad_norm`` and the running ``diverged``/``stop_step``
-until the views render ``partial``; new code reads ``partial``.  It
-returns the Dataset described in :func:`run_trajectories` (kind
+done.  It returns the Dataset described in :func:`run_trajectories` (kind
 ``"optimizer-trajectories"``).
 """
 
@@ -235,12 +231,8 @@ def iter_trajectories(
         stop_step = _first_nonfinite(chunk_records[1], done + 1, stop_step)
         for key, value in zip(buffers, chunk_records):
             buffers[key][:, done + 1: done + c + 1] = value
-        first = 0 if done == 0 else done + 1  # the first chunk also carries step 0
         done += c
-        legacy = {key: buffers[key][:, first: done + 1].copy() for key in buffers}  # see LEGACY_DATA
-        yield Event("chunk", done, steps, dataset(steps + 1, "running"),
-                    {"step": np.arange(first, done + 1), **legacy,
-                     "diverged": stop_step <= steps, "stop_step": stop_step.copy()})
+        yield Event("chunk", done, steps, dataset(steps + 1, "running"))
     return dataset(done + 1, status).copy(deep=True)  # writable, detached from the buffers
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from landscape import critical, problems
 from landscape.cli import main
-from landscape.dynamics import lyapunov_map
+from landscape.games import lyapunov_map
 
 
 @pytest.fixture

@@ -164,8 +164,8 @@ def test_stream_yields_chunks_and_cancel_returns_partial_result():
     token = CancelToken()
     stream = critical.iter_find(quartic, starts, "newton-mr", num_steps=60, cancel=token)
     event = next(stream)
-    assert event.kind == "chunk" and event.data["grad_norm_sq"].shape == (4, 10)
-    np.testing.assert_allclose(event.data["grad_norm_sq"][:, 0],
+    assert event.kind == "chunk" and event.partial.grad_norm_sq.shape == (4, 10)
+    np.testing.assert_allclose(event.partial.grad_norm_sq.values[:, 0],
                                [float(jnp.sum(jax.grad(quartic.loss)(s) ** 2)) for s in starts])
     token.cancel()
     with pytest.raises(StopIteration) as stop:

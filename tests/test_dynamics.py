@@ -7,12 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import dynamics as dy
 from landscape import games
 from landscape.io import load, save
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Game
-from landscape.update_rules import as_arrays, fixed_point_map, hyperparameters
+from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters
 
 
 def linear_game(m: np.ndarray, name="linear"):
@@ -27,7 +26,7 @@ def linear_game(m: np.ndarray, name="linear"):
 
 def run(game, rule, w0, steps, **hyper):
     """Parameter iterates ω⁰ … ω^steps of ``rule`` (the engine's jitted scan)."""
-    return dy.trajectories(game, rule, [w0], steps, **hyper).path.values[0]
+    return games.trajectories(game, rule, [w0], steps, **hyper).path.values[0]
 
 
 # ---------------------------------------------------------------- linear maps
@@ -40,7 +39,7 @@ A_UPPER = np.array([[1.3, 0.8, 0.1, -0.2], [0.0, 0.9, 0.5, 0.3], [0.0, 0.0, 0.6,
 def linear_case():
     """SimGD on ĝ = Mω with M = (I − A)/α is the linear map ω ↦ Aω (A non-normal)."""
     game = linear_game((np.eye(4) - A_UPPER) / ALPHA)
-    return game, dy.trajectory_jacobians(fixed_point_map(game, "simgd"), jnp.ones(4),
+    return game, games.trajectory_jacobians(fixed_point_map(game, "simgd"), jnp.ones(4),
                                          as_arrays({"alpha": ALPHA}), 6)[1]
 
 
@@ -53,11 +52,11 @@ def test_linear_map_jacobian_is_A(linear_case):
 def test_linear_map_exponents_are_log_squared_singular_values(linear_case, directions, tol):
     _, js = linear_case
     sigma = np.linalg.svd(A_UPPER, compute_uv=False)
-    values, d = dy.exponents_from_jacobians(js, n=2, directions=directions)  # power: 10 iterations only
+    values, d = games.exponents_from_jacobians(js, n=2, directions=directions)  # power: 10 iterations only
     np.testing.assert_allclose(values, 2 * np.log(sigma[:2]), atol=tol)
     right = np.linalg.svd(A_UPPER)[2][:2].T  # right singular vectors
     np.testing.assert_allclose(np.abs(np.sum(d * right, axis=0)), [1, 1], atol=tol)
-    objective = {o: float(dy.objective_value(values, o)) for o in dy.OBJECTIVES}
+    objective = {o: float(games.objective_value(values, o)) for o in games.OBJECTIVES}
     assert objective["max"] == pytest.approx(2 * np.log(sigma[0]), abs=tol)
     assert objective["min"] == pytest.approx(2 * np.log(sigma[1]), abs=tol)
     assert objective["sum"] == pytest.approx(2 * np.log(sigma[0] * sigma[1]), abs=2 * tol)
@@ -65,7 +64,7 @@ def test_linear_map_exponents_are_log_squared_singular_values(linear_case, direc
 
 def test_random_direction_exponent_is_its_quadratic_form(linear_case):
     _, js = linear_case
-    values, d = dy.exponents_from_jacobians(js, n=1, directions="random", key=jax.random.PRNGKey(3))
+    values, d = games.exponents_from_jacobians(js, n=1, directions="random", key=jax.random.PRNGKey(3))
     d = np.asarray(d[:, 0])
     assert float(values[0]) == pytest.approx(np.log(d @ A_UPPER.T @ A_UPPER @ d), rel=1e-10)
     assert float(values[0]) < 2 * np.log(np.linalg.svd(A_UPPER, compute_uv=False)[0])
@@ -73,20 +72,20 @@ def test_random_direction_exponent_is_its_quadratic_form(linear_case):
 
 def test_benettin_exponents_of_a_triangular_map_are_its_log_diagonal(linear_case):
     _, js = linear_case
-    np.testing.assert_allclose(dy.benettin_exponents(js), 2 * np.log(np.diag(A_UPPER)), atol=1e-12)
+    np.testing.assert_allclose(games.benettin_exponents(js), 2 * np.log(np.diag(A_UPPER)), atol=1e-12)
     # sum of all exponents = 2 log|det A| for any frame; the top one tends to 2 log ρ(A)
     q0 = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(0), (4, 4)))[0]
-    assert float(jnp.sum(dy.benettin_exponents(js, q0=q0))) == pytest.approx(2 * np.log(np.prod(np.diag(A_UPPER))))
+    assert float(jnp.sum(games.benettin_exponents(js, q0=q0))) == pytest.approx(2 * np.log(np.prod(np.diag(A_UPPER))))
     # one direction: exactly the norm growth (2/k) log‖Aᵏq‖, which tends to 2 log ρ(A)
     long = jnp.broadcast_to(jnp.asarray(A_UPPER), (400, 4, 4))
     growth = 2 / 400 * np.log(np.linalg.norm(np.linalg.matrix_power(A_UPPER, 400) @ np.asarray(q0[:, 0])))
-    top = float(dy.benettin_exponents(long, n=1, q0=q0[:, :1])[0])
+    top = float(games.benettin_exponents(long, n=1, q0=q0[:, :1])[0])
     assert top == pytest.approx(growth, rel=1e-10) and top == pytest.approx(2 * np.log(1.3), abs=0.03)
 
 
 def test_lyapunov_dataset_on_the_linear_game(linear_case):
     game, _ = linear_case
-    ds = dy.lyapunov(game, "simgd", np.ones(4), k=4, n=2, objective="sum", alpha=ALPHA)
+    ds = games.lyapunov(game, "simgd", np.ones(4), k=4, n=2, objective="sum", alpha=ALPHA)
     sigma = np.linalg.svd(A_UPPER, compute_uv=False)
     assert float(ds.objective) == pytest.approx(2 * np.log(sigma[0] * sigma[1]), rel=1e-10)
     np.testing.assert_allclose(ds.trajectory.values[1], A_UPPER @ np.ones(4), rtol=1e-12)
@@ -98,7 +97,7 @@ def test_top_eigenvector_of_J_at_a_saddle_is_the_most_negative_hessian_direction
     hess = q @ np.diag([-1.0, 0.5, 1.0, 2.0]) @ q.T
     game = linear_game(hess)  # both players descend f = ½ωᵀHω: a potential game with a saddle at 0
     for k in (1, 5):
-        ds = dy.lyapunov(game, "simgd", np.zeros(4), k=k, alpha=0.3)
+        ds = games.lyapunov(game, "simgd", np.zeros(4), k=k, alpha=0.3)
         assert abs(ds.direction_vector.values[:, 0] @ q[:, 0]) == pytest.approx(1.0, abs=1e-10)
         assert float(ds.exponent[0]) == pytest.approx(2 * np.log(1.3), rel=1e-10)  # |1 − α·(−1)|²
 
@@ -188,17 +187,17 @@ def test_complex_adam_matches_a_numpy_implementation():
 # ---------------------------------------------------------------- complex momentum rates
 
 def test_corollary_1_radii():
-    assert dy.bilinear_rate(0.986, math.pi - math.pi / 16, 0.75) == pytest.approx(0.9998, abs=5e-5)
-    assert dy.bilinear_rate(0.9, math.pi / 16, 0.025) == pytest.approx(0.973, abs=5e-4)
+    assert games.bilinear_rate(0.986, math.pi - math.pi / 16, 0.75) == pytest.approx(0.9998, abs=5e-5)
+    assert games.bilinear_rate(0.9, math.pi / 16, 0.025) == pytest.approx(0.973, abs=5e-4)
 
 
 def test_rate_map_on_bilinear_game_matches_B21_and_real_beta_never_converges():
     c = 3.0
     game = games.get("bilinear", scale=c)
-    rate = dy.momentum_rate_map(game, 0.75 / c, [0.986], [math.pi - math.pi / 16])
-    assert float(rate.values[0, 0]) == pytest.approx(dy.bilinear_rate(0.986, math.pi - math.pi / 16, 0.75), rel=1e-10)
+    rate = games.momentum_rate_map(game, 0.75 / c, [0.986], [math.pi - math.pi / 16])
+    assert float(rate.values[0, 0]) == pytest.approx(games.bilinear_rate(0.986, math.pi - math.pi / 16, 0.75), rel=1e-10)
     for alpha in (0.01, 0.1, 0.5):
-        real = dy.momentum_rate_map(game, alpha, np.linspace(0, 0.99, 12), [0.0, math.pi])
+        real = games.momentum_rate_map(game, alpha, np.linspace(0, 0.99, 12), [0.0, math.pi])
         assert float(real.min()) >= 1.0 - 1e-12
 
 
@@ -210,7 +209,7 @@ def test_eq_4_12_is_the_autodiff_jacobian_of_simcm_and_predicts_the_contraction(
     # state is [ω, ℜμ_A, ℑμ_A, ℜμ_B, ℑμ_B]; eq. 4.12 orders it [ℜμ, ℑμ, ω]
     perm = [2, 4, 3, 5, 0, 1]
     beta = 0.9 * np.exp(1j * math.pi / 8)
-    closed = np.asarray(dy.augmented_jacobian(games.game_hessian(game, jnp.zeros(2)), 0.1, beta))
+    closed = np.asarray(games.augmented_jacobian(games.game_hessian(game, jnp.zeros(2)), 0.1, beta))
     np.testing.assert_allclose(auto[np.ix_(perm, perm)], closed, atol=1e-14)
     rho = np.max(np.abs(np.linalg.eigvals(closed)))
     assert rho == pytest.approx(0.98569, abs=1e-5)
@@ -222,7 +221,7 @@ def test_eq_4_12_is_the_autodiff_jacobian_of_simcm_and_predicts_the_contraction(
 # ---------------------------------------------------------------- portraits, maps, ascent, GRR
 
 def test_phase_portrait_of_simgd_on_dirac_gan():
-    ds = dy.phase_portrait("dirac-gan", "simgd", grid=5, starts=[[1.0, 1.0]], steps=30, alpha=0.2)
+    ds = games.phase_portrait("dirac-gan", "simgd", grid=5, starts=[[1.0, 1.0]], steps=30, alpha=0.2)
     game = games.get("dirac-gan")
     w = jnp.array([ds.x.values[1], ds.y.values[3]])
     np.testing.assert_allclose([ds.u.values[3, 1], ds.v.values[3, 1]], -0.2 * games.joint_gradient(game, w),
@@ -239,22 +238,24 @@ def test_phase_portrait_of_simgd_on_dirac_gan():
 
 def test_heatmap_fills_in_chunk_by_chunk_and_cancels():
     xs, ys = np.linspace(-1, 1, 4), np.linspace(-1, 1, 3)
-    stream = dy.iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, alpha=1.0)
-    events = []
+    stream = games.iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, alpha=1.0)
+    events, filled = [], []
     while True:
         try:
             events.append(next(stream))
         except StopIteration as stop:
             ds = stop.value
             break
-    assert [e.done for e in events] == [5, 10, 12] and events[-1].data["shape"] == (3, 4)
-    ref = dy.lyapunov("matching-pennies", "simgd", [xs[2], ys[1]], k=3, alpha=1.0)
+        filled.append(np.flatnonzero(np.isfinite(events[-1].partial.exponent.values.ravel())))
+    assert [e.done for e in events] == [5, 10, 12] and events[-1].partial.exponent.shape == (3, 4)
+    for event, cells in zip(events, filled):  # row-major chunks: the first `done` cells, NaN after
+        np.testing.assert_array_equal(cells, np.arange(event.done))
+    ref = games.lyapunov("matching-pennies", "simgd", [xs[2], ys[1]], k=3, alpha=1.0)
     assert float(ds.exponent.sel(x=xs[2], y=ys[1])) == pytest.approx(float(ref.objective), rel=1e-10)
-    flat = np.concatenate([e.data["values"] for e in events])
-    np.testing.assert_allclose(flat, ds.exponent.values.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(events[-1].partial.exponent.values, ds.exponent.values, rtol=1e-12)
 
     token = CancelToken()
-    stream = dy.iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, cancel=token, alpha=1.0)
+    stream = games.iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, cancel=token, alpha=1.0)
     next(stream)
     token.cancel()
     partial = drive(stream)
@@ -262,7 +263,7 @@ def test_heatmap_fills_in_chunk_by_chunk_and_cancels():
 
 
 def test_exponent_ascent_increases_the_exponent():
-    ds = dy.exponent_ascent("matching-pennies", "simgd", [[2.0, -1.5], [-1.0, 2.5]], k=3, lr=0.1, steps=20,
+    ds = games.exponent_ascent("matching-pennies", "simgd", [[2.0, -1.5], [-1.0, 2.5]], k=3, lr=0.1, steps=20,
                             chunk=10, alpha=1.0)
     assert ds.objective.shape == (2, 21)
     assert np.all(ds.objective.values[:, -1] > ds.objective.values[:, 0] + 1e-3)
@@ -270,7 +271,7 @@ def test_exponent_ascent_increases_the_exponent():
 
 def test_grr_branches_along_the_negative_curvature_direction_in_the_tree_format(tmp_path):
     game = linear_game(np.diag([-1.0, 2.0]), "saddle")  # f = −x²/2 + y², saddle at 0, J = diag(1.3, 0.4)
-    tree = dy.grr_search(game, "simgd", [0.0, 0.0], step_size=0.1, optimize_steps=5, alpha=0.3)
+    tree = games.grr_search(game, "simgd", [0.0, 0.0], step_size=0.1, optimize_steps=5, alpha=0.3)
     assert tree.sizes["node"] == 3 and list(tree.fingerprint.values) == ["", "0+", "0-"]
     assert list(tree.parent.values) == [-1, 0, 0]
     np.testing.assert_allclose(tree.eigenvalue.values[1:], [1.3**2] * 2, rtol=1e-12)
@@ -290,7 +291,7 @@ def test_ipd_at_the_reference_scale_lola_cooperates_and_simgd_defects():
         ipd = games.get("ipd", normalised=normalised)
         inits = np.asarray(jax.vmap(ipd.init)(jax.random.split(jax.random.PRNGKey(1), 8))) if inits is None else inits
         hyper = dict(alpha=1.0) if rule == "simgd" else dict(alpha=1.0, lookahead=1.0)
-        ends = dy.trajectories(ipd, rule, inits, 300, **hyper).path.values[:, -1]
+        ends = games.trajectories(ipd, rule, inits, 300, **hyper).path.values[:, -1]
         unit = 1.0 if normalised else 1 - 0.96
         p1[normalised, rule] = unit * np.asarray([games.player_loss_values(ipd, jnp.asarray(w))[0] for w in ends])
     assert np.all(p1[False, "simgd"] > 1.9)

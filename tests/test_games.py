@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from landscape import games
-from landscape.problems.games import IPD_PAYOFF_A, IPD_PAYOFF_B, ipd_losses, subspace_basis, subspace_game
+from landscape.games.definitions import IPD_PAYOFF_A, IPD_PAYOFF_B, ipd_losses, subspace_basis, subspace_game
 
 
 def test_registry_lists_the_issue_games():

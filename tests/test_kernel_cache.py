@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from landscape import games, trajectories
-from landscape.dynamics.portraits import fixed_points
+from landscape.games.portraits import fixed_points
 from landscape.kernel_cache import KERNELS, KernelCache
 from landscape.problems import Problem
-from landscape.update_rules import as_arrays, fixed_point_map, hyperparameters
+from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters
 
 
 @contextlib.contextmanager

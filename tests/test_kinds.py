@@ -1,16 +1,15 @@
 """Every generator's partial and final results follow their registered kind."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
 
-from landscape import critical, kinds, slices, trajectories
-from landscape import dynamics as dy
+from landscape import critical, games, kinds, slices, trajectories
 from landscape import ridge_rider as rr
 from landscape import teleport as tp
 from landscape.jobs import Event
+from landscape.teleport import report
 from landscape.problems import Problem, get
 from landscape.results import result_attrs
 
@@ -29,17 +28,12 @@ def _stream(gen) -> tuple[list[Event], xr.Dataset]:
             return events, stop.value
 
 
-def _no_jax(value) -> bool:
-    if isinstance(value, jax.Array):
-        return False
-    if isinstance(value, dict):
-        return all(_no_jax(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(_no_jax(v) for v in value)
-    return True
+def _numpy_backed(ds: xr.Dataset) -> bool:
+    return all(isinstance(var.data, np.ndarray) for var in ds.variables.values())
 
 
 QUARTIC = get("frye-quartic")
+TINY_MLP = get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0)
 GENERATORS = {
     "optimizer-trajectories": lambda: trajectories.iter_trajectories(
         get("himmelblau"), [[0.0, 0.0], [1.0, -1.0]], [("gd", None), ("adam", {"lr": 0.1})], steps=12, chunk=5),
@@ -52,21 +46,23 @@ GENERATORS = {
         QUARTIC, "newton-mr", num_runs=2, starts="uniform", num_steps=8, chunk=4),
     "residual-map": lambda: critical.iter_residual_map(QUARTIC, 4, chunk=6),
     "ridge-rider-tree": lambda: rr.iter_search(_saddle(), jnp.zeros(3), max_depth=1, n_ridges=1, max_steps=8),
-    "lyapunov-map": lambda: dy.iter_lyapunov_map(
+    "lyapunov-map": lambda: games.iter_lyapunov_map(
         "matching-pennies", "simgd", np.linspace(-1, 1, 3), np.linspace(-1, 1, 2), k=2, chunk=4, alpha=1.0),
-    "exponent-ascent": lambda: dy.iter_exponent_ascent(
+    "exponent-ascent": lambda: games.iter_exponent_ascent(
         "matching-pennies", "simgd", [[0.5, -0.5]], k=2, lr=0.1, steps=4, chunk=2, alpha=1.0),
-    "game-trajectories": lambda: dy.iter_trajectories("dirac-gan", "simgd", [[1.0, 1.0]], steps=7, chunk=3, alpha=0.2),
-    "grr-tree": lambda: dy.iter_grr_search("matching-pennies", "simgd", [0.0, 0.0], step_size=0.1,
+    "game-trajectories": lambda: games.iter_trajectories("dirac-gan", "simgd", [[1.0, 1.0]], steps=7, chunk=3, alpha=0.2),
+    "grr-tree": lambda: games.iter_grr_search("matching-pennies", "simgd", [0.0, 0.0], step_size=0.1,
                                           optimize_steps=3, alpha=0.3),
     "teleport-training-surface": lambda: tp.iter_train(
         get("ellipse"), "gd", tp.Schedule(epochs=4, teleport_at=(1,), steps=5), lr=0.05, theta0=[2.0, 0.5]),
     "teleport-comparison-surface": lambda: tp.iter_compare(
         get("booth"), "gd", tp.Schedule(epochs=3, teleport_at=(0,), steps=5), lr=0.02, theta0=[5.0, -2.0]),
     "teleport-training": lambda: tp.iter_train(
-        get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0), "gd",
+        TINY_MLP, "gd",
         tp.Schedule(epochs=1, teleport_at=()),  # teleports on networks: tests/test_teleport.py
         lr=1e-2, seeds=(0, 1)),
+    "teleport-comparison": lambda: tp.iter_compare(TINY_MLP, "gd", tp.Schedule(epochs=1, teleport_at=()), lr=1e-2),
+    "teleport-report": lambda: report.iter_report(TINY_MLP, "gd", tp.Schedule(epochs=1, teleport_at=()), lr=1e-2),
 }
 
 
@@ -81,7 +77,7 @@ def test_every_partial_and_the_final_result_follow_their_kind(name):
         assert isinstance(event.partial, xr.Dataset)
         assert kinds.check(event.partial).name == kind
         assert event.partial.attrs["status"] == "running"
-        assert _no_jax(event.data)
+        assert _numpy_backed(event.partial)
     # the last partial already holds what the final result holds for a shared variable
     shared = [v for v in final.data_vars if v in events[-1].partial.data_vars and final[v].dtype.kind == "f"]
     assert shared

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from landscape import critical, limits, problems, slices, trajectories
-from landscape import dynamics as dy
+from landscape import critical, games, limits, problems, slices, trajectories
 from landscape.ridge_rider import Settings
 
 
@@ -75,9 +74,9 @@ def test_entry_points_refuse_requests_over_the_limits(tight):
         ("grid_cells = 110 is over", lambda: critical.residual_map(quad, (np.zeros(11), np.zeros(10)))),
         ("grid_cells = 121 is over", lambda: slices.slice_loss(quad, np.zeros(2), np.eye(2), np.linspace(-1, 1, 11))),
         ("heatmap_resolution = 21 is over", lambda: slices.slice_loss(quad, np.zeros(2), np.eye(2)[:1], np.zeros(21))),
-        ("grid_cells = 110 is over", lambda: dy.lyapunov_map("matching-pennies", "simgd", np.zeros(11), np.zeros(10), k=3)),
-        ("steps = 11 is over", lambda: dy.lyapunov_map("matching-pennies", "simgd", np.zeros(2), np.zeros(2), k=11)),
-        ("steps = 11 is over", lambda: dy.trajectories("matching-pennies", "simgd", np.zeros((1, 2)), steps=11)),
+        ("grid_cells = 110 is over", lambda: games.lyapunov_map("matching-pennies", "simgd", np.zeros(11), np.zeros(10), k=3)),
+        ("steps = 11 is over", lambda: games.lyapunov_map("matching-pennies", "simgd", np.zeros(2), np.zeros(2), k=11)),
+        ("steps = 11 is over", lambda: games.trajectories("matching-pennies", "simgd", np.zeros((1, 2)), steps=11)),
         ("tree_nodes = 6 is over", lambda: Settings(max_nodes=6)),
         ("steps = 11 is over", lambda: Settings(max_nodes=5, max_steps=11)),
         ("steps = 12 is over", lambda: Settings(max_nodes=5, max_steps=5, total_steps=12)),

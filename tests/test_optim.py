@@ -11,7 +11,7 @@ import pytest
 from landscape import optim, trajectories
 from landscape import teleport as tp
 from landscape.problems import Problem
-from landscape.update_rules import RULES, hyperparameters
+from landscape.games.rules import RULES, hyperparameters
 
 QUADRATIC = Problem("quad-2", 2, lambda t: 0.5 * (t[0] ** 2 + 3.0 * t[1] ** 2), lambda k: jnp.zeros(2))
 

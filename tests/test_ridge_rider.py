@@ -11,7 +11,7 @@ from landscape import ridge_rider as rr
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem, get
 from landscape.ridge_rider.ridges import continue_ridge, ridge_loss_and_grads
-from landscape.ridge_rider.search import NodeTable, choose_from_archive
+from landscape.ridge_rider.search import choose_from_archive
 from landscape.trajectories import run_trajectories
 from landscape.tree import ride
 
@@ -177,17 +177,16 @@ def test_streaming_cancel_resume_and_save(tmp_path):
     settings = dict(n_ridges=2, max_depth=2, max_nodes=6, alpha=0.05, max_steps=60, chunk=10)
     full = rr.search(saddle, jnp.zeros(3), **settings)
     token = CancelToken()
-    table = NodeTable()
+    latest = {}
 
     def on_event(event):
-        if "rows" in event.data:
-            table.update(event.data["rows"])
+        latest["tree"] = event.partial  # the tree so far: nothing to accumulate
         if event.kind == "node" and event.done == 2:
             token.cancel()
 
     partial = drive(rr.iter_search(saddle, jnp.zeros(3), cancel=token, **settings), on_event)
     assert partial.attrs["status"] == "cancelled" and (partial.order.values > 0).sum() == 2
-    np.testing.assert_array_equal(table.to_dataset().fingerprint.values, partial.fingerprint.values)
+    np.testing.assert_array_equal(latest["tree"].fingerprint.values, partial.fingerprint.values)
     io.save(partial, tmp_path / "partial.nc")
     resumed = rr.search(saddle, tree=io.load(tmp_path / "partial.nc"))
     assert resumed.attrs["status"] == full.attrs["status"]

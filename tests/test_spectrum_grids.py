@@ -4,8 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import critical, curvature, grids, slices
-from landscape import dynamics as dy
+from landscape import critical, curvature, games, grids, slices
 from landscape.grids import Grid
 from landscape.problems import get
 
@@ -104,6 +103,6 @@ def test_every_grid_user_takes_the_same_spec():
     assert by_grid.identical(by_axes) and by_grid.r.shape == grid.shape
     plane = slices.slice_loss(quartic, np.zeros(2), np.eye(2), grid)
     np.testing.assert_allclose(plane.loss.values, by_grid.loss.values, rtol=1e-12)
-    heat = dy.lyapunov_map("matching-pennies", "simgd", grid, k=2, alpha=1.0)
-    np.testing.assert_array_equal(heat.values, dy.lyapunov_map("matching-pennies", "simgd", grid.xs, grid.ys, k=2,
+    heat = games.lyapunov_map("matching-pennies", "simgd", grid, k=2, alpha=1.0)
+    np.testing.assert_array_equal(heat.values, games.lyapunov_map("matching-pennies", "simgd", grid.xs, grid.ys, k=2,
                                                                 alpha=1.0).values)

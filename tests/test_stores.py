@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 from landscape import problems, stores
-from landscape.dynamics import iter_lyapunov_map
+from landscape.games import iter_lyapunov_map
 from landscape.executor import InProcess
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem

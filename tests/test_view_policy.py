@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from landscape import analysis, kinds, problems
-from landscape.dynamics import explore
+from landscape.games import explore
 from landscape.problems.base import Problem
 from landscape.ridge_rider.plane import ride_plane, ride_slice
 from landscape.teleport import report

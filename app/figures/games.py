@@ -1,4 +1,4 @@
-"""Figures of a 2-D game's dynamics (``landscape.dynamics``).
+"""Figures of a 2-D game's dynamics (``landscape.games``).
 
 * :func:`portrait`: the log-speed of the one-step displacement F(ω) − ω, its
   direction as arrows and the fixed points, on the game's own box;

@@ -120,7 +120,7 @@ def report_lines(result: xr.Dataset) -> list[str]:
     lines = [f"teleport at epoch {r['epoch']}: ‖∇L‖² {r['grad_norm_sq'][0]:.4g} → {r['grad_norm_sq'][1]:.4g}, "
              f"objective {r['objective'][0]:.4g} → {r['objective'][1]:.4g}, invariance error on the teleport "
              f"batches {r['invariance_error']:.2e}" for r in teleport_rows(result)]
-    if "sharpness" in result:
+    if "sharpness" in result and np.isfinite(result.sharpness.values).all():  # NaN until the run completes
         lines += [f"final point {ARM_LABELS[str(arm)]}: sharpness φ {float(result.sharpness.values[i]):.4g}, "
                   f"curvature ψ {float(result.curvature.values[i]):.4g} (mean over seeds)"
                   for i, arm in enumerate(result.arm.values)]

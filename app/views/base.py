@@ -37,7 +37,7 @@ import param
 import xarray as xr
 
 from landscape import problems
-from landscape.jobs import CancelToken, Event, Stream
+from landscape.jobs import CancelToken, Stream
 from landscape.problems import Problem
 
 from ..components.export import ExportBar
@@ -46,14 +46,6 @@ from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
 
 log = logging.getLogger(__name__)
-
-
-def partial_of(event: Event) -> xr.Dataset | None:
-    """The result so far carried by ``event`` (``Event.partial``, or ``data["partial"]``), if any."""
-    partial = getattr(event, "partial", None)
-    if partial is None:
-        partial = event.data.get("partial") if isinstance(event.data, dict) else None
-    return partial if isinstance(partial, xr.Dataset) else None
 
 
 class BaseView(pn.viewable.Viewer):
@@ -141,7 +133,7 @@ class BaseView(pn.viewable.Viewer):
         self._redraw = Throttle(self.redraw_interval)
         self.runner.start(
             self.stream,
-            lambda event: self._receive(problem, partial_of(event), final=False),
+            lambda event: self._receive(problem, event.partial, final=False),
             lambda result: self._receive(problem, result, final=True),
         )
 

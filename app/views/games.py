@@ -2,7 +2,7 @@
 
 It follows the session's problem: any 2-D game of the sidebar's picker (others
 get a sentence saying why not).  Engine calls, all off the event loop, each
-one a thin call into :mod:`landscape.dynamics`:
+one a thin call into :mod:`landscape.games`:
 
 * **Lyapunov map** (the Run button): ``iter_lyapunov_map`` over the game's box;
 * a **click** on the portrait: ``iter_trajectories`` from there, then the
@@ -30,10 +30,9 @@ import panel as pn
 import param
 import xarray as xr
 
-from landscape import dynamics
-from landscape.dynamics import explore
-from landscape.dynamics.common import resolve
-from landscape.update_rules import RULES, rule_names
+from landscape import games
+from landscape.games import explore
+from landscape.games.rules import RULES, resolve, rule_names
 
 from ..components.actions import action_button
 from ..components.text import set_text, text_pane
@@ -63,8 +62,8 @@ class GamesView(BaseView):
     steps = param.Integer(default=300, bounds=(1, 100_000), doc="Steps per trajectory.")
     k = param.Integer(default=10, bounds=(1, 200), doc="Exponent horizon k.")
     n = param.Integer(default=1, bounds=(1, 2), doc="Directions n (top-n).")
-    objective = param.Selector(default="max", objects=list(dynamics.OBJECTIVES))
-    directions = param.Selector(default="eigh", objects=list(dynamics.DIRECTIONS), doc="Direction strategy (Fig C.2).")
+    objective = param.Selector(default="max", objects=list(games.OBJECTIVES))
+    directions = param.Selector(default="eigh", objects=list(games.DIRECTIONS), doc="Direction strategy (Fig C.2).")
     resolution = param.Integer(default=48, bounds=(4, 512), doc="Heatmap cells per axis.")
     chunk = param.Integer(default=256, bounds=(1, 65536), doc="Cells per streamed chunk.")
     grr_step = param.Number(default=0.3, bounds=(0, None), doc="GRR branch step length.")
@@ -113,13 +112,13 @@ class GamesView(BaseView):
     def stream(self, cancel):
         game, rule, hyper = self.problem, self.rule, self.hyper()
         if self._job == "trajectory":
-            return dynamics.iter_trajectories(game, rule, [self._start], self.steps, chunk=50, cancel=cancel, **hyper)
+            return games.iter_trajectories(game, rule, [self._start], self.steps, chunk=50, cancel=cancel, **hyper)
         if self._job == "grr":
-            return dynamics.iter_grr_search(game, rule, self.grr_start(), k=self.k, step_size=self.grr_step,
+            return games.iter_grr_search(game, rule, self.grr_start(), k=self.k, step_size=self.grr_step,
                                             optimize_steps=self.grr_steps, max_depth=2,
                                             record_every=max(1, self.grr_steps // 100), cancel=cancel, **hyper)
         xs, ys = explore.heatmap_axes(game, self.resolution)
-        return dynamics.iter_lyapunov_map(game, rule, xs, ys, k=self.k, n=self.n, objective=self.objective,
+        return games.iter_lyapunov_map(game, rule, xs, ys, k=self.k, n=self.n, objective=self.objective,
                                           directions=self.directions, chunk=self.chunk, cancel=cancel, **hyper)
 
     def rate_map(self) -> None:
@@ -128,7 +127,7 @@ class GamesView(BaseView):
         fixed = self.portrait.fixed_point.values if self.portrait is not None else np.zeros((0, 2))
         if len(fixed) == 0:
             raise ValueError("The rate map needs a finite fixed point of the game (wait for the portrait)")
-        self.background.submit(lambda: dynamics.momentum_rate_map(game, alpha, np.linspace(0, 0.99, 40),
+        self.background.submit(lambda: games.momentum_rate_map(game, alpha, np.linspace(0, 0.99, 40),
                                                                   np.linspace(0, math.pi, 49), theta=fixed[0]),
                                self._show_rates, "Computing the rate map…")
 
@@ -173,8 +172,8 @@ class GamesView(BaseView):
         start, end = path[0], path[-1]
 
         def compute():
-            along = dynamics.spectrum_along(game, rule, start, steps, max(1, steps // 20), **hyper)
-            hess, jac = dynamics.spectra_at(game, rule, end[None], resolve(game, rule, hyper)[2])
+            along = games.spectrum_along(game, rule, start, steps, max(1, steps // 20), **hyper)
+            hess, jac = games.spectra_at(game, rule, end[None], resolve(game, rule, hyper)[2])
             return along, hess[0], jac[0]
 
         def show(value):
@@ -210,7 +209,7 @@ class GamesView(BaseView):
                 set_text(self._info, "\n".join(fig.fixed_point_lines(portrait)))
 
         set_text(self._info, f"Computing the phase portrait of {game.name} under {rule} (compiling…)")
-        self.background.submit(lambda: dynamics.phase_portrait(game, rule, grid=21, **hyper), show,
+        self.background.submit(lambda: games.phase_portrait(game, rule, grid=21, **hyper), show,
                                "Computing the phase portrait…")
 
     def _show_rates(self, rates: xr.DataArray) -> None:

@@ -3,7 +3,9 @@
 ``names()`` lists them, ``get(name, **options)`` builds one.  Importing this
 package imports every module beside it, and each module registers the
 problems it defines with :func:`register`, so a new problem family is one new
-module here.
+module here.  Games are defined with the rest of the game maths, in
+:mod:`landscape.games.definitions`, which registers them the same way; the
+registry imports it at the first look-up (:data:`registry.FAMILIES`).
 """
 
 import importlib

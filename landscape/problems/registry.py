@@ -8,6 +8,7 @@ options so that its jitted functions compile once per session.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 from collections.abc import Callable
 
@@ -25,6 +26,20 @@ class Entry:
 
 _REGISTRY: dict[str, Entry] = {}
 
+#: Modules outside this package that register problems, imported at the first look-up: the games
+#: are defined with the rest of the game maths in :mod:`landscape.games`, a package that itself
+#: builds on this one (so importing it here, at import time, would be circular).
+FAMILIES = ("landscape.games.definitions",)
+_families_loaded = False
+
+
+def _load_families() -> None:
+    global _families_loaded
+    if not _families_loaded:
+        _families_loaded = True
+        for module in FAMILIES:
+            importlib.import_module(module)
+
 
 def register(name: str, kind: str, summary: str):
     """Decorator: register ``factory`` under ``name``."""
@@ -40,10 +55,12 @@ def register(name: str, kind: str, summary: str):
 
 def names(kind: str | None = None) -> list[str]:
     """Registered problem names, optionally only those of one kind."""
+    _load_families()
     return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
 
 
 def entry(name: str) -> Entry:
+    _load_families()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -175,51 +175,6 @@ def _builder_from_tree(tree: xr.Dataset) -> TreeBuilder:
     return builder
 
 
-NODE_COLUMNS = ("parent", "depth", "fingerprint", "eigen_index", "sign", "eigenvalue", "loss", "grad_norm",
-                "status", "order")
-
-
-def _node_rows(builder: TreeBuilder, ids) -> dict[str, np.ndarray]:
-    """Columns of the nodes ``ids`` (what changed), as numpy arrays, for streaming."""
-    records = [builder.node_record(int(i)) for i in ids]
-    rows = {name: np.asarray([r[name] for r in records]) for name in NODE_COLUMNS}
-    rows["node"] = np.asarray(ids, dtype=int)
-    rows["theta"] = np.stack([r["theta"] for r in records]) if records else np.zeros((0, builder.dim))
-    return rows
-
-
-class NodeTable:
-    """The nodes of a tree as they stream in: feed it each event's ``rows``; read a
-    node Dataset in the :mod:`landscape.tree` layout (``node`` dim only, no rides)."""
-
-    def __init__(self) -> None:
-        self._rows: dict[int, dict[str, Any]] = {}
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def update(self, rows: dict[str, np.ndarray]) -> None:
-        for k, node in enumerate(rows["node"]):
-            self._rows[int(node)] = {name: rows[name][k] for name in (*NODE_COLUMNS, "theta")}
-
-    @classmethod
-    def from_tree(cls, tree: xr.Dataset) -> NodeTable:
-        """A table holding the nodes of ``tree`` (e.g. before resuming it)."""
-        table = cls()
-        rows = {name: tree[name].values for name in (*NODE_COLUMNS, "theta")}
-        table.update({**rows, "node": tree.node.values})
-        return table
-
-    def to_dataset(self) -> xr.Dataset:
-        ids = sorted(self._rows)
-        data = {name: ("node", np.asarray([self._rows[i][name] for i in ids])) for name in NODE_COLUMNS}
-        for name in ("fingerprint", "status"):
-            data[name] = ("node", np.asarray([self._rows[i][name] for i in ids], dtype=str))
-        if ids:
-            data["theta"] = (("node", "param"), np.stack([self._rows[i]["theta"] for i in ids]))
-        return xr.Dataset(data, coords={"node": np.asarray(ids, dtype=int)})
-
-
 def _branch(builder, problem, settings, node: int, depth: int, theta, loss: float, ridges_of, archive) -> list[int]:
     """GetRidges at ``node``'s end point and queue one open child per ridge."""
     if depth >= settings.max_depth:
@@ -247,11 +202,9 @@ def iter_search(
     settings are the defaults, ``settings`` override them (e.g. a larger
     ``max_nodes``).  Every event's ``partial`` is the tree so far (the returned
     Dataset's schema, ``status="running"``; a ride in progress is not in it).
-    Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride (data:
-    ``node``, ``steps``, ``theta`` of the ride's points in this chunk),
-    ``"node"`` per finished ride (data: ``node``, ``children``, ``ride`` arrays and
-    ``rows``, the columns of the nodes that changed, for a :class:`NodeTable`; the root
-    event has ``rows`` too).  ``done``/``total`` count rides.
+    Events: ``"root"`` once, ``"chunk"`` per compiled chunk of a ride (the
+    partial is unchanged: it shows that the ride is alive), ``"node"`` per
+    finished ride.  ``done``/``total`` count rides.
     """
     stored: dict[str, Any] = {}
     if tree is not None:
@@ -278,12 +231,10 @@ def iter_search(
         value, norm = value_and_grad_norm(loss_fn, theta0)
         root = builder.add_root(theta0, value, norm)
         builder.mark_expanded(root)
-        children = _branch(builder, problem, config, root, 0, theta0, value, ridges_of, archive)
+        _branch(builder, problem, config, root, 0, theta0, value, ridges_of, archive)
         steps_used = 0
         partial = tree_so_far("running")
-        yield Event("root", 0, config.max_nodes, partial, {
-            "node": root, "children": np.asarray(children, int), "rows": _node_rows(builder, [root, *children]),
-        })
+        yield Event("root", 0, config.max_nodes, partial)
     else:
         builder = _builder_from_tree(tree)
         steps_used = int(tree.attrs.get("steps", 0))
@@ -324,8 +275,7 @@ def iter_search(
             kept = np.asarray(trace.kept)
             for name in points:
                 points[name].append(np.asarray(getattr(trace, name))[kept])
-            yield Event("chunk", rides_done, config.max_nodes, partial,
-                        {"node": node, "steps": int(state.steps), "theta": np.asarray(trace.theta)[kept]})
+            yield Event("chunk", rides_done, config.max_nodes, partial)
         if int(state.reason) == 0:  # cancelled mid-ride: the node stays open
             status = "cancelled"
             break
@@ -346,10 +296,7 @@ def iter_search(
         builder.mark_expanded(node)
         rides_done += 1
         partial = tree_so_far("running")
-        yield Event("node", rides_done, config.max_nodes, partial, {
-            "node": node, "children": np.asarray(children, int), "ride": ride,
-            "rows": _node_rows(builder, [node, *children]),
-        })
+        yield Event("node", rides_done, config.max_nodes, partial)
 
     result = tree_so_far(status)
     if config.finish is not None and status != "cancelled":

@@ -16,22 +16,17 @@ the result of :func:`.training.iter_compare` plus ``sharpness (arm)`` and
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 
-from .. import kinds
 from ..jobs import Event, Stream
 from ..problems import Problem, get
 from .metrics import sharpness_curvature
 from .objectives import OBJECTIVES
 from .training import OPTIMIZERS, Schedule, iter_compare
 
-_COMPARISON = kinds.get("teleport-comparison")
-#: The network comparison with the final-point metrics of each arm.
-REPORT_KIND = kinds.register(kinds.Kind(
-    "teleport-report", "a network run without and with teleports and φ, ψ of both final points (teleport.report)",
-    {**_COMPARISON.variables, "sharpness": ("arm",), "curvature": ("arm",)}, optional=_COMPARISON.optional,
-    coords=_COMPARISON.coords, attrs=_COMPARISON.attrs))
 #: Probes of the final-point metrics (small: the view reports, the notebooks reproduce Table 1).
 METRIC_DIRECTIONS, METRIC_CURVES = 50, 5
 
@@ -89,17 +84,41 @@ def final_point_metrics(problem: Problem, result: xr.Dataset) -> xr.Dataset:
 
 
 def iter_report(problem: Problem, optimizer: str, schedule: Schedule, *, lr: float, **kwargs) -> Stream[xr.Dataset]:
-    """:func:`.training.iter_compare`, then (networks, run complete) the final-point
-    metrics: one more ``Event("metrics")`` whose partial, and the returned result, is the
-    comparison with ``sharpness (arm)`` and ``curvature (arm)`` (kind ``"teleport-report"``)."""
+    """:func:`.training.iter_compare`, then (networks, run complete) the final-point metrics.
+
+    On 2-D problems this is the comparison itself (kind
+    ``"teleport-comparison-surface"``).  On networks every partial and the
+    result are kind ``"teleport-report"``: the comparison with ``sharpness
+    (arm)`` and ``curvature (arm)``, NaN until computed (and in a cancelled
+    run); one more ``Event("metrics")`` carries them once the run completed."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    result = yield from iter_compare(problem, optimizer, schedule, lr=lr, **kwargs)
-    if "final_theta" in result and result.attrs["status"] == "complete":
-        result = result.assign(final_point_metrics(problem, result))
-        result.attrs["kind"] = REPORT_KIND.name
-        yield Event("metrics", 1, 1, partial=result)
+    stream = iter_compare(problem, optimizer, schedule, lr=lr, **kwargs)
+    if problem.dim == 2:
+        return (yield from stream)
+    while True:
+        try:
+            event = next(stream)
+        except StopIteration as stop:
+            comparison = stop.value
+            break
+        yield dataclasses.replace(event, partial=_with_metrics(event.partial))
+    if comparison.attrs["status"] != "complete":
+        return _with_metrics(comparison)
+    result = _with_metrics(comparison, final_point_metrics(problem, comparison))
+    yield Event("metrics", 1, 1, result.assign_attrs(status="running"))
     return result
+
+
+def _with_metrics(comparison: xr.Dataset, metrics: xr.Dataset | None = None) -> xr.Dataset:
+    """The network comparison as kind ``"teleport-report"``: with ``metrics``, or NaN ones."""
+    if metrics is None:
+        nan = np.full(comparison.sizes["arm"], np.nan)
+        metrics = xr.Dataset({"sharpness": ("arm", nan), "curvature": ("arm", nan.copy())},
+                             coords={"arm": comparison.arm.values})
+    out = comparison.assign(sharpness=metrics.sharpness, curvature=metrics.curvature)
+    out.attrs = {**comparison.attrs, "kind": "teleport-report"}
+    return out
 
 
 def teleport_rows(result: xr.Dataset) -> list[dict]:

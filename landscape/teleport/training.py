@@ -202,8 +202,7 @@ def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel, make):
         for k, v in values.items():
             records[k].append(np.asarray(v))
         wall.append(time.perf_counter() - start)
-        return Event("epoch", epoch, schedule.epochs, so_far("running"),
-                     {"epoch": epoch, "wall_time": wall[-1], **{k: records[k][-1] for k in records}})
+        return Event("epoch", epoch, schedule.epochs, so_far("running"))
 
     yield record(0)
     status = "complete"
@@ -238,7 +237,7 @@ def _iter_network(problem, optimizer, schedule, seeds, theta0, cancel, make):
                 "objective_after": np.asarray(stats["objective"][:, -1, -1]),
             }
             teleports.append(event)
-            yield Event("teleport", epoch, schedule.epochs, so_far("running"), event)
+            yield Event("teleport", epoch, schedule.epochs, so_far("running"))
         perms = jax.vmap(lambda k: jax.random.permutation(jax.random.fold_in(k, epoch), n))(seed_keys)
         ws, opt_state = epoch_fn(ws, opt_state, x, y, perms)
         yield record(epoch + 1)
@@ -325,7 +324,7 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, make, chu
                 opt_state = optimizer.init(theta)
             teleports.append(event)
             tele_paths.append(moved.path.values)
-            yield Event("teleport", done, schedule.epochs, so_far("running"), event)
+            yield Event("teleport", done, schedule.epochs, so_far("running"))
         upcoming = [e for e in schedule.teleport_at if e > done]
         n = min(chunk, schedule.epochs - done, (min(upcoming) - done) if upcoming else chunk)
         (theta, opt_state), steps = run(theta, opt_state, n)
@@ -336,9 +335,7 @@ def _iter_surface(problem, optimizer, schedule, seeds, theta0, cancel, make, chu
         train_loss = np.asarray(jax.vmap(problem.loss)(steps))
         losses.extend(train_loss.tolist())
         grad_sqs.extend(np.asarray(jax.vmap(grad_sq)(steps)).tolist())
-        yield Event("epoch", done, schedule.epochs, so_far("running"), {
-            "epoch": np.arange(done - n + 1, done + 1), "theta": steps,
-            "train_loss": train_loss, "wall_time": wall[-1]})
+        yield Event("epoch", done, schedule.epochs, so_far("running"))
 
     return so_far(status)
 
@@ -361,8 +358,7 @@ def iter_train(
     ``optimizer`` is an optax transformation or a name of :data:`OPTIMIZERS`
     (with ``lr``).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
     every chunk of steps) and ``Event("teleport", ...)`` after every teleport,
-    each with ``partial`` the Dataset so far (epochs done) and in ``data``
-    the epoch's record or the teleport's before/after record; returns a
+    each with ``partial`` the Dataset so far (epochs and teleports done); returns a
     Dataset (kind ``"teleport-training"``, on 2-D problems
     ``"teleport-training-surface"``) with dims ``run`` (one per seed, coord
     ``seed``), ``epoch`` (0 = before training; on 2-D problems one epoch is
@@ -419,9 +415,8 @@ def iter_compare(
 ) -> Stream[xr.Dataset]:
     """The same run without and with teleports (same seeds, starts and batch order), streamed.
 
-    Events are those of :func:`iter_train` with ``data["arm"]`` set to
-    ``"plain"`` or ``"teleport"``, progress counted over both runs and
-    ``partial`` the comparison so far.  The Dataset (kind
+    Events are those of :func:`iter_train` with progress counted over both
+    runs and ``partial`` the comparison so far (arm ``"plain"``, then both).  The Dataset (kind
     ``"teleport-comparison"``, or ``"teleport-comparison-surface"`` on 2-D
     problems) stacks the per-epoch variables along ``arm`` and keeps the
     teleport records of the teleported run.
@@ -437,7 +432,7 @@ def iter_compare(
                 results[arm] = stop.value
                 break
             yield Event(event.kind, event.done + offset * schedule.epochs, 2 * schedule.epochs,
-                        _arms({**results, arm: event.partial}, "running"), {**event.data, "arm": arm})
+                        _arms({**results, arm: event.partial}, "running"))
         if results[arm].attrs["status"] == "cancelled":
             break
     cancelled = len(results) < 2 or results["teleport"].attrs["status"] == "cancelled"

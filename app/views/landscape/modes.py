@@ -25,7 +25,6 @@ from landscape import slices
 from landscape.problems import Problem
 
 from ...components.surface import critical_points_element, surface_element, surface_grid
-from ..base import partial_of
 from .layers import landscape_figure, slice_grid
 
 #: Slice grid: SLICE_RESOLUTION² points (kept modest for a 2-core server), streamed in chunks.
@@ -113,10 +112,8 @@ class SliceMode:
             )
 
         def streamed(event) -> None:
-            partial = partial_of(event)
-            values = partial.loss.values if partial is not None else event.data["grid"]
             if view.mode is self:
-                self.pipe.send(slice_grid(values, grid, grid))
+                self.pipe.send(slice_grid(event.partial.loss.values, grid, grid))
 
         view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None)
 

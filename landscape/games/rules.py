@@ -33,6 +33,10 @@ The state z stacks the parameters ω and the flattened optimizer states
 the Jacobian ∇_z F of *any* rule (eq. 5.7; eq. 4.12 for SimCM) is one
 ``jax.jacfwd``.  Hyperparameters enter as a dict of (traceable) scalars, so
 a compiled map can be reused, or ``vmap``-ed, across step sizes and β.
+
+:func:`resolve`, :func:`run_map`, :func:`as_points` and :func:`game_config`
+are the plumbing every game computation (portraits, Lyapunov exponents,
+generalized Ridge Rider, rate maps) shares.
 """
 
 from __future__ import annotations
@@ -44,10 +48,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import optim
-from .kernel_cache import KERNELS
-from .problems.base import Game
-from .problems.games import joint_gradient
+from .. import optim
+from ..kernel_cache import KERNELS
+from ..problems import Game, get
+from .jacobian import joint_gradient
 
 Array = jax.Array
 
@@ -167,7 +171,7 @@ class FixedPointMap:
         return z[..., : self.game.dim]
 
 
-@KERNELS("update_rules.fixed_point_map")
+@KERNELS("games.rules.fixed_point_map")
 def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
     """F for ``rule`` on ``game`` (cached per game object, rule name and precision in
     :data:`landscape.kernel_cache.KERNELS`)."""
@@ -210,3 +214,36 @@ def fixed_point_map(game: Game, rule: str) -> FixedPointMap:
 def as_arrays(h: dict[str, float]) -> dict[str, Array]:
     """Hyperparameters as JAX scalars (so jitted kernels do not recompile per value)."""
     return {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in h.items()}
+
+
+# --------------------------------------------------------------------------
+# Running a rule
+
+
+def resolve(game: Game | str, rule: str, hyper: dict) -> tuple[Game, FixedPointMap, dict, dict]:
+    """(game, F, hyperparameters as JAX scalars, hyperparameters as floats)."""
+    if isinstance(game, str):
+        game = get(game)
+    h = hyperparameters(rule, **hyper)
+    return game, fixed_point_map(game, rule), as_arrays(h), h
+
+
+def as_points(points, dim: int) -> Array:
+    """An ``(m, dim)`` float array of parameter points."""
+    return jnp.asarray(np.asarray(points, dtype=float).reshape(-1, dim), dtype=jnp.result_type(float))
+
+
+def run_map(fmap: FixedPointMap, z0: Array, h: dict, steps: int) -> Array:
+    """States z_0 … z_steps of F from ``z0`` (``lax.scan``)."""
+
+    def body(z, _):
+        nxt = fmap.step(z, h)
+        return nxt, nxt
+
+    _, zs = jax.lax.scan(body, z0, None, length=steps)
+    return jnp.concatenate([z0[None], zs])
+
+
+def game_config(game: Game, rule: str, h: dict, **extra) -> dict:
+    """The result config of a game computation: the game's, the rule and its hyperparameters."""
+    return {**game.config(), "rule": rule, "hyperparameters": h, **extra}

@@ -23,10 +23,9 @@ from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..kernel_cache import KERNELS
 from ..problems import Game
-from ..problems.games import game_hessian, joint_gradient, player_loss_values
 from ..results import result_attrs
-from ..update_rules import fixed_point_map
-from .common import as_points, game_config, resolve, run_map
+from .jacobian import game_hessian, joint_gradient, player_loss_values
+from .rules import as_points, fixed_point_map, game_config, resolve, run_map
 
 Array = jax.Array
 
@@ -40,7 +39,7 @@ class _Kernels(NamedTuple):
     along: Callable
 
 
-@KERNELS("dynamics.portraits._kernels")
+@KERNELS("games.portraits._kernels")
 def _kernels(game: Game, rule: str) -> _Kernels:
     """Jitted (once per game and rule) pieces of portraits and trajectories."""
     fmap = fixed_point_map(game, rule)
@@ -63,7 +62,7 @@ def _kernels(game: Game, rule: str) -> _Kernels:
     )
 
 
-@KERNELS("dynamics.portraits.fixed_points")
+@KERNELS("games.portraits.fixed_points")
 def fixed_points(game: Game, bounds=None, resolution: int = 7, iters: int = 40, tol: float = 1e-9) -> np.ndarray:
     """Zeros of ĝ in the view box: Newton's method on ĝ (Ĥ δ = −ĝ) from a grid of starts,
     plus the game's listed equilibria; de-duplicated, shape (m, dim)."""
@@ -115,9 +114,7 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
     """Stream trajectories ``chunk`` steps at a time; returns ``path (run, step, param)`` and
     ``player_loss (run, step, player)`` (kind ``"game-trajectories"``).
 
-    Each event's ``partial`` holds all ``steps + 1`` steps, NaN until computed;
-    ``data["points"]`` (LEGACY, until the views render ``partial``) the chunk's
-    new points ``(run, t, param)``."""
+    Each event's ``partial`` holds all ``steps + 1`` steps, NaN until computed."""
     limits.check("steps", steps)
     game, fmap, h, hf = resolve(game, rule, hyper)
     kernels = _kernels(game, rule)
@@ -151,7 +148,7 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
         path[:, done + 1: done + n + 1] = new
         losses[:, done + 1: done + n + 1] = np.asarray(kernels.losses(jnp.asarray(new)))
         done += n
-        yield Event("chunk", done, steps, dataset(steps + 1, "running"), {"points": new})
+        yield Event("chunk", done, steps, dataset(steps + 1, "running"))
     return dataset(done + 1, status).copy(deep=True)
 
 

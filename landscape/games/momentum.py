@@ -14,7 +14,7 @@ and converges locally at the linear rate ρ(J) (Theorem 3).  Per eigenvalue
 
 whose spectra give Corollary 1 for bilinear games (λ_k = i c_k, α = α′/c_k).
 For alternating updates (AltCM) and other rules the rate is the spectral
-radius of the autodiff Jacobian of the rule's map (:mod:`landscape.update_rules`).
+radius of the autodiff Jacobian of the rule's map (:mod:`landscape.games.rules`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import xarray as xr
 
 from ..kernel_cache import KERNELS
 from ..problems import Game, get
-from ..problems.games import game_hessian
 from ..results import result_attrs
-from ..update_rules import as_arrays, fixed_point_map, hyperparameters
+from .jacobian import game_hessian
+from .rules import as_arrays, fixed_point_map, hyperparameters
 
 Array = jax.Array
 
@@ -78,7 +78,7 @@ def _simultaneous_rates(h, alpha, mags, args):
     return jax.vmap(jax.vmap(rho))(mags, args)
 
 
-@KERNELS("dynamics.momentum._alternating_rates")
+@KERNELS("games.momentum._alternating_rates")
 def _alternating_rates(game: Game):
     fmap = fixed_point_map(game, "altcm")
     base = as_arrays(hyperparameters("altcm"))

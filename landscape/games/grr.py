@@ -5,7 +5,7 @@ ChooseBranch, EndRide and VerifySolution open; notes §1.4.2):
 
 FindStartingPoint
     the given ``start`` (typically the end of exponent ascent,
-    :func:`landscape.dynamics.exponent_ascent`, eq. 5.13).
+    :func:`landscape.games.exponent_ascent`, eq. 5.13).
 SplitBranch
     the top ``n_directions`` eigenvectors d_i of J† (eq. 5.11, k steps of
     the rule from the node; k = 1 gives JᵀJ, the local exponent) whose
@@ -44,20 +44,18 @@ import xarray as xr
 
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
-from ..problems.games import joint_gradient, player_loss_values
 from ..tree import TreeBuilder
-from .common import as_points, game_config, resolve, run_map
+from .jacobian import joint_gradient, player_loss_values
 from .lyapunov import trajectory_jacobians
+from .rules import as_points, game_config, resolve, run_map
 
 
 def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions: int | None = None,
                     step_size: float = 0.5, optimize_steps: int = 500, max_depth: int = 1,
                     threshold: float = 1.0, solution_tol: float = 1e-3, record_every: int = 10,
                     cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
-    """Grow the GRR tree breadth first; yields one ``"node"`` event per finished ride.
-
-    Each event's ``partial`` is the tree so far; ``data`` is the new child's
-    node record (:meth:`TreeBuilder.node_record`) plus its ``ride`` points."""
+    """Grow the GRR tree breadth first; yields one ``"node"`` event per finished ride,
+    whose ``partial`` is the tree so far (the new child is its last node)."""
     game, fmap, h, hf = resolve(game, rule, hyper)
     dim = game.dim
     n_dir = n_directions or dim
@@ -131,8 +129,7 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
                 if record["depth"] + 1 < max_depth:
                     queue.append(child)
                 done += 1
-                yield Event("node", done, done + 2 * len(eligible) * len(queue), tree_so_far("running"),
-                            {**tree.node_record(child), "ride": pts})
+                yield Event("node", done, done + 2 * len(eligible) * len(queue), tree_so_far("running"))
     return tree_so_far(status)
 
 

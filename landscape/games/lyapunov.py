@@ -46,11 +46,10 @@ from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..kernel_cache import KERNELS
 from ..problems import Game
-from ..problems.games import subspace_basis, subspace_game
 from ..results import result_attrs
 from ..stores import SweepStore
-from ..update_rules import FixedPointMap, as_arrays, fixed_point_map
-from .common import as_points, game_config, resolve
+from .definitions import subspace_basis, subspace_game
+from .rules import FixedPointMap, as_arrays, as_points, fixed_point_map, game_config, resolve
 
 Array = jax.Array
 DIRECTIONS = ("eigh", "power", "each", "first", "random")
@@ -145,7 +144,7 @@ def exponent_fn(fmap: FixedPointMap, k: int, n: int, objective: str, directions:
     return value
 
 
-@KERNELS("dynamics.lyapunov._map_kernel")
+@KERNELS("games.lyapunov._map_kernel")
 def _map_kernel(game: Game, rule: str, k: int, n: int, objective: str, directions: str):
     value = exponent_fn(fixed_point_map(game, rule), k, n, objective, directions)
     return jax.jit(jax.vmap(value, in_axes=(0, None, 0)))
@@ -190,11 +189,9 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: 
     in-process by default, or Dask, events then in completion order); with
     ``store`` (a zarr path) finished chunks are written as they arrive and a
     rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a
-    read-only view of the map, filled in place (NaN where not computed), and
-    ``data`` has the chunk's flat row-major cell range ``start``/``stop`` and
-    ``error`` (why the chunk's task raised, else ``None``; its cells stay NaN
-    and the reason lands in ``attrs["failed_chunks"]``) (LEGACY, until the
-    views render ``partial``: its ``values`` and the map ``shape``).
+    read-only view of the map, filled in place (NaN where not computed, also
+    the cells of a chunk whose task raised; the reason lands in
+    ``attrs["failed_chunks"]``).
     Returns a Dataset with ``exponent (y, x)`` (NaN where not computed).
     """
     game, _, h, hf = resolve(game, rule, hyper)
@@ -222,10 +219,8 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: 
         pad = np.resize(idx, chunk) if stop - start < chunk and start > 0 else idx  # fixed shape: no recompiles
         calls.append((i, (ref, *fixed, points[pad], keys[pad], stop - start)))
     for outcome in run_chunks(lyapunov_map_task, calls, executor=executor, store=store, cancel=cancel):
-        start, stop, values = sweep.apply(outcome)
-        yield Event("chunk", sweep.done, len(points), sweep.partial(result),
-                    {"start": start, "stop": stop, "error": outcome.error,
-                     "values": values["exponent"], "shape": grid.shape})  # LEGACY: values, shape
+        sweep.apply(outcome)
+        yield Event("chunk", sweep.done, len(points), sweep.partial(result))
     result.attrs.update(sweep.finish(store))
     return result
 
@@ -281,9 +276,7 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
     starts, ``chunk`` steps per ``lax.scan``.  Non-finite gradients (repeated
     eigenvalues) are zeroed.  Returns ``path (run, step, param)`` and
     ``objective (run, step)``; the last iterate is the found start.  Each
-    event's ``partial`` holds every step NaN until computed; ``data`` has the
-    current ``points`` and their ``objective`` (LEGACY, until the views render
-    ``partial``).
+    event's ``partial`` holds every step, NaN until computed.
     """
     game, fmap, h, hf = resolve(game, rule, hyper)
     w = as_points(starts, game.dim)
@@ -321,8 +314,7 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
         (w, state), (ws, vals) = run(w, state)
         path[:, done: done + chunk], obj[:, done: done + chunk] = np.asarray(ws), np.asarray(vals)
         done += chunk
-        yield Event("chunk", done, steps, dataset(length, "running"),
-                    {"points": np.asarray(w), "objective": obj[:, done - 1].copy()})
+        yield Event("chunk", done, steps, dataset(length, "running"))
     path[:, done] = np.asarray(w)
     obj[:, done] = np.asarray(jax.vmap(lambda v: value(v, h, key))(w))
     return dataset(done + 1, status).copy(deep=True)

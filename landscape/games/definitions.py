@@ -2,12 +2,10 @@
 
 A game is a :class:`~landscape.problems.base.Game`: one loss per player over
 the *joint* parameter vector ω = [θ_A, θ_B] and the index block of each
-player.  The joint gradient (eq. 5.4) and the game Hessian (eq. 5.6) are
-
-    ĝ(ω) = [∇_{θ_A} L_A(ω), ∇_{θ_B} L_B(ω)],        Ĥ(ω) = ∇_ω ĝ(ω),
-
-both by autodiff (:func:`joint_gradient`, :func:`game_hessian`).  Ĥ is not
-symmetric: its eigenvalues are complex in adversarial games.
+player.  Each factory below registers with the problem registry (kind
+``"game"``, so games appear wherever problems are listed);
+:mod:`landscape.problems` imports this module to fill its registry.  The
+joint gradient and game Hessian are in :mod:`landscape.games.jacobian`.
 
 Registered games (kind ``"game"``) and the choices made where the thesis is
 silent (``../shared/notes/lorraine_games_lyapunov.md`` §6 lists the gaps):
@@ -70,37 +68,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .base import Bounds, Game, default_dtype
-from .networks import forward, init_layers
-from .registry import get, register
+from ..problems.base import Bounds, Game, default_dtype
+from ..problems.networks import forward, init_layers
+from ..problems.registry import get, register
+from .jacobian import game_hessian, joint_gradient
 
 Array = jax.Array
 
 #: Player-A IPD payoffs over states (CC, CD, DC, DD); player B gets the transpose.
 IPD_PAYOFF_A = np.array([-1.0, -3.0, 0.0, -2.0])
 IPD_PAYOFF_B = np.array([-1.0, 0.0, -3.0, -2.0])
-
-
-# --------------------------------------------------------------------------
-# Joint gradient and game Hessian
-
-
-def joint_gradient(game: Game, w: Array) -> Array:
-    """ĝ(ω): each player's gradient of its own loss w.r.t. its own block (eq. 5.4)."""
-    g = jnp.zeros_like(w)
-    for loss, block in zip(game.player_losses, game.blocks):
-        g = g.at[block].set(jax.grad(loss)(w)[block])
-    return g
-
-
-def game_hessian(game: Game, w: Array) -> Array:
-    """Ĥ(ω) = ∇_ω ĝ(ω) (eq. 5.6), dense (forward-mode Jacobian of ĝ)."""
-    return jax.jacfwd(lambda v: joint_gradient(game, v))(w)
-
-
-def player_loss_values(game: Game, w: Array) -> Array:
-    """All player losses at ``w`` as a vector."""
-    return jnp.stack([loss(w) for loss in game.player_losses])
 
 
 # --------------------------------------------------------------------------
