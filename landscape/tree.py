@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .jobs import frozen
 from .results import result_attrs
 
 
@@ -64,7 +65,13 @@ class TreeBuilder:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self._nodes: list[_Node] = []
-        self._points: list[tuple[int, np.ndarray, float, float, float]] = []
+        # Ride points in buffers grown by doubling: appending is amortised O(1) and
+        # :meth:`to_dataset` hands out read-only views, so a search that freezes the tree
+        # after every ride (its streamed ``partial``) is not quadratic in the points.
+        self._n_points = 0
+        self._point_node = np.zeros(0, int)
+        self._point_theta = np.zeros((0, dim))
+        self._point_values = np.zeros((0, 3))  # loss, eigenvalue, overlap
         self._expanded = 0
 
     def __len__(self) -> int:
@@ -107,8 +114,17 @@ class TreeBuilder:
     def add_ride(self, node: int, thetas, losses, eigenvalues, overlaps) -> None:
         """Append the points of the ride that led to ``node``."""
         thetas = np.asarray(thetas, dtype=float).reshape(-1, self.dim)
-        for t, l_, e, o in zip(thetas, np.ravel(losses), np.ravel(eigenvalues), np.ravel(overlaps)):
-            self._points.append((node, t, float(l_), float(e), float(o)))
+        values = np.stack([np.ravel(v).astype(float) for v in (losses, eigenvalues, overlaps)], axis=1)
+        start, stop = self._n_points, self._n_points + len(thetas)
+        if stop > len(self._point_node):
+            capacity = max(stop, 2 * len(self._point_node), 64)
+            self._point_node = _grown(self._point_node, capacity, start)
+            self._point_theta = _grown(self._point_theta, capacity, start)
+            self._point_values = _grown(self._point_values, capacity, start)
+        self._point_node[start:stop] = node
+        self._point_theta[start:stop] = thetas
+        self._point_values[start:stop] = values
+        self._n_points = stop
 
     def node_record(self, node: int) -> dict[str, Any]:
         """One node as plain Python/numpy values (for streaming events)."""
@@ -122,19 +138,23 @@ class TreeBuilder:
         for name in ("fingerprint", "status"):
             data[name] = ("node", np.asarray(columns[name], dtype=str) if nodes else np.zeros(0, str))
         data["theta"] = (("node", "param"), theta)
-        pts = self._points
-        data["point_node"] = ("point", np.asarray([p[0] for p in pts], dtype=int))
-        data["point_theta"] = (
-            ("point", "param"),
-            np.stack([p[1] for p in pts]) if pts else np.zeros((0, self.dim)),
-        )
-        for i, name in enumerate(("point_loss", "point_eigenvalue", "point_overlap"), start=2):
-            data[name] = ("point", np.asarray([p[i] for p in pts], dtype=float))
+        n = self._n_points
+        data["point_node"] = ("point", frozen(self._point_node[:n]))
+        data["point_theta"] = (("point", "param"), frozen(self._point_theta[:n]))
+        for i, name in enumerate(("point_loss", "point_eigenvalue", "point_overlap")):
+            data[name] = ("point", frozen(self._point_values[:n, i]))
         return xr.Dataset(
             data,
-            coords={"node": np.arange(len(nodes)), "point": np.arange(len(pts)), "param": np.arange(self.dim)},
+            coords={"node": np.arange(len(nodes)), "point": np.arange(n), "param": np.arange(self.dim)},
             attrs=result_attrs(kind, config, **attrs),
         )
+
+
+def _grown(buffer: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    """A copy of ``buffer[:used]`` in a new buffer of ``capacity`` rows."""
+    new = np.zeros((capacity, *buffer.shape[1:]), buffer.dtype)
+    new[:used] = buffer[:used]
+    return new
 
 
 def ride(tree: xr.Dataset, node: int) -> xr.Dataset:

@@ -40,7 +40,7 @@ from ..tree import TreeBuilder
 from .finish import FINISHERS, finish_leaves
 from .mis import find_mis, value_and_grad_norm
 from .ride import END_RULES, MODES, REASONS, RideHyper, ride_chunk, start_ride
-from .ridges import Ridge, get_ridges
+from .ridges import EXACT_STEPS, Ridge, get_ridges
 
 TREE_KIND = "ridge-rider-tree"
 ORDERS = ("bfs", "dfs", "best")
@@ -52,6 +52,10 @@ class Settings:
 
     mode: ``"exact"`` (Algorithm 1), ``"approximate"`` (Algorithm 2) or ``"fixed"``
       (ridges never updated: the Fixed-EV ablation).
+    step: exact mode's UpdateRidge, ``"warm"`` (Rayleigh-quotient iteration certified
+      against the whole spectrum, ``eigh`` only where it cannot certify) or ``"dense"``
+      (the printed algorithm's reference: ``eigh`` at every backtracking trial); both
+      take the same decisions (:func:`.ridges.exact_step`).
     order: ChooseFromArchive, ``"bfs"``, ``"dfs"`` or ``"best"``.
     n_ridges: GetRidges' N most negative eigenvalues per branch point.
     signs: ``"both"`` (±) or ``"descent"`` (Algorithm 2, line 6).
@@ -77,6 +81,7 @@ class Settings:
     """
 
     mode: str = "exact"
+    step: str = "warm"
     order: str = "bfs"
     n_ridges: int = 4
     signs: str = "both"
@@ -103,6 +108,8 @@ class Settings:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.step not in EXACT_STEPS:
+            raise ValueError(f"step must be one of {EXACT_STEPS}, got {self.step!r}")
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
         limits.check("tree_nodes", self.max_nodes)
@@ -320,7 +327,7 @@ def iter_search(
         while int(state.reason) == 0:
             if is_cancelled(cancel):
                 break
-            state, trace = ride_chunk(loss_fn, config.mode, config.end_rules, config.chunk, state, hyper)
+            state, trace = ride_chunk(loss_fn, config.mode, config.end_rules, config.chunk, state, hyper, config.step)
             kept = np.asarray(trace.kept)
             for name in points:
                 points[name].append(np.asarray(getattr(trace, name))[kept])
