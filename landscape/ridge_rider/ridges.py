@@ -123,13 +123,15 @@ class Step(NamedTuple):
 EXACT_STEPS = ("warm", "dense")
 
 
-def rayleigh_quotient_iteration(h, d, iterations: int = 6):
+def rayleigh_quotient_iteration(h, d, iterations: int = 8, rtol: float = 64.0):
     """Rayleigh-quotient iteration on the dense symmetric ``h`` from the unit vector ``d``:
     ``x ← (H − ρ(x) I)⁻¹ x / ‖·‖``, ``ρ(x) = xᵀHx`` (cubically convergent near an
-    eigenvector), stopped once ``‖Hx − ρx‖ ≤ √ε ‖H‖_F``.  Returns ``(x, ρ, converged)``;
-    ``converged`` is False if the residual is still larger or the iterate is not finite."""
+    eigenvector), stopped once ``‖Hx − ρx‖ ≤ rtol·ε·‖H‖_F`` (rounding level, so ``x``
+    agrees with ``eigh``'s eigenvector to ``ε‖H‖/gap`` and long rides do not drift
+    apart).  Returns ``(x, ρ, converged)``; ``converged`` is False if the residual is
+    still larger after ``iterations`` solves or the iterate is not finite."""
     eye = jnp.eye(h.shape[0], dtype=h.dtype)
-    tol = jnp.sqrt(jnp.finfo(h.dtype).eps) * jnp.linalg.norm(h)
+    tol = rtol * jnp.finfo(h.dtype).eps * jnp.linalg.norm(h)
 
     def residual(x):
         hx = h @ x
