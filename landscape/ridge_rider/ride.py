@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .ridges import approximate_step, exact_step, fixed_step
 
@@ -72,11 +73,14 @@ class Trace(NamedTuple):
     kept: jax.Array  # bool: this step was taken
 
 
-def start_ride(loss, theta, direction, eigenvalue) -> RideState:
-    theta = jnp.asarray(theta)
-    return RideState(
-        theta, jnp.asarray(direction, theta.dtype), jnp.asarray(eigenvalue, theta.dtype),
-        loss(theta), jnp.full((), jnp.inf, theta.dtype), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+def start_ride(loss, theta, direction, eigenvalue, value=None) -> RideState:
+    """A ride from ``theta`` along ``direction``; ``value`` is ``loss(theta)`` if known."""
+    theta = np.asarray(theta)
+    dtype = theta.dtype
+    return RideState(  # numpy leaves (no eager JAX dispatch); the compiled chunk takes them as they are
+        theta, np.asarray(direction, dtype), np.asarray(eigenvalue, dtype),
+        np.asarray(loss(jnp.asarray(theta)) if value is None else value, dtype), np.asarray(np.inf, dtype),
+        np.zeros((), np.int32), np.zeros((), np.int32),
     )
 
 

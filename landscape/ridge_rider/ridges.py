@@ -78,15 +78,14 @@ def get_ridges(
     theta = jnp.asarray(theta)
     n = min(n, theta.shape[0])
     if mode == "exact":
-        evals, vecs, grad = _dense_ridges(loss, theta)
+        evals, vecs, grad = map(np.asarray, _dense_ridges(loss, theta))
         evals, vecs = evals[:n], vecs[:, :n]
     elif mode == "approximate":
         m = min(theta.shape[0], num_matvecs or max(6 * n, 60))
         key = jax.random.PRNGKey(0) if key is None else key
-        evals, vecs, grad = _lanczos_ridges(loss, theta, n, m, key)
+        evals, vecs, grad = map(np.asarray, _lanczos_ridges(loss, theta, n, m, key))
     else:
         raise ValueError(f"mode must be 'exact' or 'approximate', got {mode!r}")
-    evals, vecs, grad = np.asarray(evals), np.asarray(vecs), np.asarray(grad)
     ridges = []
     for i in np.flatnonzero(evals < -neg_tol):
         v = vecs[:, i]

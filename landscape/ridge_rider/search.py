@@ -122,13 +122,13 @@ class Settings:
         object.__setattr__(self, "end_rules", tuple(r for r in END_RULES if r in self.end_rules))
 
     def hyper(self, dtype, max_steps: int) -> RideHyper:
-        def f(value):
-            return jnp.asarray(value, dtype)
+        def f(value):  # numpy scalars: no eager JAX dispatch per ride
+            return np.asarray(value, dtype)
 
         return RideHyper(
             f(self.alpha), f(min(self.alpha_min, self.alpha)), f(self.delta_break), f(self.neg_tol),
-            f(self.improve_tol), jnp.asarray(max_steps, jnp.int32), f(self.lr_e), f(self.lr_lambda),
-            jnp.asarray(self.inner_steps, jnp.int32),
+            f(self.improve_tol), np.asarray(max_steps, np.int32), f(self.lr_e), f(self.lr_lambda),
+            np.asarray(self.inner_steps, np.int32),
         )
 
 
@@ -310,7 +310,8 @@ def iter_search(
         node = choose_from_archive(config.order, archive)
         depth = archive[node][0]
         parent = int(builder.node_record(node)["parent"])
-        parent_theta = builder.node_record(parent)["theta"]
+        parent_record = builder.node_record(parent)
+        parent_theta = parent_record["theta"]
         record = builder.node_record(node)
         ridge = next(
             r for r in ridges_of(parent, parent_theta) if (r.index, r.sign) == (record["eigen_index"], record["sign"])
@@ -318,7 +319,7 @@ def iter_search(
         budget = config.max_steps
         if config.total_steps is not None:
             budget = min(budget, config.total_steps - steps_used)
-        state = start_ride(loss_fn, parent_theta, ridge.direction, ridge.eigenvalue)
+        state = start_ride(loss_fn, parent_theta, ridge.direction, ridge.eigenvalue, parent_record["loss"])
         hyper = config.hyper(state.theta.dtype, budget)
         points = {
             "theta": [parent_theta[None]], "loss": [np.asarray([float(state.loss)])],
