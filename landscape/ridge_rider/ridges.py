@@ -12,7 +12,11 @@ recomputed (``jnp.linalg.eigh`` of the dense Hessian), the continued ridge is th
 eigenvector with the largest ``|⟨v_j, d_prev⟩|`` and its sign is fixed so that
 ``⟨d, d_prev⟩ > 0`` (the intended reading of App. D.2's canonical path, see the
 notes); the step size is halved from ``α`` until that overlap is at least
-``δ_break`` or ``α`` falls below ``α_min`` (App. B's backtracking rule).
+``δ_break`` or ``α`` falls below ``α_min`` (App. B's backtracking rule).  The
+default ``"warm"`` UpdateRidge takes the same decisions without the full spectrum
+at most trials: Rayleigh-quotient iteration from the previous direction, certified
+by orthonormality of the eigenvectors (:func:`exact_step`); ``"dense"`` is the
+printed algorithm's reference.
 
 Approximate mode (Algorithm 2, App. C.1, with the typos fixed: line 13 is
 ``θ^Ψ ← θ^Ψ − lr_θ e`` and line 19 is the §3 loss): GetRidges is Lanczos on
