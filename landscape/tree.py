@@ -28,12 +28,12 @@ A tree is an ``xarray.Dataset`` with two dimensions:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from .jobs import frozen
 from .results import result_attrs
 
 
@@ -43,98 +43,126 @@ def fingerprint(parent: str, eigen_index: int, sign: int) -> str:
     return f"{parent}.{step}" if parent else step
 
 
-@dataclasses.dataclass
-class _Node:
-    parent: int
-    depth: int
-    fingerprint: str
-    eigen_index: int
-    sign: int
-    eigenvalue: float
-    loss: float
-    grad_norm: float
-    status: str
-    order: int
-    theta: np.ndarray
+#: Node columns: name -> dtype (``object`` for the strings).
+_NODE_FIELDS = {
+    "parent": int, "depth": int, "fingerprint": object, "eigen_index": int, "sign": int, "eigenvalue": float,
+    "loss": float, "grad_norm": float, "status": object, "order": int,
+}
 
 
 class TreeBuilder:
-    """Grows a solution tree node by node; :meth:`to_dataset` freezes it."""
+    """Grows a solution tree node by node; :meth:`to_dataset` freezes it.
+
+    Nodes and ride points live in column buffers grown by doubling, so adding is
+    amortised O(1) and :meth:`to_dataset` hands out read-only views of the numeric
+    columns (a search that freezes the tree after every ride, its streamed ``partial``,
+    is not quadratic in the tree's size).  A node's columns change when it is
+    :meth:`update`-d (an open node after its ride): copy a Dataset to keep a snapshot.
+    """
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self._nodes: list[_Node] = []
-        self._points: list[tuple[int, np.ndarray, float, float, float]] = []
+        self._n_nodes = 0
+        self._node_columns = {name: np.zeros(0, dtype) for name, dtype in _NODE_FIELDS.items()}
+        self._node_theta = np.zeros((0, dim))
+        self._n_points = 0
+        self._point_node = np.zeros(0, int)
+        self._point_theta = np.zeros((0, dim))
+        self._point_values = np.zeros((0, 3))  # loss, eigenvalue, overlap
         self._expanded = 0
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return self._n_nodes
 
     def add_root(self, theta, loss: float, grad_norm: float) -> int:
-        if self._nodes:
+        if self._n_nodes:
             raise ValueError("the tree already has a root")
-        return self._append(_Node(-1, 0, "", -1, 0, np.nan, loss, grad_norm, "root", -1, theta))
+        return self._append(theta, parent=-1, depth=0, fingerprint="", eigen_index=-1, sign=0, eigenvalue=np.nan,
+                            loss=loss, grad_norm=grad_norm, status="root", order=-1)
 
     def add_child(
         self, parent: int, eigen_index: int, sign: int, eigenvalue: float, theta, loss: float,
         grad_norm: float = np.nan, status: str = "open",
     ) -> int:
         """Queue a child of ``parent`` reached by riding ridge ``eigen_index`` with ``sign``."""
-        p = self._nodes[parent]
-        fp = fingerprint(p.fingerprint, eigen_index, sign)
-        return self._append(
-            _Node(parent, p.depth + 1, fp, eigen_index, sign, eigenvalue, loss, grad_norm, status, -1, theta)
-        )
+        columns = self._node_columns
+        fp = fingerprint(columns["fingerprint"][parent], eigen_index, sign)
+        return self._append(theta, parent=parent, depth=int(columns["depth"][parent]) + 1, fingerprint=fp,
+                            eigen_index=eigen_index, sign=sign, eigenvalue=eigenvalue, loss=loss,
+                            grad_norm=grad_norm, status=status, order=-1)
 
-    def _append(self, node: _Node) -> int:
-        node.theta = np.asarray(node.theta, dtype=float).reshape(self.dim)
-        self._nodes.append(node)
-        return len(self._nodes) - 1
+    def _append(self, theta, **fields: Any) -> int:
+        node = self._n_nodes
+        if node == len(self._node_theta):
+            capacity = max(64, 2 * node)
+            self._node_theta = _grown(self._node_theta, capacity, node)
+            self._node_columns = {k: _grown(v, capacity, node) for k, v in self._node_columns.items()}
+        self._n_nodes += 1
+        self.update(node, theta=theta, **fields)
+        return node
 
     def update(self, node: int, **fields: Any) -> None:
         """Set fields of a node (e.g. its end point, loss and status after its ride)."""
-        target = self._nodes[node]
+        if not 0 <= node < self._n_nodes:
+            raise IndexError(f"no node {node} in a tree of {self._n_nodes}")
         for name, value in fields.items():
-            if not hasattr(target, name):
+            if name == "theta":
+                self._node_theta[node] = np.asarray(value, float).reshape(self.dim)
+            elif name in self._node_columns:
+                self._node_columns[name][node] = value
+            else:
                 raise AttributeError(f"tree nodes have no field {name!r}")
-            setattr(target, name, np.asarray(value, float).reshape(self.dim) if name == "theta" else value)
 
     def mark_expanded(self, node: int) -> None:
         """Record that ``node`` was taken from the archive now (search order)."""
-        self._nodes[node].order = self._expanded
+        self._node_columns["order"][node] = self._expanded
         self._expanded += 1
 
     def add_ride(self, node: int, thetas, losses, eigenvalues, overlaps) -> None:
         """Append the points of the ride that led to ``node``."""
         thetas = np.asarray(thetas, dtype=float).reshape(-1, self.dim)
-        for t, l_, e, o in zip(thetas, np.ravel(losses), np.ravel(eigenvalues), np.ravel(overlaps)):
-            self._points.append((node, t, float(l_), float(e), float(o)))
+        values = np.stack([np.ravel(v).astype(float) for v in (losses, eigenvalues, overlaps)], axis=1)
+        start, stop = self._n_points, self._n_points + len(thetas)
+        if stop > len(self._point_node):
+            capacity = max(stop, 2 * len(self._point_node), 64)
+            self._point_node = _grown(self._point_node, capacity, start)
+            self._point_theta = _grown(self._point_theta, capacity, start)
+            self._point_values = _grown(self._point_values, capacity, start)
+        self._point_node[start:stop] = node
+        self._point_theta[start:stop] = thetas
+        self._point_values[start:stop] = values
+        self._n_points = stop
 
     def node_record(self, node: int) -> dict[str, Any]:
         """One node as plain Python/numpy values (for streaming events)."""
-        return {"node": node, **dataclasses.asdict(self._nodes[node])}
+        record = {name: column[node] for name, column in self._node_columns.items()}
+        for name, dtype in _NODE_FIELDS.items():
+            record[name] = str(record[name]) if dtype is object else dtype(record[name])
+        return {"node": node, **record, "theta": self._node_theta[node].copy()}
 
     def to_dataset(self, kind: str, config: dict[str, Any], **attrs: Any) -> xr.Dataset:
-        nodes = self._nodes
-        columns = {f.name: [getattr(n, f.name) for n in nodes] for f in dataclasses.fields(_Node)}
-        theta = np.stack(columns.pop("theta")) if nodes else np.zeros((0, self.dim))
-        data = {name: ("node", np.asarray(values)) for name, values in columns.items()}
-        for name in ("fingerprint", "status"):
-            data[name] = ("node", np.asarray(columns[name], dtype=str) if nodes else np.zeros(0, str))
-        data["theta"] = (("node", "param"), theta)
-        pts = self._points
-        data["point_node"] = ("point", np.asarray([p[0] for p in pts], dtype=int))
-        data["point_theta"] = (
-            ("point", "param"),
-            np.stack([p[1] for p in pts]) if pts else np.zeros((0, self.dim)),
-        )
-        for i, name in enumerate(("point_loss", "point_eigenvalue", "point_overlap"), start=2):
-            data[name] = ("point", np.asarray([p[i] for p in pts], dtype=float))
+        n_nodes, n = self._n_nodes, self._n_points
+        data = {}
+        for name, dtype in _NODE_FIELDS.items():
+            column = self._node_columns[name][:n_nodes]
+            data[name] = ("node", column.astype(str) if dtype is object else frozen(column))
+        data["theta"] = (("node", "param"), frozen(self._node_theta[:n_nodes]))
+        data["point_node"] = ("point", frozen(self._point_node[:n]))
+        data["point_theta"] = (("point", "param"), frozen(self._point_theta[:n]))
+        for i, name in enumerate(("point_loss", "point_eigenvalue", "point_overlap")):
+            data[name] = ("point", frozen(self._point_values[:n, i]))
         return xr.Dataset(
             data,
-            coords={"node": np.arange(len(nodes)), "point": np.arange(len(pts)), "param": np.arange(self.dim)},
+            coords={"node": np.arange(n_nodes), "point": np.arange(n), "param": np.arange(self.dim)},
             attrs=result_attrs(kind, config, **attrs),
         )
+
+
+def _grown(buffer: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    """A copy of ``buffer[:used]`` in a new buffer of ``capacity`` rows."""
+    new = np.zeros((capacity, *buffer.shape[1:]), buffer.dtype)
+    new[:used] = buffer[:used]
+    return new
 
 
 def ride(tree: xr.Dataset, node: int) -> xr.Dataset:

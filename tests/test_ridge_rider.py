@@ -10,8 +10,9 @@ from landscape import io
 from landscape import ridge_rider as rr
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Problem, get
-from landscape.ridge_rider.ridges import continue_ridge, ridge_loss_and_grads
+from landscape.ridge_rider.ridges import continue_ridge, rayleigh_quotient_iteration, ridge_loss_and_grads
 from landscape.ridge_rider.search import choose_from_archive
+from landscape.ridge_rider.tree_mdp import RR_SETTINGS
 from landscape.trajectories import run_trajectories
 from landscape.tree import ride
 
@@ -120,6 +121,44 @@ def test_exact_and_approximate_rr_follow_the_same_ridge():
         assert np.linalg.norm(a.point_theta.values[-1]) > 0.7  # the rides went somewhere
         np.testing.assert_allclose(b.point_theta.values, a.point_theta.values, atol=1e-2)
         np.testing.assert_allclose(b.point_eigenvalue.values, a.point_eigenvalue.values, atol=2e-2)
+
+
+def test_rayleigh_quotient_iteration_finds_the_eigenvector_numpy_finds():
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    evals = np.linspace(-2.0, 3.0, 12)
+    h = q @ np.diag(evals) @ q.T
+    d = 0.96 * q[:, 4] + 0.28 * q[:, 5] / np.linalg.norm(q[:, 5])  # overlap 0.96 with v_4
+    d /= np.linalg.norm(d)
+    x, mu, converged = rayleigh_quotient_iteration(jnp.asarray(h), jnp.asarray(d))
+    w, v = np.linalg.eigh(h)
+    assert bool(converged)
+    np.testing.assert_allclose(float(mu), w[4], atol=1e-12)
+    np.testing.assert_allclose(abs(float(np.asarray(x) @ v[:, 4])), 1.0, atol=1e-12)
+
+
+def test_warm_and_dense_exact_steps_grow_the_same_tree():
+    # The warm step (Rayleigh-quotient iteration, eigh only when it cannot certify) takes the
+    # decisions of the reference (eigh at every backtracking trial).  A start off the symmetric
+    # MIS avoids repeated eigenvalues (whose eigenvectors no solver fixes), and rides of at
+    # most 30 steps stay out of the saturated policies where the Hessian is rounding noise.
+    problem = get("tree-mdp", depth=4, seed=4)
+    mis = rr.find_mis(problem, jnp.zeros(problem.dim), entropy_weight=10.0)
+    start = mis + 0.05 * jax.random.normal(jax.random.PRNGKey(0), mis.shape)
+    settings = {**RR_SETTINGS, "total_steps": 100, "max_steps": 30}
+    dense = rr.search(problem, start, step="dense", **settings)
+    warm = rr.search(problem, start, step="warm", **settings)
+    assert dense.sizes["node"] > 3
+    assert list(warm.fingerprint.values) == list(dense.fingerprint.values)
+    assert list(warm.status.values) == list(dense.status.values)
+    assert warm.attrs["steps"] == dense.attrs["steps"]
+    np.testing.assert_allclose(warm.theta.values, dense.theta.values, atol=1e-7)
+    np.testing.assert_allclose(warm.eigenvalue.values, dense.eigenvalue.values, atol=1e-9)
+
+
+def test_exact_step_method_is_validated():
+    with pytest.raises(ValueError, match="step must be one of"):
+        rr.Settings(step="lanczos")
 
 
 def test_end_rules_are_selectable():

@@ -105,13 +105,15 @@ def tree_greedy_leaf(children: np.ndarray, theta) -> int:
 def tree_mdp(depth: int = 4, seed: int = 0, p_terminal: float = 0.3, p_positive: float = 0.3) -> Problem:
     children, rewards, leaf_paths = random_tree(depth, seed, p_terminal, p_positive)
     dtype = default_dtype()
-    signs = jnp.asarray(leaf_paths, dtype)
-    visits = jnp.abs(signs)
+    lefts = jnp.asarray(leaf_paths > 0, dtype)
+    rights = jnp.asarray(leaf_paths < 0, dtype)
     r = jnp.asarray(rewards, dtype)
     m = children.shape[0]
 
     def leaf_probabilities(theta):
-        return jnp.exp(jnp.sum(visits * jax.nn.log_sigmoid(signs * theta[None, :]), axis=1))
+        # log p_ℓ = Σ_s [ℓ goes left at s] log σ(θ_s) + [ℓ goes right at s] log σ(−θ_s): two
+        # matrix-vector products over 2m log-sigmoids (not one per leaf and node).
+        return jnp.exp(lefts @ jax.nn.log_sigmoid(theta) + rights @ jax.nn.log_sigmoid(-theta))
 
     def loss(theta):
         return -jnp.dot(r, leaf_probabilities(theta))

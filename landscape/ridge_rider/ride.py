@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .ridges import approximate_step, exact_step, fixed_step
 
@@ -72,18 +73,21 @@ class Trace(NamedTuple):
     kept: jax.Array  # bool: this step was taken
 
 
-def start_ride(loss, theta, direction, eigenvalue) -> RideState:
-    theta = jnp.asarray(theta)
-    return RideState(
-        theta, jnp.asarray(direction, theta.dtype), jnp.asarray(eigenvalue, theta.dtype),
-        loss(theta), jnp.full((), jnp.inf, theta.dtype), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+def start_ride(loss, theta, direction, eigenvalue, value=None) -> RideState:
+    """A ride from ``theta`` along ``direction``; ``value`` is ``loss(theta)`` if known."""
+    theta = np.asarray(theta)
+    dtype = theta.dtype
+    return RideState(  # numpy leaves (no eager JAX dispatch); the compiled chunk takes them as they are
+        theta, np.asarray(direction, dtype), np.asarray(eigenvalue, dtype),
+        np.asarray(loss(jnp.asarray(theta)) if value is None else value, dtype), np.asarray(np.inf, dtype),
+        np.zeros((), np.int32), np.zeros((), np.int32),
     )
 
 
-def _step(loss, mode, state: RideState, h: RideHyper):
+def _step(loss, mode, step, state: RideState, h: RideHyper):
     if mode == "exact":
         alpha = jnp.minimum(h.alpha, 2 * state.alpha)
-        return exact_step(loss, state.theta, state.direction, alpha, h.alpha_min, h.delta_break)
+        return exact_step(loss, state.theta, state.direction, alpha, h.alpha_min, h.delta_break, step)
     if mode == "approximate":
         return approximate_step(
             loss, state.theta, state.direction, state.eigenvalue, h.alpha, h.lr_e, h.lr_lambda, h.inner_steps
@@ -91,17 +95,20 @@ def _step(loss, mode, state: RideState, h: RideHyper):
     return fixed_step(loss, state.theta, state.direction, h.alpha)
 
 
-@partial(jax.jit, static_argnames=("loss", "mode", "rules", "chunk"))
-def ride_chunk(loss, mode: str, rules: tuple[str, ...], chunk: int, state: RideState, hyper: RideHyper):
-    """Advance a ride by up to ``chunk`` steps; returns the new state and the per-step trace."""
+@partial(jax.jit, static_argnames=("loss", "mode", "rules", "chunk", "step"))
+def ride_chunk(
+    loss, mode: str, rules: tuple[str, ...], chunk: int, state: RideState, hyper: RideHyper, step: str = "warm",
+):
+    """Advance a ride by up to ``chunk`` steps; returns the new state and the per-step trace.
+    ``step`` is the exact mode's UpdateRidge (:data:`.ridges.EXACT_STEPS`)."""
 
     def advance(s: RideState):
-        step = _step(loss, mode, s, hyper)
-        new_loss = loss(step.theta)
+        moved_to = _step(loss, mode, step, s, hyper)
+        new_loss = loss(moved_to.theta)
         steps = s.steps + 1
-        lost_ridge = ("overlap" in rules) & (step.overlap < hyper.delta_break)
+        lost_ridge = ("overlap" in rules) & (moved_to.overlap < hyper.delta_break)
         worse = ("no-improvement" in rules) & ~(new_loss < s.loss - hyper.improve_tol)
-        convex = ("convex" in rules) & (step.eigenvalue >= -hyper.neg_tol)
+        convex = ("convex" in rules) & (moved_to.eigenvalue >= -hyper.neg_tol)
         budget = steps >= hyper.max_steps
         reason = jnp.select(
             [lost_ridge, worse, convex, budget],
@@ -109,9 +116,9 @@ def ride_chunk(loss, mode: str, rules: tuple[str, ...], chunk: int, state: RideS
             0,
         ).astype(jnp.int32)
         kept = ~(lost_ridge | worse)
-        moved = RideState(step.theta, step.direction, step.eigenvalue, new_loss, step.alpha, steps, reason)
+        moved = RideState(moved_to.theta, moved_to.direction, moved_to.eigenvalue, new_loss, moved_to.alpha, steps, reason)
         new_state = jax.tree.map(lambda a, b: jnp.where(kept, a, b), moved, s)._replace(steps=steps, reason=reason)
-        return new_state, Trace(step.theta, new_loss, step.eigenvalue, step.overlap, step.alpha, kept)
+        return new_state, Trace(moved_to.theta, new_loss, moved_to.eigenvalue, moved_to.overlap, moved_to.alpha, kept)
 
     def idle(s: RideState):
         z = jnp.zeros((), s.theta.dtype)

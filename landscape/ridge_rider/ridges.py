@@ -12,7 +12,11 @@ recomputed (``jnp.linalg.eigh`` of the dense Hessian), the continued ridge is th
 eigenvector with the largest ``|⟨v_j, d_prev⟩|`` and its sign is fixed so that
 ``⟨d, d_prev⟩ > 0`` (the intended reading of App. D.2's canonical path, see the
 notes); the step size is halved from ``α`` until that overlap is at least
-``δ_break`` or ``α`` falls below ``α_min`` (App. B's backtracking rule).
+``δ_break`` or ``α`` falls below ``α_min`` (App. B's backtracking rule).  The
+default ``"warm"`` UpdateRidge takes the same decisions without the full spectrum
+at most trials: Rayleigh-quotient iteration from the previous direction, certified
+by orthonormality of the eigenvectors (:func:`exact_step`); ``"dense"`` is the
+printed algorithm's reference.
 
 Approximate mode (Algorithm 2, App. C.1, with the typos fixed: line 13 is
 ``θ^Ψ ← θ^Ψ − lr_θ e`` and line 19 is the §3 loss): GetRidges is Lanczos on
@@ -33,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..curvature import hvp, lanczos, spectrum
+from ..curvature import hessian, hvp, lanczos, spectrum
 
 
 def canonical_signs(vectors):
@@ -78,15 +82,14 @@ def get_ridges(
     theta = jnp.asarray(theta)
     n = min(n, theta.shape[0])
     if mode == "exact":
-        evals, vecs, grad = _dense_ridges(loss, theta)
+        evals, vecs, grad = map(np.asarray, _dense_ridges(loss, theta))
         evals, vecs = evals[:n], vecs[:, :n]
     elif mode == "approximate":
         m = min(theta.shape[0], num_matvecs or max(6 * n, 60))
         key = jax.random.PRNGKey(0) if key is None else key
-        evals, vecs, grad = _lanczos_ridges(loss, theta, n, m, key)
+        evals, vecs, grad = map(np.asarray, _lanczos_ridges(loss, theta, n, m, key))
     else:
         raise ValueError(f"mode must be 'exact' or 'approximate', got {mode!r}")
-    evals, vecs, grad = np.asarray(evals), np.asarray(vecs), np.asarray(grad)
     ridges = []
     for i in np.flatnonzero(evals < -neg_tol):
         v = vecs[:, i]
@@ -117,15 +120,83 @@ class Step(NamedTuple):
     alpha: jax.Array
 
 
-def exact_step(loss, theta, d, alpha, alpha_min, delta_break) -> Step:
+#: Exact UpdateRidge implementations: ``"warm"`` (default) certifies the continued ridge
+#: by Rayleigh-quotient iteration and falls back to ``"dense"``, the printed
+#: algorithm's reference (one full ``eigh`` per backtracking trial).
+EXACT_STEPS = ("warm", "dense")
+
+
+def rayleigh_quotient_iteration(h, d, iterations: int = 8, rtol: float = 64.0):
+    """Rayleigh-quotient iteration on the dense symmetric ``h`` from the unit vector ``d``:
+    ``x ← (H − ρ(x) I)⁻¹ x / ‖·‖``, ``ρ(x) = xᵀHx`` (cubically convergent near an
+    eigenvector), stopped once ``‖Hx − ρx‖ ≤ rtol·ε·‖H‖_F`` (rounding level, so ``x``
+    agrees with ``eigh``'s eigenvector to ``ε‖H‖/gap`` and long rides do not drift
+    apart).  Returns ``(x, ρ, converged)``; ``converged`` is False if the residual is
+    still larger after ``iterations`` solves or the iterate is not finite."""
+    eye = jnp.eye(h.shape[0], dtype=h.dtype)
+    tol = rtol * jnp.finfo(h.dtype).eps * jnp.linalg.norm(h)
+
+    def residual(x):
+        hx = h @ x
+        rho = x @ hx
+        return rho, jnp.linalg.norm(hx - rho * x)
+
+    def unconverged(carry):
+        k, x, rho, res = carry
+        return (k < iterations) & ~(res <= tol)
+
+    def iterate(carry):
+        k, x, rho, _ = carry
+        y = jnp.linalg.solve(h - rho * eye, x)
+        y = y / jnp.linalg.norm(y)
+        return (k + 1, y, *residual(y))
+
+    _, x, rho, res = jax.lax.while_loop(unconverged, iterate, (0, d, *residual(d)))
+    return x, rho, (res <= tol) & jnp.all(jnp.isfinite(x))
+
+
+def _dense_trial(h, new, d, a) -> Step:
+    evals, vecs = jnp.linalg.eigh(h)
+    d_new, lam, overlap = continue_ridge(evals, vecs, d)
+    return Step(new, d_new, lam, overlap, a)
+
+
+def exact_step(loss, theta, d, alpha, alpha_min, delta_break, method: str = "warm") -> Step:
     """One exact ride step with backtracking: try ``α``, halve while the continued
-    ridge's overlap is below ``δ_break`` and ``α/2 ≥ α_min`` (App. B)."""
+    ridge's overlap is below ``δ_break`` and ``α/2 ≥ α_min`` (App. B).
+
+    ``method="dense"`` decides every trial with the full spectrum (``eigh`` of the
+    Hessian) and :func:`continue_ridge`.  ``method="warm"`` takes the same decisions
+    with one dense Hessian and a few linear solves per trial: Rayleigh-quotient
+    iteration from ``d`` gives an eigenpair ``(x, μ)`` (residual-certified), and since
+    the eigenvectors are orthonormal, ``Σ_j ⟨v_j, d⟩² = 1``, so
+
+    * ``|⟨x, d⟩| > 1/√2``: no other eigenvector can overlap more, so ``x`` is the
+      continued ridge (accepted if ``|⟨x, d⟩| ≥ δ_break`` or ``α`` cannot be halved);
+    * ``|⟨x, d⟩| < δ_break`` and ``⟨x, d⟩² > 1 − δ_break²``: no eigenvector reaches
+      ``δ_break``, so the trial is rejected (when a halved ``α`` is still allowed);
+
+    otherwise (not converged, or converged to a weakly overlapping eigenvector) that
+    trial falls back to ``eigh``.  Both methods follow the same ride up to the
+    eigensolvers' rounding (tested); ``"warm"`` calls ``eigh`` only when a trial is
+    not certified.
+    """
+    if method not in EXACT_STEPS:
+        raise ValueError(f"method must be one of {EXACT_STEPS}, got {method!r}")
 
     def trial(a):
         new = theta + a * d
-        evals, vecs = spectrum(loss, new)
-        d_new, lam, overlap = continue_ridge(evals, vecs, d)
-        return Step(new, d_new, lam, overlap, a)
+        h = hessian(loss, new)
+        if method == "dense":
+            return _dense_trial(h, new, d, a)
+        x, mu, converged = rayleigh_quotient_iteration(h, d)
+        c = x @ d
+        overlap = jnp.abs(c)
+        last = a / 2 < alpha_min  # the trial is kept whatever its overlap
+        accept = ((overlap >= delta_break) | last) & (overlap ** 2 > 0.5)
+        reject = (overlap < delta_break) & (overlap ** 2 > 1 - delta_break ** 2) & ~last
+        warm = Step(new, jnp.where(c < 0, -x, x), mu, overlap, a)
+        return jax.lax.cond(converged & (accept | reject), lambda: warm, lambda: _dense_trial(h, new, d, a))
 
     def retry(step):
         return trial(step.alpha / 2)

@@ -40,7 +40,7 @@ from ..tree import TreeBuilder
 from .finish import FINISHERS, finish_leaves
 from .mis import find_mis, value_and_grad_norm
 from .ride import END_RULES, MODES, REASONS, RideHyper, ride_chunk, start_ride
-from .ridges import Ridge, get_ridges
+from .ridges import EXACT_STEPS, Ridge, get_ridges
 
 TREE_KIND = "ridge-rider-tree"
 ORDERS = ("bfs", "dfs", "best")
@@ -52,6 +52,10 @@ class Settings:
 
     mode: ``"exact"`` (Algorithm 1), ``"approximate"`` (Algorithm 2) or ``"fixed"``
       (ridges never updated: the Fixed-EV ablation).
+    step: exact mode's UpdateRidge, ``"warm"`` (Rayleigh-quotient iteration certified
+      against the whole spectrum, ``eigh`` only where it cannot certify) or ``"dense"``
+      (the printed algorithm's reference: ``eigh`` at every backtracking trial); both
+      take the same decisions (:func:`.ridges.exact_step`).
     order: ChooseFromArchive, ``"bfs"``, ``"dfs"`` or ``"best"``.
     n_ridges: GetRidges' N most negative eigenvalues per branch point.
     signs: ``"both"`` (±) or ``"descent"`` (Algorithm 2, line 6).
@@ -77,6 +81,7 @@ class Settings:
     """
 
     mode: str = "exact"
+    step: str = "warm"
     order: str = "bfs"
     n_ridges: int = 4
     signs: str = "both"
@@ -103,6 +108,8 @@ class Settings:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.step not in EXACT_STEPS:
+            raise ValueError(f"step must be one of {EXACT_STEPS}, got {self.step!r}")
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
         limits.check("tree_nodes", self.max_nodes)
@@ -115,13 +122,13 @@ class Settings:
         object.__setattr__(self, "end_rules", tuple(r for r in END_RULES if r in self.end_rules))
 
     def hyper(self, dtype, max_steps: int) -> RideHyper:
-        def f(value):
-            return jnp.asarray(value, dtype)
+        def f(value):  # numpy scalars: no eager JAX dispatch per ride
+            return np.asarray(value, dtype)
 
         return RideHyper(
             f(self.alpha), f(min(self.alpha_min, self.alpha)), f(self.delta_break), f(self.neg_tol),
-            f(self.improve_tol), jnp.asarray(max_steps, jnp.int32), f(self.lr_e), f(self.lr_lambda),
-            jnp.asarray(self.inner_steps, jnp.int32),
+            f(self.improve_tol), np.asarray(max_steps, np.int32), f(self.lr_e), f(self.lr_lambda),
+            np.asarray(self.inner_steps, np.int32),
         )
 
 
@@ -254,7 +261,8 @@ def iter_search(
         node = choose_from_archive(config.order, archive)
         depth = archive[node][0]
         parent = int(builder.node_record(node)["parent"])
-        parent_theta = builder.node_record(parent)["theta"]
+        parent_record = builder.node_record(parent)
+        parent_theta = parent_record["theta"]
         record = builder.node_record(node)
         ridge = next(
             r for r in ridges_of(parent, parent_theta) if (r.index, r.sign) == (record["eigen_index"], record["sign"])
@@ -262,7 +270,7 @@ def iter_search(
         budget = config.max_steps
         if config.total_steps is not None:
             budget = min(budget, config.total_steps - steps_used)
-        state = start_ride(loss_fn, parent_theta, ridge.direction, ridge.eigenvalue)
+        state = start_ride(loss_fn, parent_theta, ridge.direction, ridge.eigenvalue, parent_record["loss"])
         hyper = config.hyper(state.theta.dtype, budget)
         points = {
             "theta": [parent_theta[None]], "loss": [np.asarray([float(state.loss)])],
@@ -271,7 +279,7 @@ def iter_search(
         while int(state.reason) == 0:
             if is_cancelled(cancel):
                 break
-            state, trace = ride_chunk(loss_fn, config.mode, config.end_rules, config.chunk, state, hyper)
+            state, trace = ride_chunk(loss_fn, config.mode, config.end_rules, config.chunk, state, hyper, config.step)
             kept = np.asarray(trace.kept)
             for name in points:
                 points[name].append(np.asarray(getattr(trace, name))[kept])

@@ -11,20 +11,26 @@ paper does not define "found"; this is our reading):
                  100 steps): near the maximum-entropy MIS the gradient is not zero, so
                  one sign of every ridge starts uphill and "no improvement" ends it at
                  once; without that rule both signs are explored.
-``gd-random``    gradient descent (α = 0.1, App. B) from ``θ ~ N(0, 1)``.
-``gd-saddle``    gradient descent from the MIS plus ``N(0, saddle_noise²)`` (without
-                 noise all runs coincide, App. B Fig. 7).
+``gd-random``    one gradient-descent run (α = 0.1, App. B) from ``θ ~ N(0, 1)`` for the
+                 whole budget, as the paper compares it ("GD with random initialization
+                 ... run for the same number of timesteps as used by RR"): it ends in
+                 one leaf, so it finds at most ``1/n_positive``.
+``gd-saddle``    one gradient-descent run from the MIS plus ``N(0, saddle_noise²)``
+                 (without noise every run would be the same, App. B Fig. 7).
+``gd-random-restarts``, ``gd-saddle-restarts``
+                 our stronger variant: the budget split into runs of ``gd_steps`` steps
+                 (at least one run) from independent starts.
 ``random-dirs``  random unit vectors from the MIS, each followed along the straight
                  line to its lowest loss (step α = 0.1, at most ``gd_steps`` steps); the
                  sign is chosen so the line starts downhill.
 
-The baselines get the budget of the larger of the two RR variants on that tree:
-its ride steps split into runs of ``gd_steps`` steps (at least one run); the random
-directions number its rides.
+The baselines get the budget of the larger of the two RR variants on that tree (its
+ride steps); the random directions number its rides.
 """
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 import jax
@@ -38,7 +44,7 @@ from ..results import result_attrs
 from .mis import find_mis
 from .search import search
 
-METHODS = ("rr", "rr-overlap", "gd-random", "gd-saddle", "random-dirs")
+METHODS = ("rr", "rr-overlap", "gd-random", "gd-saddle", "gd-random-restarts", "gd-saddle-restarts", "random-dirs")
 
 #: App. B's settings (δ_break = 0.95, top N = 6, BFS, exact, backtracking α); the
 #: paper gives neither the initial nor the minimum α, nor its T beyond 1e5.
@@ -92,38 +98,44 @@ def tree_mdp_trial(
     saddle_noise: float = 1e-3, **rr_settings,
 ) -> dict[str, float]:
     """Fraction of positive leaves found by each method on ``tree-mdp(depth, seed)``;
-    also ``rr_steps`` and ``rr_rides`` (the budget shared with the baselines)."""
+    also ``rr_steps`` and ``rr_rides`` (the budget shared with the baselines) and
+    ``rr_seconds`` (wall time of the two RR searches)."""
     problem = get("tree-mdp", depth=depth, seed=seed)
     settings = {**RR_SETTINGS, **rr_settings}
     mis = find_mis(problem, jnp.zeros(problem.dim), entropy_weight=entropy_weight)
+    started = time.perf_counter()
     trees = {"rr": search(problem, mis, **settings), "rr-overlap": search(problem, mis, **{**settings, **OVERLAP_ONLY})}
+    seconds = time.perf_counter() - started
     steps = max(int(t.attrs["steps"]) for t in trees.values())
     rides = max(int((t.order.values > 0).sum()) for t in trees.values())
     runs = max(1, steps // gd_steps)
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
-    shape = (runs, problem.dim)
-    gd_random = gradient_descent(problem.loss, gd_steps, jax.random.normal(k1, shape, mis.dtype), gd_lr)
-    starts = mis[None] + saddle_noise * jax.random.normal(k2, shape, mis.dtype)
-    gd_saddle = gradient_descent(problem.loss, gd_steps, starts, gd_lr)
+    random_starts = jax.random.normal(k1, (runs, problem.dim), mis.dtype)
+    saddle_starts = mis[None] + saddle_noise * jax.random.normal(k2, (runs, problem.dim), mis.dtype)
+    ends = {
+        "gd-random": gradient_descent(problem.loss, max(steps, 1), random_starts[:1], gd_lr),
+        "gd-saddle": gradient_descent(problem.loss, max(steps, 1), saddle_starts[:1], gd_lr),
+        "gd-random-restarts": gradient_descent(problem.loss, gd_steps, random_starts, gd_lr),
+        "gd-saddle-restarts": gradient_descent(problem.loss, gd_steps, saddle_starts, gd_lr),
+    }
     u = jax.random.normal(k3, (max(rides, 1), problem.dim), mis.dtype)
-    lines = _best_on_lines(problem.loss, gd_steps, mis, u / jnp.linalg.norm(u, axis=1, keepdims=True), gd_lr)
+    ends["random-dirs"] = _best_on_lines(problem.loss, gd_steps, mis, u / jnp.linalg.norm(u, axis=1, keepdims=True), gd_lr)
     n_positive = len(problem.extras["positive_leaves"])
     found = {
         **{name: found_positive(problem, tree.theta.values) for name, tree in trees.items()},
-        "gd-random": found_positive(problem, gd_random),
-        "gd-saddle": found_positive(problem, gd_saddle),
-        "random-dirs": found_positive(problem, lines),
+        **{name: found_positive(problem, thetas) for name, thetas in ends.items()},
     }
     return {**{m: len(found[m]) / n_positive for m in METHODS}, "rr_steps": steps, "rr_rides": rides,
-            "n_positive": n_positive, "dim": problem.dim}
+            "n_positive": n_positive, "dim": problem.dim, "rr_seconds": seconds}
 
 
 def tree_mdp_table(depths=(4, 6, 8), seeds=range(10), **kwargs) -> xr.Dataset:
     """:func:`tree_mdp_trial` over depths × trees: ``found (method, depth, tree)`` in [0, 1]
-    plus RR's ``steps``/``rides`` and each tree's ``n_positive``/``dim``."""
+    plus RR's ``steps``/``rides``/``seconds`` and each tree's ``n_positive``/``dim``."""
     seeds = list(seeds)
     found = np.zeros((len(METHODS), len(depths), len(seeds)))
     extra = {name: np.zeros((len(depths), len(seeds)), int) for name in ("rr_steps", "rr_rides", "n_positive", "dim")}
+    extra["rr_seconds"] = np.zeros((len(depths), len(seeds)))
     for a, depth in enumerate(depths):
         for b, seed in enumerate(seeds):
             trial = tree_mdp_trial(depth, seed, **kwargs)
