@@ -160,6 +160,7 @@ for _kind in (
     Kind("optimizer-trajectories", "optimizers × starts on a problem (trajectories.iter_trajectories)",
          {"theta": (_RUN, _STEP, _PARAM), "loss": (_RUN, _STEP), "grad_norm": (_RUN, _STEP),
           "diverged": (_RUN,), "stop_step": (_RUN,)},
+         optional={"train_accuracy": (_RUN, _STEP), "test_accuracy": (_RUN, _STEP)},  # classifiers
          coords={"optimizer": (_RUN,), "label": (_RUN,), "start": (_RUN,)}, attrs=("status", "steps_done")),
     Kind("game-trajectories", "an update rule from starts on a game (dynamics.iter_trajectories)",
          {"path": (_RUN, _STEP, _PARAM), "player_loss": (_RUN, _STEP, "player")}, attrs=("status",)),
