@@ -315,7 +315,7 @@ def run_trajectories(
 
 
 def run_summary(result: xr.Dataset, tolerance: float) -> xr.Dataset:
-    """One row per run of an ``optimizer-trajectories`` result.
+    """One row per run of an ``optimizer-trajectories`` result (kind ``"run-summary"``).
 
     ``final_loss``/``final_grad_norm``: at the last computed, finite step
     (``final_step``); ``steps_to_tolerance``: the first step ``t`` with
@@ -345,5 +345,15 @@ def run_summary(result: xr.Dataset, tolerance: float) -> xr.Dataset:
                                                     else "" for r in rows], dtype=object)),
         },
         coords={name: result[name] for name in ("optimizer", "label", "start") if name in result.coords},
-        attrs={"tolerance": float(tolerance)},
+        attrs=result_attrs("run-summary", {**config, "tolerance": float(tolerance)}, tolerance=float(tolerance)),
     )
+
+
+def history_summary(results: Sequence[xr.Dataset], tolerance: float) -> xr.Dataset:
+    """:func:`run_summary` of several launches concatenated over ``run``, with a ``launch`` number (1, 2, …) per row."""
+    if not results:
+        raise ValueError("no runs to summarise")
+    parts = [run_summary(result, tolerance).assign_coords(launch=("run", np.full(result.sizes["run"], k + 1)))
+             for k, result in enumerate(results)]
+    return xr.concat(parts, dim="run", combine_attrs="override").assign_coords(run=np.arange(sum(
+        part.sizes["run"] for part in parts)))

@@ -129,6 +129,54 @@ def test_refusals_are_messages():
     assert not view.runner.running
 
 
+def test_runs_are_kept_for_comparison_until_cleared():
+    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd"], steps=12, chunk=6)
+    view.add_start(0.5, 0.5)
+    view.run()
+    view.hparams = {"gd": {"lr": 0.002}}
+    view.optimizers = ["gd", "adam"]
+    view.run()
+    first, second = view.history.runs
+    assert second is view.result and first.sizes["run"] == 1 and second.sizes["run"] == 2
+    # the loss and gradient-norm panels overlay all three runs, the newest launch last
+    for name in ("loss", "grad_norm"):
+        curves = [c for c in view.history.panes[name].object if isinstance(c, hv.Curve)]
+        drawn = [c.dimension_values("value") for c in curves]
+        for values, expected in zip(drawn, [first[name].values[0], *second[name].values]):
+            np.testing.assert_array_equal(values, expected)
+    assert not view.history.panes["accuracy"].visible  # himmelblau is no classifier
+    table = view.history.table.object
+    assert list(table["#"]) == [1, 2, 2] and list(table["optimizer"]) == ["gd", "gd", "adam"]
+    assert list(table["hyperparameters"])[:2] == ["lr=0.01", "lr=0.002"]
+    np.testing.assert_array_equal(table["final loss"], [first.loss.values[0, -1], *second.loss.values[:, -1]])
+    view.log_scale = True  # the curves follow the toggle
+    assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
+    assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")
+    view.history.clear()
+    assert view.history.runs == [] and view.history.table.object is None
+
+
+def test_analyse_this_point_hands_the_run_end_to_critical_points():
+    from app.views.critical_points import CriticalPointsView
+
+    state = AppState(problem_name="himmelblau")
+    view = LandscapeView(state=state, optimizers=["gd"], steps=10, chunk=10)
+    critical = CriticalPointsView(state=state, steps=3)
+    with pytest.raises(ValueError, match="Pick a trajectory of a finished run first"):
+        view.analyse_selected()
+    view.add_start(0.5, 0.5)
+    view.add_start(-1.0, 2.0)
+    view.run()
+    view.picker.value = 1
+    view.analyse_selected()
+    end = view.result.theta.values[1, -1]
+    assert state.tab == "critical_points"
+    np.testing.assert_array_equal(state.focus["theta"], end)
+    assert state.focus["source"] == "Landscape: end of gd lr=0.01 from (-1.00, 2.00) (step 10)"
+    np.testing.assert_array_equal(critical.starts, end[None])  # the Critical Points view took it
+    np.testing.assert_array_equal(critical.result.start.values[0], end)
+
+
 def dense_eigenvalues(problem, theta):
     return np.linalg.eigvalsh(np.asarray(jax.hessian(problem.loss)(jnp.asarray(theta))))
 
@@ -201,6 +249,19 @@ def test_run_on_a_network_draws_projected_paths_with_residuals(moons):
     last = dense_eigenvalues(view.problem, theta[0, -1])
     np.testing.assert_allclose(along[-1], np.r_[last[:3], last[-3:]], rtol=1e-6, atol=1e-9)
     assert view.export.content("png").getvalue().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_network_runs_plot_accuracy_and_the_slice_resolution_meets_the_server_limit(moons, monkeypatch):
+    view, _ = moons
+    result = view.result  # from the run above
+    curves = [c for c in view.history.panes["accuracy"].object if isinstance(c, hv.Curve)]
+    assert view.history.panes["accuracy"].visible and len(curves) == 2 * result.sizes["run"]  # train and test
+    np.testing.assert_array_equal(curves[0].dimension_values("value"), result.train_accuracy.values[0])
+    monkeypatch.setenv("LANDSCAPE_MAX_HEATMAP_RESOLUTION", "40")
+    view.resolution = 41
+    with pytest.raises(ValueError, match="heatmap_resolution = 41 is over this server's limit of 40"):
+        view.compute_slice()
+    view.resolution = SLICE_RESOLUTION
 
 
 def test_pca_directions_need_a_run_first():

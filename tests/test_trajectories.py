@@ -193,6 +193,7 @@ def test_bad_requests_are_refused(optimizers, message):
 def test_summary_rows_match_the_recorded_curves(all_runs):
     tolerance = 1e-2
     summary = run_summary(all_runs, tolerance)
+    kinds.check(summary)
     grad, loss = all_runs.grad_norm.values, all_runs.loss.values
     for run in range(all_runs.sizes["run"]):
         finite = np.flatnonzero(np.isfinite(loss[run]))
