@@ -149,6 +149,13 @@ def test_runs_are_kept_for_comparison_until_cleared():
     assert list(table["#"]) == [1, 2, 2] and list(table["optimizer"]) == ["gd", "gd", "adam"]
     assert list(table["hyperparameters"])[:2] == ["lr=0.01", "lr=0.002"]
     np.testing.assert_array_equal(table["final loss"], [first.loss.values[0, -1], *second.loss.values[:, -1]])
+    view.picker.value = 1  # adam: the loss on the line from its start to its end
+    view.interpolate_selected()
+    line, end = view.history.line, second.theta.values[1, -1]
+    np.testing.assert_allclose(line.centre.values + line.directions.values[0], end)
+    at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
+    assert at[0.0] == pytest.approx(second.loss.values[1, 0]) and at[1.0] == pytest.approx(second.loss.values[1, -1])
+    assert view.history.panes["interpolation"].visible
     view.log_scale = True  # the curves follow the toggle
     assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
     assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")
@@ -221,6 +228,12 @@ def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):
     point = view.slice_result.centre.values + 0.3 * d1 - 0.2 * d2
     np.testing.assert_allclose(view.starts[-1], point, rtol=1e-12)
     np.testing.assert_allclose(view.spectra.point[1], dense_eigenvalues(view.problem, point), rtol=1e-7, atol=1e-9)
+    # a network's click also gives the SLQ density and Hutchinson's trace estimate (64 sign probes:
+    # standard deviation √(2 Σ_{i≠j} Hᵢⱼ² / 64) ≤ ‖H‖_F / 5.6)
+    hessian = np.asarray(jax.hessian(view.problem.loss)(jnp.asarray(point)))
+    density, trace = view.spectra.density
+    assert abs(trace - np.trace(hessian)) < 4 * np.linalg.norm(hessian) / 5.6
+    assert np.trapezoid(density.density.values, density.lam.values) == pytest.approx(1.0, abs=1e-2)
     view.starts = view.starts[:1]
 
 

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from app.components.spectrum import density_element
 from app.components.surface import SHADE, shade, surface_element
 from app.figures import landscape as fig
+from app.views.landscape.spectra import density_at
 from landscape import grids, problems, slices, trajectories
+from landscape.problems import Problem
 
 bokeh = hv.renderer("bokeh")
 
@@ -121,3 +124,20 @@ def test_surface_colour_scale_and_contour_levels():
     assert len(surface_element(grid, levels=0).Contours.I.data) == 0
     with pytest.raises(ValueError, match="unknown colour scale 'cubic'; choose from log, linear"):
         surface_element(grid, scale="cubic")
+
+
+def test_density_and_trace_of_a_diagonal_hessian():
+    """L = ½ Σ dᵢ θᵢ²: Hutchinson's zᵀ diag(d) z = Σ dᵢ exactly for signs z; SLQ's density is a
+    probability density with its mass at the dᵢ."""
+    d = np.array([-2.0, -0.5, 0.5, 1.0, 3.0, 4.0])
+    problem = Problem("diagonal", 6, lambda t: 0.5 * jnp.sum(jnp.asarray(d, t.dtype) * t**2), lambda k: jnp.zeros(6))
+    density, trace = density_at(problem.loss, np.ones(6))
+    assert trace == pytest.approx(d.sum(), rel=1e-6)
+    lam, phi = density.lam.values, density.density.values
+    assert np.trapezoid(phi, lam) == pytest.approx(1.0, abs=1e-3)
+    assert lam[0] < d.min() and lam[-1] > d.max()
+    element = density_element(density, trace, "Density (SLQ)")
+    np.testing.assert_array_equal(element.Area.I.dimension_values("density"), phi)
+    assert element.opts.get("plot").kwargs["title"] == f"Density (SLQ)  Hutchinson tr ∇²L ≈ {d.sum():.4g}"
+    (x0, x1), (y0, y1) = plot_ranges(element)
+    assert x0 <= lam[0] and x1 >= lam[-1] and y0 <= 0 and y1 >= phi.max()

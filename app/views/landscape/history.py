@@ -6,15 +6,17 @@ problem change.  While a launch streams, its partial result is drawn as the
 newest entry every :data:`PREVIEW_INTERVAL` seconds (re-rendering curves is
 costly on a busy server).  The figures are the pure functions of
 :mod:`app.figures.landscape`; the export saves the curves and, as netCDF, the
-run table.
+run table.  "Interpolate start → end" adds the loss on the segment from the
+selected run's start to its end (Li et al. 2018 §3), evaluated in the pool.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import panel as pn
 import xarray as xr
 
-from landscape import trajectories
+from landscape import slices, trajectories
 
 from ...components.actions import action_button
 from ...components.export import ExportBar
@@ -23,6 +25,8 @@ from ...runner import Throttle
 
 #: Seconds between redraws of the curves while a launch streams; most points per curve drawn.
 PREVIEW_INTERVAL, CURVE_POINTS = 2.0, 400
+#: The interpolation's α grid: θ₀ + α (θ₁ − θ₀) for α from −0.5 to 1.5.
+INTERPOLATION_ALPHA = np.linspace(-0.5, 1.5, 41)
 
 
 class RunHistory(pn.viewable.Viewer):
@@ -34,7 +38,9 @@ class RunHistory(pn.viewable.Viewer):
         self.runs: list[xr.Dataset] = []
         self._throttle = Throttle(PREVIEW_INTERVAL)
         self.panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=280, visible=False)
-                      for name in ("loss", "grad_norm", "accuracy")}  # fmt: skip
+                      for name in ("loss", "grad_norm", "accuracy", "interpolation")}  # fmt: skip
+        #: The last interpolation (a ``slice-1d`` Dataset: centre θ₀, direction θ₁ − θ₀).
+        self.line: xr.Dataset | None = None
         self.table = pn.pane.DataFrame(None, index=False, float_format="{:.4g}".format, sizing_mode="stretch_width",
                                        max_height=320, styles={"overflow-y": "auto"}, visible=False)  # fmt: skip
         self.export = ExportBar(figure=lambda: fig.history_figure(self.runs, view.log_scale), dataset=self.table_data)
@@ -61,8 +67,24 @@ class RunHistory(pn.viewable.Viewer):
             self._draw([*self.runs, partial.isel(step=slice(0, done + 1))])
 
     def clear(self) -> None:
-        self.runs = []
+        self.runs, self.line = [], None
         self.redraw()
+
+    def interpolate(self, result: xr.Dataset, run: int, label: str) -> None:
+        """The loss on the line through ``run``'s start (α = 0) and its last computed point (α = 1)."""
+        theta = result.theta.values[run]
+        theta = theta[np.isfinite(theta).all(axis=1)]
+        start, end, problem = theta[0], theta[-1], self.view.problem
+        if np.array_equal(start, end):
+            raise ValueError("this run never left its start: there is no line to interpolate along")
+
+        def shown(line: xr.Dataset) -> None:
+            if problem is self.view.problem:
+                self.line = line.assign_attrs(run_label=label)
+                self.redraw()
+
+        self.view.background.submit(lambda: slices.slice_loss(problem, start, (end - start)[None], INTERPOLATION_ALPHA),
+                                    shown, label="Interpolating start → end…")  # fmt: skip
 
     def redraw(self) -> None:
         self._draw(self.runs)
@@ -73,6 +95,10 @@ class RunHistory(pn.viewable.Viewer):
             pane.visible = name in shown
             pane.object = (fig.curves_element(runs, name, self.view.log_scale, CURVE_POINTS)
                            .opts(responsive=True, height=280, backend="bokeh") if name in shown else None)  # fmt: skip
+        line, pane = self.line, self.panes["interpolation"]
+        pane.visible = line is not None
+        pane.object = None if line is None else fig.interpolation_element(
+            line, f"Start → end of {line.attrs['run_label']}").opts(responsive=True, height=280, backend="bokeh")
         self.table.object = fig.run_table(runs, self.view.tolerance) if runs else None
         self.table.visible = bool(runs)
         self.export.available = bool(self.runs)

@@ -35,12 +35,9 @@ from ..base import BaseView
 from ...components.surface import SCALES
 from . import widgets
 from .history import RunHistory
-from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element, thinned
+from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element
 from .modes import SLICE_RESOLUTION, SliceMode, mode_for
-from .spectra import EXTREME, extreme_eigenvalues_along, spectrum_at
-
-#: Most steps of a selected run at which the Hessian spectrum is computed (surfaces, networks).
-ALONG_POINTS, NETWORK_ALONG_POINTS = 1000, 30
+from . import spectra
 
 
 class LandscapeView(BaseView):
@@ -76,7 +73,7 @@ class LandscapeView(BaseView):
         self.mode = None
         self.projection: xr.Dataset | None = None  # runs on the slice plane: alpha, beta, residual
         self.run_labels: list[str] = []
-        self.spectra = SpectrumPanel()
+        self.spectra = SpectrumPanel()  # shown by .spectra.show_at / show_along
         self.live = LivePaths()
         self.starts_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
         self.selected_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
@@ -97,6 +94,7 @@ class LandscapeView(BaseView):
         self.legend.object = self.caption.object = ""
         self.selected_pipe.send(np.zeros((0, 2)))
         self.history.clear()
+        self.spectra.show_density(None)
         self.mode = mode_for(self.problem)(self)
         self.plot.object = None
         try:
@@ -131,9 +129,7 @@ class LandscapeView(BaseView):
         if isinstance(self.mode, SliceMode) and self.mode.plane is None:
             return
         self.add_start(x, y)
-        loss, point = self.problem.loss, self.starts[-1].copy()
-        self.background.submit(lambda: spectrum_at(loss, point), lambda evals: self.spectra.show_point(point, evals),
-                               label="Computing the spectrum…")  # fmt: skip
+        spectra.show_at(self, self.starts[-1].copy())
 
     def requested_optimizers(self) -> list[tuple[str, dict[str, float]]]:
         """``(name, hparams)`` for each chosen optimizer, validated by the engine."""
@@ -156,6 +152,13 @@ class LandscapeView(BaseView):
         finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
         label = self.run_labels[run] if run < len(self.run_labels) else f"run {run}"
         self.state.hand_over(theta[finite[-1]], f"Landscape: end of {label} (step {int(result.step.values[finite[-1]])})")
+
+    def interpolate_selected(self) -> None:
+        """The loss on the line from the selected run's start to its end (shown with the run curves)."""
+        result, run = self.result, self.selected
+        if result is None or result.attrs.get("status") == "running" or not 0 <= run < result.sizes["run"]:
+            raise ValueError("Pick a trajectory of a finished run first: its start and end are interpolated")
+        self.history.interpolate(result, run, self.run_labels[run] if run < len(self.run_labels) else f"run {run}")
 
     def figure(self) -> hv.Overlay:
         """The current picture rebuilt from stored data (what the export buttons save)."""
@@ -279,25 +282,4 @@ class LandscapeView(BaseView):
 
     @param.depends("selected", watch=True)
     def _show_selected(self) -> None:
-        result, run, mode = self.result, self.selected, self.mode
-        if result is None or not 0 <= run < result.sizes["run"]:
-            self.selected_pipe.send(np.zeros((0, 2)))
-            self.caption.object = ""
-            return
-        theta = result.theta.values[run]
-        finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
-        self.selected_pipe.send(mode.xy(theta[finite[thinned(len(finite), LIVE_POINTS)]]))
-        network = isinstance(mode, SliceMode)
-        shown = finite[thinned(len(finite), NETWORK_ALONG_POINTS if network else ALONG_POINTS)]
-        steps, path, loss = result.step.values[shown], theta[shown], self.problem.loss
-        label = self.run_labels[run] if run < len(self.run_labels) else run
-        title = f"Hessian eigenvalues along {label}"
-        if network and self.problem.dim > 2 * EXTREME:
-            title = f"{EXTREME} smallest and largest Hessian eigenvalues along {label}"
-
-        def show(value) -> None:
-            self.caption.object, evals = value
-            self.spectra.show_along(steps, evals, escape(title))
-
-        self.background.submit(lambda: (mode.caption(result, run), extreme_eigenvalues_along(loss, path)), show,
-                               label="Computing eigenvalues along the run…")  # fmt: skip
+        spectra.show_along(self, self.result, self.selected)
