@@ -49,6 +49,8 @@ def test_view_renders_without_a_server():
     view = LandscapeView(problem=problems.get("himmelblau"))
     assert pn.panel(view).get_root() is not None
     assert view.mode.grid.loss.shape == (121, 121) and view.plot.object is not None
+    view.show_3d()  # the surface in 3-D: a matplotlib PNG, rendered in the pool
+    assert view.surface3d.object.startswith(b"\x89PNG\r\n\x1a\n") and view.surface3d_box.visible
 
 
 def test_run_is_synchronous_and_fills_the_stored_dataset(ran):
@@ -144,18 +146,18 @@ def test_runs_are_kept_for_comparison_until_cleared():
         drawn = [c.dimension_values("value") for c in curves]
         for values, expected in zip(drawn, [first[name].values[0], *second[name].values]):
             np.testing.assert_array_equal(values, expected)
-    assert not view.history.panes["accuracy"].visible  # himmelblau is no classifier
+    assert not view.history.boxes["accuracy"].visible  # himmelblau is no classifier
     table = view.history.table.object
-    assert list(table["#"]) == [1, 2, 2] and list(table["optimizer"]) == ["gd", "gd", "adam"]
-    assert list(table["hyperparameters"])[:2] == ["lr=0.01", "lr=0.002"]
-    np.testing.assert_array_equal(table["final loss"], [first.loss.values[0, -1], *second.loss.values[:, -1]])
+    assert list(table["#"]) == [2, 2, 1] and list(table["optimizer"]) == ["gd", "adam", "gd"]  # newest first
+    assert list(table["hyperparameters"])[::2] == ["lr=0.002", "lr=0.01"]
+    np.testing.assert_array_equal(table["final loss"], [*second.loss.values[:, -1], first.loss.values[0, -1]])
     view.picker.value = 1  # adam: the loss on the line from its start to its end
     view.interpolate_selected()
     line, end = view.history.line, second.theta.values[1, -1]
     np.testing.assert_allclose(line.centre.values + line.directions.values[0], end)
     at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
     assert at[0.0] == pytest.approx(second.loss.values[1, 0]) and at[1.0] == pytest.approx(second.loss.values[1, -1])
-    assert view.history.panes["interpolation"].visible
+    assert view.history.boxes["interpolation"].visible
     view.log_scale = True  # the curves follow the toggle
     assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
     assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")
@@ -268,7 +270,7 @@ def test_network_runs_plot_accuracy_and_the_slice_resolution_meets_the_server_li
     view, _ = moons
     result = view.result  # from the run above
     curves = [c for c in view.history.panes["accuracy"].object if isinstance(c, hv.Curve)]
-    assert view.history.panes["accuracy"].visible and len(curves) == 2 * result.sizes["run"]  # train and test
+    assert view.history.boxes["accuracy"].visible and len(curves) == 2 * result.sizes["run"]  # train and test
     np.testing.assert_array_equal(curves[0].dimension_values("value"), result.train_accuracy.values[0])
     monkeypatch.setenv("LANDSCAPE_MAX_HEATMAP_RESOLUTION", "40")
     view.resolution = 41

@@ -141,3 +141,13 @@ def test_density_and_trace_of_a_diagonal_hessian():
     assert element.opts.get("plot").kwargs["title"] == f"Density (SLQ)  Hutchinson tr ∇²L ≈ {d.sum():.4g}"
     (x0, x1), (y0, y1) = plot_ranges(element)
     assert x0 <= lam[0] and x1 >= lam[-1] and y0 <= 0 and y1 >= phi.max()
+
+
+def test_3d_surface_is_the_coloured_value_and_renders_with_matplotlib():
+    from app.components.export import figure_bytes
+
+    grid = grids.surface(problems.get("himmelblau"), 15)
+    for scale, expected in (("log", shade(grid.loss.values)), ("linear", grid.loss.values)):
+        surface = fig.surface_3d(grid, scale)
+        np.testing.assert_allclose(np.sort(surface.dimension_values("z")), np.sort(expected.ravel()))
+    assert figure_bytes(surface, "png").getvalue().startswith(b"\x89PNG\r\n\x1a\n")

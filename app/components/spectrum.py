@@ -86,7 +86,9 @@ class SpectrumPanel(pn.viewable.Viewer):
         )
         #: ``(slq Dataset, trace)`` at the point, for networks (:meth:`show_density`).
         self.density: tuple[xr.Dataset, float] | None = None
-        self._density = pn.pane.HoloViews(None, sizing_mode="stretch_width", visible=False)
+        self._density = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        # shown and hidden as a whole: toggling a HoloViews pane's own `visible` fails in Panel 1.9
+        self._density_box = pn.Column(self._density, visible=False, sizing_mode="stretch_width", margin=0)
 
     def _empty(self, text: str) -> hv.Overlay:
         return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)
@@ -101,7 +103,7 @@ class SpectrumPanel(pn.viewable.Viewer):
     def show_density(self, density: xr.Dataset | None, trace: float | None = None) -> None:
         """Show (or with ``None`` hide) the SLQ density and the Hutchinson trace at the point."""
         self.density = None if density is None else (density, trace)
-        self._density.visible = density is not None
+        self._density_box.visible = density is not None
         self._density.object = None if density is None else density_element(
             density, trace, "Density (SLQ)").opts(height=self.height, responsive=True)
 
@@ -110,4 +112,4 @@ class SpectrumPanel(pn.viewable.Viewer):
         self._along.object = along_element(steps, eigenvalues, title).opts(height=self.height, responsive=True)
 
     def __panel__(self):
-        return pn.Row(self._point, self._density, self._along, sizing_mode="stretch_width")
+        return pn.Row(self._point, self._density_box, self._along, sizing_mode="stretch_width")

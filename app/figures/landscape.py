@@ -11,6 +11,9 @@ results (one per Run press, oldest first; :mod:`landscape.trajectories`).
   are left out; the axis label says so.
 * :func:`run_table`: one row per run (:func:`landscape.trajectories.run_summary`).
 * :func:`history_figure`: the curves side by side (the exported figure).
+* :func:`surface_3d`: the surface (or a network's slice) as a 3-D ``hv.Surface``,
+  rendered with matplotlib (Bokeh has no 3-D plot and plotly is not a
+  dependency), so the dashboard shows it as a static image.
 * :func:`interpolation_element`: the loss along the straight line from a run's
   start θ₀ to its end θ₁, ``L((1 − α) θ₀ + α θ₁)`` (Li et al. 2018 §3, after
   Goodfellow et al. 2015), from a ``slice-1d`` result with centre θ₀ and
@@ -29,6 +32,7 @@ import xarray as xr
 from landscape import trajectories
 
 from ..components.styles import color_map, styled
+from ..components.surface import SCALES, shade
 
 #: One stable colour per optimizer, shared by the live plot, the legend, the curves and exports.
 OPTIMIZER_COLORS = color_map(trajectories.OPTIMIZERS)
@@ -108,7 +112,7 @@ def curves_element(
     options = {"logy": log, "xlim": (0, max(last, 1))}
     if lows:
         options["ylim"] = _padded(min(lows), max(highs), log)
-    title = {"loss": "Loss", "grad_norm": "Gradient norm", "accuracy": "Accuracy"}.get(variable, variable)
+    title = {"loss": "Loss", "grad_norm": "‖∇L‖", "accuracy": "Accuracy"}.get(variable, variable)
     if len(history) > 1:
         title += " (dashed: earlier runs)"
     return styled(hv.Overlay(curves) if curves else hv.Overlay([hv.Curve([], "step", label)]),
@@ -144,18 +148,32 @@ def run_table(history: Sequence[xr.Dataset], tolerance: float) -> pd.DataFrame:
     }, columns=columns)
 
 
-def interpolation_element(line: xr.Dataset, title: str = "") -> hv.Overlay:
+def interpolation_element(line: xr.Dataset, run: str = "") -> hv.Overlay:
     """``L((1 − α) θ₀ + α θ₁)`` against α from a ``slice-1d`` result (centre θ₀, direction θ₁ − θ₀);
-    markers at the start (α = 0) and the end (α = 1)."""
+    markers at the start (α = 0) and the end (α = 1); ``run`` names the run on the α axis."""
     alpha, loss = line.alpha.values, line.loss.values
     ends = [(a, float(np.interp(a, alpha, loss))) for a in (0.0, 1.0) if alpha[0] <= a <= alpha[-1]]
-    curve = styled(hv.Curve((alpha, loss), hv.Dimension("alpha", label="α"), hv.Dimension("loss", label="L")),
+    axis = hv.Dimension("alpha", label=f"α ({run})" if run else "α")
+    curve = styled(hv.Curve((alpha, loss), axis, hv.Dimension("loss", label="L")),
                    color="#1f77b4", bokeh={"line_width": 2, "tools": ["hover"]}, matplotlib={"linewidth": 2})
-    marks = styled(hv.Points(ends, kdims=["alpha", "loss"]), color="black",
+    marks = styled(hv.Points(ends, kdims=[axis, "loss"]), color="black",
                    bokeh={"size": 8}, matplotlib={"s": 30})
     finite = loss[np.isfinite(loss)]
     options = {"xlim": (float(alpha[0]), float(alpha[-1]))}
     if finite.size:
         options["ylim"] = _padded(float(finite.min()), float(finite.max()), False)
-    return styled(curve * marks, title=title or "Loss on the line from start (α = 0) to end (α = 1)",
+    return styled(curve * marks, title="Loss on the line start (α = 0) → end (α = 1)",
                   framewise=True, **options)
+
+
+def surface_3d(grid: xr.Dataset, scale: str = "log", title: str = "") -> hv.Surface:
+    """``grid.loss (y, x)`` as a 3-D surface of the coloured value of :func:`app.components.surface.surface_element`
+    (``log(1 + L − min L)`` or ``L``), NaN cells left out; for the matplotlib backend."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown colour scale {scale!r}; choose from {', '.join(SCALES)}")
+    loss = grid.loss.values
+    height = shade(loss) if scale == "log" else loss
+    x, y = grid.x.values, grid.y.values
+    surface = hv.Surface((x, y, height), kdims=["x", "y"], vdims=[hv.Dimension("z", label=SCALES[scale])])
+    return surface.opts(backend="matplotlib", cmap="viridis", fig_inches=(7, 5.5), azimuth=-60, elevation=35,
+                        title=title or "Loss surface (3-D)", colorbar=True)

@@ -1,7 +1,8 @@
 """The Landscape view's run history: loss, ‖∇L‖ (and accuracy) curves and the run table.
 
 Every finished (or cancelled) launch of the session on the current problem
-is kept, oldest first, for overlay and comparison until "Clear runs" or a
+is kept, oldest first, for overlay and comparison until "Clear history" (not
+"Clear runs": a label containing "Run" would shadow the Run button by name) or a
 problem change.  While a launch streams, its partial result is drawn as the
 newest entry every :data:`PREVIEW_INTERVAL` seconds (re-rendering curves is
 costly on a busy server).  The figures are the pure functions of
@@ -37,8 +38,11 @@ class RunHistory(pn.viewable.Viewer):
         self.view = view
         self.runs: list[xr.Dataset] = []
         self._throttle = Throttle(PREVIEW_INTERVAL)
-        self.panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=280, visible=False)
+        self.panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=280)
                       for name in ("loss", "grad_norm", "accuracy", "interpolation")}  # fmt: skip
+        # shown and hidden as a whole: toggling a HoloViews pane's own `visible` fails in Panel 1.9
+        self.boxes = {name: pn.Column(pane, visible=False, sizing_mode="stretch_width", margin=0)
+                      for name, pane in self.panes.items()}  # fmt: skip
         #: The last interpolation (a ``slice-1d`` Dataset: centre θ₀, direction θ₁ − θ₀).
         self.line: xr.Dataset | None = None
         self.table = pn.pane.DataFrame(None, index=False, float_format="{:.4g}".format, sizing_mode="stretch_width",
@@ -92,27 +96,28 @@ class RunHistory(pn.viewable.Viewer):
     def _draw(self, runs: list[xr.Dataset]) -> None:
         shown = fig.curve_variables(runs) if runs else []
         for name, pane in self.panes.items():
-            pane.visible = name in shown
+            self.boxes[name].visible = name in shown
             pane.object = (fig.curves_element(runs, name, self.view.log_scale, CURVE_POINTS)
                            .opts(responsive=True, height=280, backend="bokeh") if name in shown else None)  # fmt: skip
         line, pane = self.line, self.panes["interpolation"]
-        pane.visible = line is not None
+        self.boxes["interpolation"].visible = line is not None
         pane.object = None if line is None else fig.interpolation_element(
-            line, f"Start → end of {line.attrs['run_label']}").opts(responsive=True, height=280, backend="bokeh")
-        self.table.object = fig.run_table(runs, self.view.tolerance) if runs else None
+            line, line.attrs["run_label"]).opts(responsive=True, height=280, backend="bokeh")
+        table = fig.run_table(runs, self.view.tolerance) if runs else None  # newest launch first:
+        self.table.object = None if table is None else table.sort_values("#", ascending=False, kind="stable")
         self.table.visible = bool(runs)
         self.export.available = bool(self.runs)
         if self.runs:
             self.export.basename = f"{self.view.problem.name}-runs"
 
     def __panel__(self):
-        clear = action_button("Clear runs", self.clear, self.view.runner, 110)
+        clear = action_button("Clear history", self.clear, self.view.runner, 120)
         controls = pn.Row(
-            pn.pane.HTML("<b>Runs</b> of this session (kept until cleared)", margin=(12, 5, 0, 10)),
+            pn.pane.HTML("<b>Runs</b> of this session, kept for comparison until cleared", margin=(12, 5, 0, 10)),
             pn.widgets.Checkbox.from_param(self.view.param.log_scale, name="log scale", margin=(14, 10)),
             pn.widgets.FloatInput.from_param(self.view.param.tolerance, name="‖∇L‖ tolerance", width=110),
             clear,
         )
-        return pn.Column(controls, pn.Row(*self.panes.values(), sizing_mode="stretch_width"), self.table,
+        return pn.Column(controls, pn.Row(*self.boxes.values(), sizing_mode="stretch_width"), self.table,
                          self.export, sizing_mode="stretch_width")
 

@@ -73,6 +73,10 @@ class SurfaceMode:
     def projected(self, result: xr.Dataset) -> None:
         return None
 
+    def grid_data(self) -> xr.Dataset | None:
+        """The surface on its grid (``loss (y, x)``), once evaluated."""
+        return self.grid
+
     def random_points(self, n: int, rng: np.random.Generator, add) -> None:
         """``add(points)`` with ``n`` points uniform over the view box."""
         box = np.asarray(self.problem.bounds, dtype=float)
@@ -150,6 +154,11 @@ class SliceMode:
         self.view.set_slice(ds)
         self.plane = (ds.centre.values, ds.directions.values)
         self.pipe.send(slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values))
+
+    def grid_data(self) -> xr.Dataset | None:
+        """The finished slice as a ``loss (y, x)`` grid over ``(α, β)``."""
+        ds = self.view.slice_result
+        return None if ds is None or self.plane is None else slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values)
 
     def random_points(self, n: int, rng: np.random.Generator, add) -> None:
         """``add(points)`` with ``n`` draws of the problem's initialiser (sampled in the pool)."""

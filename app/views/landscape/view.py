@@ -32,7 +32,9 @@ from ...components.live import LivePaths
 from ...components.spectrum import SpectrumPanel
 from ...components.text import escape
 from ..base import BaseView
+from ...components.export import figure_bytes
 from ...components.surface import SCALES
+from ...figures.landscape import surface_3d
 from . import widgets
 from .history import RunHistory
 from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element
@@ -83,6 +85,8 @@ class LandscapeView(BaseView):
         self.picker.param.watch(lambda event: setattr(self, "selected", event.new), "value")
         self.runner.param.watch(self._slice_when_idle, "running")
         self.history = RunHistory(self)
+        self.surface3d = pn.pane.PNG(None, width=640)  # show_3d; toggled as a whole like the plots
+        self.surface3d_box = pn.Column(self.surface3d, visible=False, margin=0)
         self.param.watch(lambda _event: self.mode is not None and self.show_plot(), ["levels", "color_scale"])
 
     def on_problem(self) -> None:
@@ -95,6 +99,7 @@ class LandscapeView(BaseView):
         self.selected_pipe.send(np.zeros((0, 2)))
         self.history.clear()
         self.spectra.show_density(None)
+        self.surface3d_box.visible = False
         self.mode = mode_for(self.problem)(self)
         self.plot.object = None
         try:
@@ -158,7 +163,18 @@ class LandscapeView(BaseView):
         result, run = self.result, self.selected
         if result is None or result.attrs.get("status") == "running" or not 0 <= run < result.sizes["run"]:
             raise ValueError("Pick a trajectory of a finished run first: its start and end are interpolated")
-        self.history.interpolate(result, run, self.run_labels[run] if run < len(self.run_labels) else f"run {run}")
+        self.history.interpolate(result, run, f"{result.label.values[run]}, start {int(result.start.values[run])}")
+
+    def show_3d(self) -> None:
+        """Render the surface (or slice) in 3-D (matplotlib, in the pool) into :attr:`surface3d`."""
+        grid = self.mode.grid_data() if self.mode is not None else None
+        if grid is None:
+            raise ValueError("Wait for the surface (or slice) to be computed first")
+        surface = surface_3d(grid, self.color_scale, f"{self.problem.name}: {SCALES[self.color_scale]}")
+        self.background.submit(lambda: figure_bytes(surface, "png").getvalue(), self._show_png, label="Drawing in 3-D…")
+
+    def _show_png(self, png: bytes) -> None:
+        self.surface3d.object, self.surface3d_box.visible = png, True
 
     def figure(self) -> hv.Overlay:
         """The current picture rebuilt from stored data (what the export buttons save)."""

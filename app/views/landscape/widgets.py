@@ -113,12 +113,13 @@ def layout(view) -> pn.Column:
         pn.Row(action_button("Analyse this point", view.analyse_selected, view.runner, 140),
                action_button("Interpolate start → end", view.interpolate_selected, view.runner, 160)),
         view.legend,
-        pn.Row(pn.widgets.IntInput.from_param(view.param.levels, name="Contour levels", width=110),
-               pn.widgets.Select.from_param(view.param.color_scale, name="Colour scale", width=110)),
+        pn.Row(pn.widgets.IntInput.from_param(view.param.levels, name="Contour levels", width=100),
+               pn.widgets.Select.from_param(view.param.color_scale, name="Colour scale", width=90),
+               pn.Column(action_button("3-D view", view.show_3d, view.runner, 80), margin=(18, 0, 0, 0))),
         width=320,
     )
     # shown as a whole: toggling the HoloViews pane's own `visible` fails in Panel 1.9
-    plot_area = pn.Column(view.plot, view.caption, sizing_mode="stretch_width")
+    plot_area = pn.Column(view.plot, view.caption, view.surface3d_box, sizing_mode="stretch_width")
     return pn.Column(
         view.runner.controls(on_run=view.run),
         pn.Row(settings, plot_area, sizing_mode="stretch_width"),
