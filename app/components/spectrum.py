@@ -59,8 +59,8 @@ def density_element(density: xr.Dataset, trace: float | None = None, title: str 
     zero = styled(hv.VLine(0.0), color="gray", alpha=0.6)
     text = [title] if title else []
     if trace is not None:
-        text.append(f"Hutchinson tr ∇²L ≈ {trace:.4g}")
-    label = "  ".join(text) or "Spectral density (SLQ)"
+        text.append(f"Hutchinson tr ≈ {trace:.3g}")
+    label = "; ".join(text) or "Spectral density (SLQ)"
     return styled(curve * zero, title=label, xlim=(float(lam[0]), float(lam[-1])),
                   ylim=(0.0, 1.05 * float(np.nanmax(phi)) if phi.size else 1.0))
 
@@ -105,7 +105,7 @@ class SpectrumPanel(pn.viewable.Viewer):
         self.density = None if density is None else (density, trace)
         self._density_box.visible = density is not None
         self._density.object = None if density is None else density_element(
-            density, trace, "Density (SLQ)").opts(height=self.height, responsive=True)
+            density, trace, "SLQ density").opts(height=self.height, responsive=True)
 
     def show_along(self, steps: np.ndarray, eigenvalues: np.ndarray, title: str) -> None:
         self.along = (np.asarray(steps), np.asarray(eigenvalues))

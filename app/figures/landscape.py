@@ -162,7 +162,7 @@ def interpolation_element(line: xr.Dataset, run: str = "") -> hv.Overlay:
     options = {"xlim": (float(alpha[0]), float(alpha[-1]))}
     if finite.size:
         options["ylim"] = _padded(float(finite.min()), float(finite.max()), False)
-    return styled(curve * marks, title="Loss on the line start (α = 0) → end (α = 1)",
+    return styled(curve * marks, title="Start → end line",
                   framewise=True, **options)
 
 

@@ -74,9 +74,9 @@ def show_along(view, result, run: int) -> None:
     shown = finite[thinned(len(finite), NETWORK_ALONG_POINTS if network else ALONG_POINTS)]
     steps, path, loss = result.step.values[shown], theta[shown], view.problem.loss
     label = view.run_labels[run] if run < len(view.run_labels) else run
-    title = f"Hessian eigenvalues along {label}"
+    title = f"λ(∇²L) along {label}"  # short enough for a third of a 1280-px page
     if network and view.problem.dim > 2 * EXTREME:
-        title = f"{EXTREME} smallest and largest Hessian eigenvalues along {label}"
+        title = f"{EXTREME} smallest, largest λ(∇²L) along the run"
 
     def show(value) -> None:
         view.caption.object, evals = value

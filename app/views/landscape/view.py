@@ -85,7 +85,7 @@ class LandscapeView(BaseView):
         self.picker.param.watch(lambda event: setattr(self, "selected", event.new), "value")
         self.runner.param.watch(self._slice_when_idle, "running")
         self.history = RunHistory(self)
-        self.surface3d = pn.pane.PNG(None, width=640)  # show_3d; toggled as a whole like the plots
+        self.surface3d = pn.pane.PNG(None, sizing_mode="scale_width", max_width=640)  # show_3d
         self.surface3d_box = pn.Column(self.surface3d, visible=False, margin=0)
         self.param.watch(lambda _event: self.mode is not None and self.show_plot(), ["levels", "color_scale"])
 
