@@ -3,9 +3,11 @@
 Every finished (or cancelled) launch of the session on the current problem
 is kept, oldest first, for overlay and comparison until "Clear history" (not
 "Clear runs": a label containing "Run" would shadow the Run button by name) or a
-problem change.  While a launch streams, its partial result is drawn as the
-newest entry every :data:`PREVIEW_INTERVAL` seconds (re-rendering curves is
-costly on a busy server).  The figures are the pure functions of
+problem change.  A launch enters when it finishes or is cancelled, not while
+it streams: re-rendering a dozen curves per chunk runs on the server's event
+loop and, with two sessions streaming on a busy 2-core machine, starved it
+(a Cancel went unanswered for minutes); the live plot shows the paths
+meanwhile.  The figures are the pure functions of
 :mod:`app.figures.landscape`; the export saves the curves and, as netCDF, the
 run table.  "Interpolate start → end" adds the loss on the segment from the
 selected run's start to its end (Li et al. 2018 §3), evaluated in the pool.
@@ -22,22 +24,20 @@ from landscape import slices, trajectories
 from ...components.actions import action_button
 from ...components.export import ExportBar
 from ...figures import landscape as fig
-from ...runner import Throttle
 
-#: Seconds between redraws of the curves while a launch streams; most points per curve drawn.
-PREVIEW_INTERVAL, CURVE_POINTS = 2.0, 400
+#: Most points per curve drawn.
+CURVE_POINTS = 400
 #: The interpolation's α grid: θ₀ + α (θ₁ − θ₀) for α from −0.5 to 1.5.
 INTERPOLATION_ALPHA = np.linspace(-0.5, 1.5, 41)
 
 
 class RunHistory(pn.viewable.Viewer):
-    """Curves and a table over the session's launches; the view calls :meth:`add`, :meth:`preview`, :meth:`clear`."""
+    """Curves and a table over the session's launches; the view calls :meth:`add` and :meth:`clear`."""
 
     def __init__(self, view) -> None:
         super().__init__()
         self.view = view
         self.runs: list[xr.Dataset] = []
-        self._throttle = Throttle(PREVIEW_INTERVAL)
         self.panes = {name: pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=280)
                       for name in ("loss", "grad_norm", "accuracy", "interpolation")}  # fmt: skip
         # shown and hidden as a whole: toggling a HoloViews pane's own `visible` fails in Panel 1.9
@@ -61,14 +61,7 @@ class RunHistory(pn.viewable.Viewer):
         """Keep a finished launch (once) and redraw."""
         if not any(result is kept for kept in self.runs):
             self.runs.append(result)
-        self._throttle = Throttle(PREVIEW_INTERVAL)
         self.redraw()
-
-    def preview(self, partial: xr.Dataset) -> None:
-        """Draw a streaming launch as the newest entry (throttled), its computed steps only."""
-        if self._throttle.ready():
-            done = int(partial.attrs.get("steps_done", partial.sizes["step"] - 1))
-            self._draw([*self.runs, partial.isel(step=slice(0, done + 1))])
 
     def clear(self) -> None:
         self.runs, self.line = [], None

@@ -255,7 +255,6 @@ class LandscapeView(BaseView):
             theta = theta[:, : int(result.attrs["steps_done"]) + 1]
         self.live.show(path_data(self.mode.xy(theta), list(result.optimizer.values), LIVE_POINTS))
         if running:
-            self.history.preview(result)
             return
         self.history.add(result)
         self.projection = self.mode.projected(result)
