@@ -136,9 +136,9 @@ def test_density_and_trace_of_a_diagonal_hessian():
     lam, phi = density.lam.values, density.density.values
     assert np.trapezoid(phi, lam) == pytest.approx(1.0, abs=1e-3)
     assert lam[0] < d.min() and lam[-1] > d.max()
-    element = density_element(density, trace, "SLQ density")
+    element = density_element(density, trace, "Density (SLQ)")
     np.testing.assert_array_equal(element.Area.I.dimension_values("density"), phi)
-    assert element.opts.get("plot").kwargs["title"] == f"SLQ density; Hutchinson tr ≈ {d.sum():.3g}"
+    assert element.opts.get("plot").kwargs["title"] == f"Density (SLQ), tr ≈ {d.sum():.3g}"
     (x0, x1), (y0, y1) = plot_ranges(element)
     assert x0 <= lam[0] and x1 >= lam[-1] and y0 <= 0 and y1 >= phi.max()
 

@@ -52,15 +52,15 @@ def along_element(steps: np.ndarray, eigenvalues: np.ndarray, title: str = "") -
 
 def density_element(density: xr.Dataset, trace: float | None = None, title: str = "") -> hv.Overlay:
     """The smoothed SLQ density ``φ(λ)`` on ``density.lam`` (a Gaussian of width ``attrs["sigma"]`` per
-    quadrature node), the trace estimate in the title; axes follow the data."""
+    quadrature node), Hutchinson's trace estimate ``trace`` in the title ("tr ≈ …"); axes follow the data."""
     lam, phi = density.lam.values, density.density.values
     curve = styled(hv.Area((lam, phi), hv.Dimension("lam", label="λ"), hv.Dimension("density", label="φ(λ)")),
                    color="#1f77b4", alpha=0.6, bokeh={"tools": ["hover"]})
     zero = styled(hv.VLine(0.0), color="gray", alpha=0.6)
     text = [title] if title else []
     if trace is not None:
-        text.append(f"Hutchinson tr ≈ {trace:.3g}")
-    label = "; ".join(text) or "Spectral density (SLQ)"
+        text.append(f"tr ≈ {trace:.3g}")
+    label = ", ".join(text) or "Spectral density (SLQ)"
     return styled(curve * zero, title=label, xlim=(float(lam[0]), float(lam[-1])),
                   ylim=(0.0, 1.05 * float(np.nanmax(phi)) if phi.size else 1.0))
 
@@ -105,7 +105,7 @@ class SpectrumPanel(pn.viewable.Viewer):
         self.density = None if density is None else (density, trace)
         self._density_box.visible = density is not None
         self._density.object = None if density is None else density_element(
-            density, trace, "SLQ density").opts(height=self.height, responsive=True)
+            density, trace, "Density (SLQ)").opts(height=self.height, responsive=True)
 
     def show_along(self, steps: np.ndarray, eigenvalues: np.ndarray, title: str) -> None:
         self.along = (np.asarray(steps), np.asarray(eigenvalues))

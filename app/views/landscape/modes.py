@@ -191,7 +191,7 @@ class SliceMode:
         levels, scale = self.view.levels, self.view.color_scale
         base = hv.DynamicMap(lambda data, x, y: surface_element(data, levels, scale), streams=[self.pipe, self.tap])
         span = self.view.span
-        title = f"2-D slice L(c + α d₁ + β d₂), {self.view.direction} directions; paths are projections (see below)"
+        title = f"Slice L(c + α d₁ + β d₂), {self.view.direction} directions"  # paths: projections (caption)
         return base, {"title": title, "xlim": (-span, span), "ylim": (-span, span), "xlabel": "α", "ylabel": "β",
                       "framewise": False}  # fmt: skip
 

@@ -76,7 +76,7 @@ def show_along(view, result, run: int) -> None:
     label = view.run_labels[run] if run < len(view.run_labels) else run
     title = f"λ(∇²L) along {label}"  # short enough for a third of a 1280-px page
     if network and view.problem.dim > 2 * EXTREME:
-        title = f"{EXTREME} smallest, largest λ(∇²L) along the run"
+        title = "Extreme λ(∇²L) along the run"
 
     def show(value) -> None:
         view.caption.object, evals = value
