@@ -165,7 +165,12 @@ for _kind in (
     Kind("optimizer-trajectories", "optimizers × starts on a problem (trajectories.iter_trajectories)",
          {"theta": (_RUN, _STEP, _PARAM), "loss": (_RUN, _STEP), "grad_norm": (_RUN, _STEP),
           "diverged": (_RUN,), "stop_step": (_RUN,)},
+         optional={"train_accuracy": (_RUN, _STEP), "test_accuracy": (_RUN, _STEP)},  # classifiers
          coords={"optimizer": (_RUN,), "label": (_RUN,), "start": (_RUN,)}, attrs=("status", "steps_done")),
+    Kind("run-summary", "one row per optimizer run: final values, steps to a tolerance (trajectories.run_summary)",
+         {name: (_RUN,) for name in ("final_step", "final_loss", "final_grad_norm", "steps_to_tolerance", "diverged",
+                                     "hyperparameters")},
+         coords={"optimizer": (_RUN,), "label": (_RUN,), "start": (_RUN,)}, attrs=("tolerance",)),
     Kind("game-trajectories", "an update rule from starts on a game (games.iter_trajectories)",
          {"path": (_RUN, _STEP, _PARAM), "player_loss": (_RUN, _STEP, "player")}, attrs=("status",)),
     Kind("slice-1d", "the loss along one direction (slices.iter_slice)",

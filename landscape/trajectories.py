@@ -38,6 +38,15 @@ flagged (``diverged``), ``stop_step = t``, its parameters and optimizer state
 are frozen at step t − 1 and every recorded entry from step t on is NaN; the
 other runs continue unaffected.
 
+Classifiers (a problem whose ``extras`` have ``apply`` ``(theta, X) -> logits``
+and ``data`` with ``x_train, y_train, x_test, y_test``, e.g. the MLPs of
+:mod:`landscape.problems.networks`): every recorded step also gets
+``train_accuracy`` and ``test_accuracy``, the fraction of points whose
+``argmax`` logit is the label (NaN where the run has diverged).
+
+:func:`run_summary` reduces a result to one row per run: final loss and
+gradient norm, the first step with ``‖∇L‖ ≤ tolerance``, divergence.
+
 Streaming (``landscape.jobs`` convention): :func:`iter_trajectories` yields an
 ``Event(kind="chunk")`` per chunk whose ``partial`` is the Dataset of
 :func:`run_trajectories` over all ``steps + 1`` steps, NaN after the steps
@@ -48,6 +57,7 @@ done.  It returns the Dataset described in :func:`run_trajectories` (kind
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,6 +159,38 @@ def _kernels(problem: Problem, names: tuple[str, ...], chunk: int):
     return init, advance
 
 
+def is_classifier(problem: Problem) -> bool:
+    """Whether ``problem`` provides logits and labelled train/test data (so runs record accuracy)."""
+    data = problem.extras.get("data")
+    return callable(problem.extras.get("apply")) and isinstance(data, dict) and all(
+        key in data for key in ("x_train", "y_train", "x_test", "y_test"))
+
+
+@KERNELS("trajectories._accuracy")
+def _accuracy(problem: Problem):
+    """Jitted ``thetas (n, dim) -> (train, test)`` accuracies ``(n,)``: mean of ``argmax logits == label``."""
+    apply, data = problem.extras["apply"], problem.extras["data"]
+    dtype = jnp.zeros(()).dtype
+    sets = [(jnp.asarray(data[f"x_{part}"], dtype), jnp.asarray(data[f"y_{part}"])) for part in ("train", "test")]
+
+    @jax.jit
+    def accuracy(thetas):
+        def one(theta):
+            return tuple(jnp.mean(jnp.argmax(apply(theta, x), axis=-1) == y) for x, y in sets)
+
+        return jax.vmap(one)(thetas)
+
+    return accuracy
+
+
+def _accuracies(problem: Problem, theta: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test accuracy at every ``theta (runs, steps, dim)``, NaN where ``loss`` is not finite."""
+    flat = np.nan_to_num(theta.reshape(-1, theta.shape[-1]))
+    train, test = (np.asarray(a, dtype=float).reshape(loss.shape) for a in _accuracy(problem)(jnp.asarray(flat)))
+    ok = np.isfinite(loss)
+    return np.where(ok, train, np.nan), np.where(ok, test, np.nan)
+
+
 def _first_nonfinite(loss: np.ndarray, offset: int, stop_step: np.ndarray) -> np.ndarray:
     """Update ``stop_step`` (sentinel: > any step) with the first NaN step of this chunk."""
     bad = ~np.isfinite(loss)
@@ -193,6 +235,12 @@ def iter_trajectories(
         buffers[key] = np.full((n_runs, steps + 1, *value.shape[1:]), np.nan, dtype=value.dtype)
         buffers[key][:, 0] = value
     stop_step = _first_nonfinite(buffers["loss"][:, :1], 0, np.full(n_runs, steps + 1))
+    classifier = is_classifier(problem)
+    if classifier:
+        for key in ("train_accuracy", "test_accuracy"):
+            buffers[key] = np.full((n_runs, steps + 1), np.nan)
+        buffers["train_accuracy"][:, :1], buffers["test_accuracy"][:, :1] = _accuracies(
+            problem, buffers["theta"][:, :1], buffers["loss"][:, :1])
     config = {
         **problem.config(),
         "optimizers": [[name, hp] for name, hp in resolved],
@@ -205,8 +253,7 @@ def iter_trajectories(
         return xr.Dataset(
             {
                 "theta": (("run", "step", "param"), frozen(buffers["theta"][:, :length])),
-                "loss": (("run", "step"), frozen(buffers["loss"][:, :length])),
-                "grad_norm": (("run", "step"), frozen(buffers["grad_norm"][:, :length])),
+                **{key: (("run", "step"), frozen(buffers[key][:, :length])) for key in buffers if key != "theta"},
                 "diverged": (("run",), stop_step <= steps),
                 "stop_step": (("run",), stop_step.astype(np.int64)),
             },
@@ -229,8 +276,11 @@ def iter_trajectories(
         carries, record = _kernels(problem, names, c)[1](carries, hps)
         chunk_records = [np.asarray(r) for r in record]
         stop_step = _first_nonfinite(chunk_records[1], done + 1, stop_step)
-        for key, value in zip(buffers, chunk_records):
+        for key, value in zip(("theta", "loss", "grad_norm"), chunk_records):
             buffers[key][:, done + 1: done + c + 1] = value
+        if classifier:
+            buffers["train_accuracy"][:, done + 1: done + c + 1], buffers["test_accuracy"][:, done + 1: done + c + 1] = (
+                _accuracies(problem, chunk_records[0], chunk_records[1]))
         done += c
         yield Event("chunk", done, steps, dataset(steps + 1, "running"))
     return dataset(done + 1, status).copy(deep=True)  # writable, detached from the buffers
@@ -250,6 +300,52 @@ def run_trajectories(
     step)``, ``grad_norm (run, step)`` (‖∇L(θ_t)‖₂), ``diverged (run)`` and
     ``stop_step (run)`` (first non-finite step, or ``steps + 1``); coords
     ``optimizer``/``label``/``start`` per run, ``step``, ``param``; attrs from
-    ``result_attrs("optimizer-trajectories", config)`` plus ``status``.
+    ``result_attrs("optimizer-trajectories", config)`` plus ``status``.  For a
+    classifier (:func:`is_classifier`) also ``train_accuracy``/``test_accuracy (run, step)``.
     """
     return drive(iter_trajectories(problem, starts, optimizers, steps, chunk, cancel))
+
+
+def run_summary(result: xr.Dataset, tolerance: float) -> xr.Dataset:
+    """One row per run of an ``optimizer-trajectories`` result (kind ``"run-summary"``).
+
+    ``final_loss``/``final_grad_norm``: at the last computed, finite step
+    (``final_step``); ``steps_to_tolerance``: the first step ``t`` with
+    ``‖∇L(θ_t)‖ ≤ tolerance`` (−1 if none); ``diverged``, and ``hyperparameters``,
+    the run's optimizer settings as text (from ``attrs["config"]``).
+    """
+    if not tolerance > 0:
+        raise ValueError(f"the gradient-norm tolerance must be a positive number, got {tolerance!r}")
+    loss, grad = result.loss.values, result.grad_norm.values
+    finite = np.isfinite(loss)
+    has = finite.any(axis=1)
+    last = np.where(has, loss.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), 0)
+    rows = np.arange(loss.shape[0])
+    below = np.nan_to_num(grad, nan=np.inf) <= tolerance
+    reached = np.where(below.any(axis=1), np.argmax(below, axis=1), -1)
+    config = json.loads(result.attrs.get("config", "{}"))
+    settings = [", ".join(f"{k}={v:g}" for k, v in hp.items()) for _, hp in config.get("optimizers", [])]
+    per_optimizer = max(1, int(config.get("n_starts", 1)))
+    return xr.Dataset(
+        {
+            "final_step": (("run",), result.step.values[last]),
+            "final_loss": (("run",), np.where(has, loss[rows, last], np.nan)),
+            "final_grad_norm": (("run",), np.where(has, grad[rows, last], np.nan)),
+            "steps_to_tolerance": (("run",), np.where(reached >= 0, result.step.values[np.maximum(reached, 0)], -1)),
+            "diverged": (("run",), result.diverged.values),
+            "hyperparameters": (("run",), np.array([settings[r // per_optimizer] if r // per_optimizer < len(settings)
+                                                    else "" for r in rows], dtype=object)),
+        },
+        coords={name: result[name] for name in ("optimizer", "label", "start") if name in result.coords},
+        attrs=result_attrs("run-summary", {**config, "tolerance": float(tolerance)}, tolerance=float(tolerance)),
+    )
+
+
+def history_summary(results: Sequence[xr.Dataset], tolerance: float) -> xr.Dataset:
+    """:func:`run_summary` of several launches concatenated over ``run``, with a ``launch`` number (1, 2, …) per row."""
+    if not results:
+        raise ValueError("no runs to summarise")
+    parts = [run_summary(result, tolerance).assign_coords(launch=("run", np.full(result.sizes["run"], k + 1)))
+             for k, result in enumerate(results)]
+    return xr.concat(parts, dim="run", combine_attrs="override").assign_coords(run=np.arange(sum(
+        part.sizes["run"] for part in parts)))

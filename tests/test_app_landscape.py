@@ -49,6 +49,8 @@ def test_view_renders_without_a_server():
     view = LandscapeView(problem=problems.get("himmelblau"))
     assert pn.panel(view).get_root() is not None
     assert view.mode.grid.loss.shape == (121, 121) and view.plot.object is not None
+    view.show_3d()  # the surface in 3-D: a matplotlib PNG, rendered in the pool
+    assert view.surface3d.object.startswith(b"\x89PNG\r\n\x1a\n") and view.surface3d_box.visible
 
 
 def test_run_is_synchronous_and_fills_the_stored_dataset(ran):
@@ -129,6 +131,61 @@ def test_refusals_are_messages():
     assert not view.runner.running
 
 
+def test_runs_are_kept_for_comparison_until_cleared():
+    view = LandscapeView(problem=problems.get("himmelblau"), optimizers=["gd"], steps=12, chunk=6)
+    view.add_start(0.5, 0.5)
+    view.run()
+    view.hparams = {"gd": {"lr": 0.002}}
+    view.optimizers = ["gd", "adam"]
+    view.run()
+    first, second = view.history.runs
+    assert second is view.result and first.sizes["run"] == 1 and second.sizes["run"] == 2
+    # the loss and gradient-norm panels overlay all three runs, the newest launch last
+    for name in ("loss", "grad_norm"):
+        curves = [c for c in view.history.panes[name].object if isinstance(c, hv.Curve)]
+        drawn = [c.dimension_values("value") for c in curves]
+        for values, expected in zip(drawn, [first[name].values[0], *second[name].values]):
+            np.testing.assert_array_equal(values, expected)
+    assert not view.history.boxes["accuracy"].visible  # himmelblau is no classifier
+    table = view.history.table.object
+    assert list(table["#"]) == [2, 2, 1] and list(table["optimizer"]) == ["gd", "adam", "gd"]  # newest first
+    assert list(table["hyperparameters"])[::2] == ["lr=0.002", "lr=0.01"]
+    np.testing.assert_array_equal(table["final loss"], [*second.loss.values[:, -1], first.loss.values[0, -1]])
+    view.picker.value = 1  # adam: the loss on the line from its start to its end
+    view.interpolate_selected()
+    line, end = view.history.line, second.theta.values[1, -1]
+    np.testing.assert_allclose(line.centre.values + line.directions.values[0], end)
+    at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
+    assert at[0.0] == pytest.approx(second.loss.values[1, 0]) and at[1.0] == pytest.approx(second.loss.values[1, -1])
+    assert view.history.boxes["interpolation"].visible
+    view.log_scale = True  # the curves follow the toggle
+    assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
+    assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")
+    view.history.clear()
+    assert view.history.runs == [] and view.history.table.object is None
+
+
+def test_analyse_this_point_hands_the_run_end_to_critical_points():
+    from app.views.critical_points import CriticalPointsView
+
+    state = AppState(problem_name="himmelblau")
+    view = LandscapeView(state=state, optimizers=["gd"], steps=10, chunk=10)
+    critical = CriticalPointsView(state=state, steps=3)
+    with pytest.raises(ValueError, match="Pick a trajectory of a finished run first"):
+        view.analyse_selected()
+    view.add_start(0.5, 0.5)
+    view.add_start(-1.0, 2.0)
+    view.run()
+    view.picker.value = 1
+    view.analyse_selected()
+    end = view.result.theta.values[1, -1]
+    assert state.tab == "critical_points"
+    np.testing.assert_array_equal(state.focus["theta"], end)
+    assert state.focus["source"] == "Landscape: end of gd lr=0.01 from (-1.00, 2.00) (step 10)"
+    np.testing.assert_array_equal(critical.starts, end[None])  # the Critical Points view took it
+    np.testing.assert_array_equal(critical.result.start.values[0], end)
+
+
 def dense_eigenvalues(problem, theta):
     return np.linalg.eigvalsh(np.asarray(jax.hessian(problem.loss)(jnp.asarray(theta))))
 
@@ -173,6 +230,12 @@ def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):
     point = view.slice_result.centre.values + 0.3 * d1 - 0.2 * d2
     np.testing.assert_allclose(view.starts[-1], point, rtol=1e-12)
     np.testing.assert_allclose(view.spectra.point[1], dense_eigenvalues(view.problem, point), rtol=1e-7, atol=1e-9)
+    # a network's click also gives the SLQ density and Hutchinson's trace estimate (64 sign probes:
+    # standard deviation √(2 Σ_{i≠j} Hᵢⱼ² / 64) ≤ ‖H‖_F / 5.6)
+    hessian = np.asarray(jax.hessian(view.problem.loss)(jnp.asarray(point)))
+    density, trace = view.spectra.density
+    assert abs(trace - np.trace(hessian)) < 4 * np.linalg.norm(hessian) / 5.6
+    assert np.trapezoid(density.density.values, density.lam.values) == pytest.approx(1.0, abs=1e-2)
     view.starts = view.starts[:1]
 
 
@@ -202,6 +265,24 @@ def test_run_on_a_network_draws_projected_paths_with_residuals(moons, monkeypatc
     last = dense_eigenvalues(view.problem, theta[0, -1])
     np.testing.assert_allclose(along[-1], np.r_[last[:3], last[-3:]], rtol=1e-6, atol=1e-9)
     assert view.export.content("png").getvalue().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_network_runs_plot_accuracy_and_the_slice_resolution_meets_the_server_limit(moons, monkeypatch):
+    view, _ = moons
+    view.starts = view.slice_result.centre.values[None]  # its own run: the suite runs in random order
+    view.run()
+    result = view.result
+    curves = [c for c in view.history.panes["accuracy"].object if isinstance(c, hv.Curve)]
+    total = sum(kept.sizes["run"] for kept in view.history.runs)  # every launch kept: train curves, then test
+    assert view.history.boxes["accuracy"].visible and len(curves) == 2 * total and view.history.runs[-1] is result
+    newest = total - result.sizes["run"]
+    np.testing.assert_array_equal(curves[newest].dimension_values("value"), result.train_accuracy.values[0])
+    np.testing.assert_array_equal(curves[total + newest].dimension_values("value"), result.test_accuracy.values[0])
+    monkeypatch.setenv("LANDSCAPE_MAX_HEATMAP_RESOLUTION", "40")
+    view.resolution = 41
+    with pytest.raises(ValueError, match="heatmap_resolution = 41 is over this server's limit of 40"):
+        view.compute_slice()
+    view.resolution = SLICE_RESOLUTION
 
 
 def test_pca_directions_need_a_run_first():

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from landscape import io
+from landscape import io, kinds, problems
 from landscape.jobs import CancelToken
 from landscape.problems import Problem
-from landscape.trajectories import OPTIMIZERS, iter_trajectories, run_trajectories
+from landscape.trajectories import OPTIMIZERS, iter_trajectories, run_summary, run_trajectories
 
 A = np.array([[3.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.4]])
 B = np.array([1.0, -2.0, 0.5])
@@ -188,3 +188,45 @@ def test_netcdf_round_trip(all_runs, tmp_path):
 def test_bad_requests_are_refused(optimizers, message):
     with pytest.raises(ValueError, match=message):
         run_trajectories(quadratic_problem(), STARTS, optimizers, steps=2)
+
+
+def test_summary_rows_match_the_recorded_curves(all_runs):
+    tolerance = 1e-2
+    summary = run_summary(all_runs, tolerance)
+    kinds.check(summary)
+    grad, loss = all_runs.grad_norm.values, all_runs.loss.values
+    for run in range(all_runs.sizes["run"]):
+        finite = np.flatnonzero(np.isfinite(loss[run]))
+        assert summary.final_loss.values[run] == loss[run, finite[-1]]
+        assert summary.final_grad_norm.values[run] == grad[run, finite[-1]]
+        below = np.flatnonzero(grad[run] <= tolerance)
+        assert summary.steps_to_tolerance.values[run] == (below[0] if below.size else -1)
+    # one of the first optimizer's runs: its hyperparameters as configured
+    assert summary.hyperparameters.values[0] == "lr=0.1"
+    assert "momentum=0.8" in summary.hyperparameters.values[2]
+    with pytest.raises(ValueError, match="tolerance must be a positive number"):
+        run_summary(all_runs, 0.0)
+
+
+def test_classifier_runs_record_accuracy_as_numpy_computes_it():
+    problem = problems.get("mlp-moons", hidden=(4,), n=60)
+    data = problem.extras["data"]
+    start = np.asarray(problem.default_point)[None]
+    result = run_trajectories(problem, start, [("gd", {"lr": 0.5})], steps=6, chunk=4)
+    kinds.check(result)
+
+    def numpy_accuracy(theta, x, y):  # the tanh MLP written out (layers of landscape.problems.networks)
+        h = np.asarray(x, dtype=float)
+        layers = problem.unravel(jnp.asarray(theta))
+        for i, layer in enumerate(layers):
+            h = h @ np.asarray(layer["w"]).T + np.asarray(layer["b"])
+            h = np.tanh(h) if i < len(layers) - 1 else h
+        return np.mean(h.argmax(axis=1) == y)
+
+    for step in (0, 3, 6):
+        theta = result.theta.values[0, step]
+        assert result.train_accuracy.values[0, step] == pytest.approx(
+            numpy_accuracy(theta, data["x_train"], data["y_train"]))
+        assert result.test_accuracy.values[0, step] == pytest.approx(
+            numpy_accuracy(theta, data["x_test"], data["y_test"]))
+    assert "train_accuracy" not in run_trajectories(quadratic_problem(), STARTS[:1], [("gd", None)], steps=2)

@@ -3,8 +3,11 @@
 :func:`spectrum_element` draws the eigenvalues ``λ₁ ≤ … ≤ λₙ`` of ``∇²L(θ)`` at
 a point as spikes with the index (fraction of ``λ < −tol``, Frye Def. 1.6)
 in the title; :func:`along_element` draws each ``λᵢ`` against the step of a
-trajectory (from ``landscape.curvature.eigenvalues_along``).
-:class:`SpectrumPanel` shows both side by side and is what views embed.
+trajectory (from ``landscape.curvature.eigenvalues_along``);
+:func:`density_element` draws a network's spectral density by stochastic
+Lanczos quadrature (``landscape.curvature.slq_density``) with Hutchinson's
+trace estimate ``tr ∇²L ≈ mean zᵀ∇²L z`` (``curvature.hutchinson_trace``).
+:class:`SpectrumPanel` shows them side by side and is what views embed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+import xarray as xr
 
 from landscape import curvature
 
@@ -46,6 +50,21 @@ def along_element(steps: np.ndarray, eigenvalues: np.ndarray, title: str = "") -
     return styled(hv.Overlay(curves) * zero, title=title, legend_position="right")
 
 
+def density_element(density: xr.Dataset, trace: float | None = None, title: str = "") -> hv.Overlay:
+    """The smoothed SLQ density ``φ(λ)`` on ``density.lam`` (a Gaussian of width ``attrs["sigma"]`` per
+    quadrature node), Hutchinson's trace estimate ``trace`` in the title ("tr ≈ …"); axes follow the data."""
+    lam, phi = density.lam.values, density.density.values
+    curve = styled(hv.Area((lam, phi), hv.Dimension("lam", label="λ"), hv.Dimension("density", label="φ(λ)")),
+                   color="#1f77b4", alpha=0.6, bokeh={"tools": ["hover"]})
+    zero = styled(hv.VLine(0.0), color="gray", alpha=0.6)
+    text = [title] if title else []
+    if trace is not None:
+        text.append(f"tr ≈ {trace:.3g}")
+    label = ", ".join(text) or "Spectral density (SLQ)"
+    return styled(curve * zero, title=label, xlim=(float(lam[0]), float(lam[-1])),
+                  ylim=(0.0, 1.05 * float(np.nanmax(phi)) if phi.size else 1.0))
+
+
 class SpectrumPanel(pn.viewable.Viewer):
     """The spectrum at a point and along a selected path, for any view.
 
@@ -65,6 +84,11 @@ class SpectrumPanel(pn.viewable.Viewer):
         self._along = pn.pane.HoloViews(
             self._empty("Select a trajectory: eigenvalues along it"), sizing_mode="stretch_width"
         )
+        #: ``(slq Dataset, trace)`` at the point, for networks (:meth:`show_density`).
+        self.density: tuple[xr.Dataset, float] | None = None
+        self._density = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        # shown and hidden as a whole: toggling a HoloViews pane's own `visible` fails in Panel 1.9
+        self._density_box = pn.Column(self._density, visible=False, sizing_mode="stretch_width", margin=0)
 
     def _empty(self, text: str) -> hv.Overlay:
         return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)
@@ -76,9 +100,16 @@ class SpectrumPanel(pn.viewable.Viewer):
             height=self.height, responsive=True
         )
 
+    def show_density(self, density: xr.Dataset | None, trace: float | None = None) -> None:
+        """Show (or with ``None`` hide) the SLQ density and the Hutchinson trace at the point."""
+        self.density = None if density is None else (density, trace)
+        self._density_box.visible = density is not None
+        self._density.object = None if density is None else density_element(
+            density, trace, "Density (SLQ)").opts(height=self.height, responsive=True)
+
     def show_along(self, steps: np.ndarray, eigenvalues: np.ndarray, title: str) -> None:
         self.along = (np.asarray(steps), np.asarray(eigenvalues))
         self._along.object = along_element(steps, eigenvalues, title).opts(height=self.height, responsive=True)
 
     def __panel__(self):
-        return pn.Row(self._point, self._along, sizing_mode="stretch_width")
+        return pn.Row(self._point, self._density_box, self._along, sizing_mode="stretch_width")

@@ -4,8 +4,9 @@
 problem's view box (:func:`landscape.grids.surface`); :func:`surface_element`
 draws it.  Losses of the classic surfaces span many
 orders of magnitude (Rosenbrock: 0 to 10⁴), so the colour and the contours
-show ``log(1 + L − min L)``, a monotone transform that keeps every level set
-and keeps the valleys visible; the hover and the stored grid keep ``L``.
+show ``log(1 + L − min L)`` by default, a monotone transform that keeps every
+level set and keeps the valleys visible (``scale="linear"`` shows ``L`` itself,
+contours then evenly spaced in ``L``); the hover and the stored grid keep ``L``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from landscape.problems import Problem
 from .styles import color_map, styled
 
 SHADE = "log(1 + L − min L)"
+#: Colour scales of :func:`surface_element`: name -> the value coloured.
+SCALES = {"log": SHADE, "linear": "L"}
 
 
 def surface_grid(problem: Problem, resolution: int = 121) -> xr.Dataset:
@@ -35,18 +38,24 @@ def shade(loss: np.ndarray) -> np.ndarray:
     return np.log1p(np.clip(loss - low, 0.0, None))
 
 
-def surface_element(grid: xr.Dataset, levels: int = 18) -> hv.Overlay:
-    """Heatmap of :func:`shade` with ``levels`` contour lines over it."""
+def surface_element(grid: xr.Dataset, levels: int = 18, scale: str = "log") -> hv.Overlay:
+    """Heatmap of :func:`shade` (``scale="log"``) or of ``L`` (``"linear"``) with ``levels`` contour
+    lines of the coloured value over it (none for ``levels=0``)."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown colour scale {scale!r}; choose from {', '.join(SCALES)}")
+    loss = grid.loss.values
     image = styled(
         hv.Image(
-            (grid.x.values, grid.y.values, shade(grid.loss.values), grid.loss.values),
+            (grid.x.values, grid.y.values, shade(loss) if scale == "log" else loss, loss),
             kdims=["x", "y"],
-            vdims=[hv.Dimension("shade", label=SHADE), hv.Dimension("loss", label="L")],
+            vdims=[hv.Dimension("shade", label=SCALES[scale]), hv.Dimension("loss", label="L")],
         ),
         cmap="viridis",
         colorbar=True,
         bokeh={"tools": ["hover"], "clipping_colors": {"NaN": "#dddddd"}},
     )
+    if levels == 0 or not np.isfinite(loss).any():
+        return image * hv.Contours([])
     contours = styled(
         hv.operation.contours(image, levels=levels, filled=False),
         color="white",

@@ -1,4 +1,5 @@
-"""The served dashboard in headless Chromium: plots render, runs stream and cancel, sessions are separate."""
+"""The served dashboard in headless Chromium: plots render, runs stream and cancel (and land in the run
+history's curves and table), sessions are separate."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_page_renders_plots_streams_a_run_and_cancels_it(served_app, page, asser
     open_dashboard(page, served_app.url)
     expect(page.get_by_text("Landscape", exact=True).first).to_be_visible()  # the tab
     # the surface and the two spectrum plots are Bokeh canvases
-    assert page.locator(".bk-Canvas canvas, canvas").count() >= 3
+    canvases = page.locator(".bk-Canvas canvas, canvas").count()
+    assert canvases >= 3
     assert_no_console_errors(page)
 
     start_long_run(page)
@@ -63,6 +65,14 @@ def test_page_renders_plots_streams_a_run_and_cancels_it(served_app, page, asser
     # the partial result was stored: 3 optimizers x 4 starts selectable
     options = trajectory_options(page)
     assert len(options) == 12 and all(" from (" in option for option in options)
+    # ... and kept in the run history: the loss and ‖∇L‖ curves (two more canvases) and one table row per run
+    table = page.locator("table:has(th:text-is('final loss'))")
+    expect(table.locator("tbody tr")).to_have_count(12, timeout=RUN_TIMEOUT_MS)
+    assert table.locator("tbody tr").first.locator("td").nth(1).inner_text() == "gd"
+    page.wait_for_function(  # shadow roots included: Bokeh renders each plot in its own
+        """n => { const count = root => [...root.querySelectorAll('*')].reduce(
+                   (k, el) => k + (el.tagName === 'CANVAS') + (el.shadowRoot ? count(el.shadowRoot) : 0), 0);
+               return count(document) >= n; }""", arg=canvases + 2, timeout=RUN_TIMEOUT_MS)
     assert_no_console_errors(page)
     assert served_app.server_errors() == []  # nor on the server side
 

@@ -12,26 +12,16 @@ import holoviews as hv
 import numpy as np
 import xarray as xr
 
-from landscape import trajectories
 from landscape.problems import Problem
 
-from ...components.styles import color_map, styled
+from ...components.styles import styled
 from ...components.surface import critical_points_element, surface_element
+from ...figures.landscape import OPTIMIZER_COLORS, thinned
 
-#: One stable colour per optimizer, shared by the live plot, the legend and exports.
-OPTIMIZER_COLORS = color_map(trajectories.OPTIMIZERS)
 #: The selected run's highlight (no optimizer uses it).
 SELECTED_COLOR = "#ff00ff"
 #: Most points per path sent to the browser while streaming (exports use all).
 LIVE_POINTS = 500
-
-
-def thinned(n: int, max_points: int | None) -> np.ndarray:
-    """Indices ``0, k, 2k, …`` and ``n − 1``: at most about ``max_points`` of ``n`` points."""
-    if max_points is None or n <= max_points:
-        return np.arange(n)
-    stride = -(-n // max_points)
-    return np.unique(np.r_[np.arange(0, n - 1, stride), n - 1])
 
 
 def path_data(theta: np.ndarray, optimizer_of_run: list[str], max_points: int | None = None) -> list[dict]:
@@ -98,14 +88,16 @@ def slice_grid(values: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> xr.Da
 
 
 def landscape_figure(
-    grid: xr.Dataset, problem: Problem, result: xr.Dataset | None, plane_theta: np.ndarray | None = None
+    grid: xr.Dataset, problem: Problem, result: xr.Dataset | None, plane_theta: np.ndarray | None = None,
+    levels: int = 18, scale: str = "log",
 ) -> hv.Overlay:
     """Surface (or slice), critical points, starts and trajectories, from stored data.
 
     ``plane_theta`` ``(run, step, 2)``: the runs' plane coordinates on a
     network slice (default: ``result.theta``, the parameters of a 2-D surface).
+    ``levels`` contour lines and colour ``scale`` as in :func:`surface_element`.
     """
-    overlay = surface_element(grid)
+    overlay = surface_element(grid, levels, scale)
     if problem.is_2d:
         overlay = overlay * critical_points_element(problem)
     if result is not None:

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from landscape import slices
+from landscape import limits, slices
 from landscape.problems import Problem
 
 from ...components.surface import critical_points_element, surface_element, surface_grid
@@ -57,7 +57,7 @@ class SurfaceMode:
     def plot(self, on_tap) -> tuple[hv.Element | None, dict]:
         if self.grid is None:
             return None, {}
-        base = surface_element(self.grid) * critical_points_element(self.problem)
+        base = surface_element(self.grid, self.view.levels, self.view.color_scale) * critical_points_element(self.problem)
         self.tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         self.tap.add_subscriber(on_tap)
         (x0, x1), (y0, y1) = self.problem.bounds
@@ -67,10 +67,22 @@ class SurfaceMode:
     def figure(self, result: xr.Dataset | None) -> hv.Overlay:
         if self.grid is None:
             raise ValueError("the surface is still being evaluated")
-        return landscape_figure(self.grid, self.problem, result)
+        return landscape_figure(self.grid, self.problem, result, levels=self.view.levels, scale=self.view.color_scale)
 
     def projected(self, result: xr.Dataset) -> None:
         return None
+
+    def grid_data(self) -> xr.Dataset | None:
+        """The surface on its grid (``loss (y, x)``), once evaluated."""
+        return self.grid
+
+    def random_points(self, n: int, rng: np.random.Generator, add) -> None:
+        """``add(points)`` with ``n`` points uniform over the view box."""
+        box = np.asarray(self.problem.bounds, dtype=float)
+        add(rng.uniform(box[:, 0], box[:, 1], size=(n, 2)))
+
+    def start_names(self, starts: np.ndarray) -> list[str]:
+        return [f"({x:.2f}, {y:.2f})" for x, y in starts]
 
     def caption(self, result: xr.Dataset, run: int) -> str:
         return ""
@@ -97,6 +109,7 @@ class SliceMode:
         view, problem = self.view, self.problem
         trajectory = self._trajectory()
         kind, span, resolution = view.direction, view.span, view.resolution
+        limits.check_grid(resolution, resolution)
         if kind == "pca" and trajectory is None:
             raise ValueError("PCA directions need a run first (they are the principal directions of its path)")
         grid = np.linspace(-span, span, resolution)
@@ -139,6 +152,23 @@ class SliceMode:
         self.plane = (ds.centre.values, ds.directions.values)
         self.pipe.send(slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values))
 
+    def grid_data(self) -> xr.Dataset | None:
+        """The finished slice as a ``loss (y, x)`` grid over ``(α, β)``."""
+        ds = self.view.slice_result
+        return None if ds is None or self.plane is None else slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values)
+
+    def random_points(self, n: int, rng: np.random.Generator, add) -> None:
+        """``add(points)`` with ``n`` draws of the problem's initialiser (sampled in the pool)."""
+        problem, keys = self.problem, rng.integers(1, 2**31 - 1, size=n)
+
+        def sample():
+            return np.stack([np.asarray(problem.init(jax.random.PRNGKey(int(k)))) for k in keys])
+
+        self.view.background.submit(sample, add, label="Sampling starts…")
+
+    def start_names(self, starts: np.ndarray) -> list[str]:
+        return [f"start {i} (α {a:.2f}, β {b:.2f})" for i, (a, b) in enumerate(self.xy(starts))]
+
     def xy(self, theta: np.ndarray) -> np.ndarray:
         if self.plane is None:
             return np.zeros(theta.shape[:-1] + (2,))
@@ -155,9 +185,10 @@ class SliceMode:
         # the tap is one of the DynamicMap's own streams (a DynamicMap as a stream's `source` never gets taps)
         self.tap = hv.streams.SingleTap(transient=True)
         self.tap.add_subscriber(on_tap)
-        base = hv.DynamicMap(lambda data, x, y: surface_element(data), streams=[self.pipe, self.tap])
+        levels, scale = self.view.levels, self.view.color_scale
+        base = hv.DynamicMap(lambda data, x, y: surface_element(data, levels, scale), streams=[self.pipe, self.tap])
         span = self.view.span
-        title = f"2-D slice L(c + α d₁ + β d₂), {self.view.direction} directions; paths are projections (see below)"
+        title = f"Slice L(c + α d₁ + β d₂), {self.view.direction} directions"  # paths: projections (caption)
         return base, {"title": title, "xlim": (-span, span), "ylim": (-span, span), "xlabel": "α", "ylabel": "β",
                       "framewise": False}  # fmt: skip
 
@@ -168,7 +199,7 @@ class SliceMode:
         grid = slice_grid(ds.loss.values, ds.alpha.values, ds.beta.values)
         projection = self.projected(result) if result is not None else None
         plane = None if projection is None else np.stack([projection.alpha.values, projection.beta.values], -1)
-        return landscape_figure(grid, self.problem, result, plane)
+        return landscape_figure(grid, self.problem, result, plane, levels=self.view.levels, scale=self.view.color_scale)
 
     def projected(self, result: xr.Dataset) -> xr.Dataset | None:
         """Plane coordinates and projection residuals of every run: ``alpha, beta, residual (run, step)``."""

@@ -19,7 +19,6 @@ From Python, without a server: ``view.add_start(x, y)``, ``view.run()``
 from __future__ import annotations
 
 import holoviews as hv
-import jax
 import jax.numpy as jnp
 import numpy as np
 import panel as pn
@@ -33,20 +32,22 @@ from ...components.live import LivePaths
 from ...components.spectrum import SpectrumPanel
 from ...components.text import escape
 from ..base import BaseView
+from ...components.export import figure_bytes
+from ...components.surface import SCALES
+from ...figures.landscape import surface_3d
 from . import widgets
-from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element, thinned
+from .history import RunHistory
+from .layers import LIVE_POINTS, OPTIMIZER_COLORS, path_data, selected_element, starts_element
 from .modes import SLICE_RESOLUTION, SliceMode, mode_for
-from .spectra import EXTREME, extreme_eigenvalues_along, spectrum_at
-
-#: Most steps of a selected run at which the Hessian spectrum is computed (surfaces, networks).
-ALONG_POINTS, NETWORK_ALONG_POINTS = 1000, 30
+from . import spectra
 
 
 class LandscapeView(BaseView):
     """Surface (or a network's 2-D slice), click-to-start optimizer runs with live trajectories, and spectra."""
 
     title = "Landscape"
-    settings_params = ("optimizers", "hparams", "steps", "direction", "span", "resolution")
+    settings_params = ("optimizers", "hparams", "steps", "direction", "span", "resolution", "log_scale", "tolerance",
+                       "levels", "color_scale")  # fmt: skip
 
     optimizers = param.ListSelector(
         default=["gd", "heavy-ball", "adam"], objects=list(trajectories.OPTIMIZERS), doc="Optimizers to run."
@@ -59,7 +60,14 @@ class LandscapeView(BaseView):
     direction = param.Selector(default="filter", objects=list(slices.DIRECTION_KINDS), doc="Slice directions.")
     span = param.Number(default=1.0, bounds=(0, None), inclusive_bounds=(False, True),
                         doc="Slice half-width: α, β ∈ [−span, span] (networks).")  # fmt: skip
-    resolution = param.Integer(default=SLICE_RESOLUTION, bounds=(3, 101), doc="Slice grid points per axis.")
+    resolution = param.Integer(default=SLICE_RESOLUTION, bounds=(3, None),
+                               doc="Slice grid points per axis (up to the server's limit, landscape.limits).")
+    log_scale = param.Boolean(default=False, doc="Logarithmic loss and ‖∇L‖ axes in the run curves.")
+    tolerance = param.Number(default=1e-3, bounds=(0, None), inclusive_bounds=(False, True),
+                             doc="The run table counts the steps until ‖∇L‖ ≤ tolerance.")
+    levels = param.Integer(default=18, bounds=(0, 60), doc="Contour lines over the surface or slice (0: none).")
+    color_scale = param.Selector(default="log", objects=list(SCALES), doc="Colour of the surface: " + "; ".join(
+        f"{name}: {what}" for name, what in SCALES.items()))
     slice_result = param.ClassSelector(class_=xr.Dataset, constant=True, doc="The network slice shown.")
 
     # -- set-up ----------------------------------------------------------------
@@ -67,7 +75,7 @@ class LandscapeView(BaseView):
         self.mode = None
         self.projection: xr.Dataset | None = None  # runs on the slice plane: alpha, beta, residual
         self.run_labels: list[str] = []
-        self.spectra = SpectrumPanel()
+        self.spectra = SpectrumPanel()  # shown by .spectra.show_at / show_along
         self.live = LivePaths()
         self.starts_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
         self.selected_pipe = hv.streams.Pipe(data=np.zeros((0, 2)))
@@ -76,6 +84,10 @@ class LandscapeView(BaseView):
         self.picker = pn.widgets.Select(label="Trajectory", options={"(run first)": -1}, width=290)
         self.picker.param.watch(lambda event: setattr(self, "selected", event.new), "value")
         self.runner.param.watch(self._slice_when_idle, "running")
+        self.history = RunHistory(self)
+        self.surface3d = pn.pane.PNG(None, sizing_mode="scale_width", max_width=640)  # show_3d
+        self.surface3d_box = pn.Column(self.surface3d, visible=False, margin=0)
+        self.param.watch(lambda _event: self.mode is not None and self.show_plot(), ["levels", "color_scale"])
 
     def on_problem(self) -> None:
         with param.edit_constant(self):
@@ -85,6 +97,9 @@ class LandscapeView(BaseView):
         self.picker.options = {"(run first)": -1}
         self.legend.object = self.caption.object = ""
         self.selected_pipe.send(np.zeros((0, 2)))
+        self.history.clear()
+        self.spectra.show_density(None)
+        self.surface3d_box.visible = False
         self.mode = mode_for(self.problem)(self)
         self.plot.object = None
         try:
@@ -102,21 +117,13 @@ class LandscapeView(BaseView):
 
     def random_starts(self, n: int = 4, seed: int | None = None) -> None:
         """Add ``n`` starts: uniform over a surface's view box, from a network's sampler (in the pool)."""
-        rng, problem = np.random.default_rng(seed), self.problem
-        if problem.is_2d:
-            box = np.asarray(problem.bounds, dtype=float)
-            self.starts = np.vstack([self.starts, rng.uniform(box[:, 0], box[:, 1], size=(n, 2))])
-            return
-        keys = rng.integers(1, 2**31 - 1, size=n)
-
-        def sample():
-            return np.stack([np.asarray(problem.init(jax.random.PRNGKey(int(k)))) for k in keys])
+        problem = self.problem
 
         def add(points):
             if problem is self.problem:
                 self.starts = np.vstack([self.starts.reshape(-1, problem.dim), points])
 
-        self.background.submit(sample, add, label="Sampling starts…")
+        self.mode.random_points(n, np.random.default_rng(seed), add)
 
     def plane_point(self, alpha: float, beta: float) -> np.ndarray:
         """``c + α d₁ + β d₂``: the parameters at a point of the network slice."""
@@ -127,9 +134,7 @@ class LandscapeView(BaseView):
         if isinstance(self.mode, SliceMode) and self.mode.plane is None:
             return
         self.add_start(x, y)
-        loss, point = self.problem.loss, self.starts[-1].copy()
-        self.background.submit(lambda: spectrum_at(loss, point), lambda evals: self.spectra.show_point(point, evals),
-                               label="Computing the spectrum…")  # fmt: skip
+        spectra.show_at(self, self.starts[-1].copy())
 
     def requested_optimizers(self) -> list[tuple[str, dict[str, float]]]:
         """``(name, hparams)`` for each chosen optimizer, validated by the engine."""
@@ -140,6 +145,36 @@ class LandscapeView(BaseView):
         if not isinstance(self.mode, SliceMode):
             raise ValueError(f"{self.problem.name} is a 2-D surface: it needs no slice")
         self.mode.compute()
+
+    def analyse_selected(self) -> None:
+        """Hand the selected run's last computed point to the Critical Points view (``AppState.hand_over``)."""
+        result, run = self.result, self.selected
+        if result is None or result.attrs.get("status") == "running" or not 0 <= run < result.sizes["run"]:
+            raise ValueError("Pick a trajectory of a finished run first: its end point is analysed")
+        if self.state is None:
+            raise ValueError("Analysing a point needs the dashboard's session state (AppState)")
+        theta = result.theta.values[run]
+        finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
+        label = self.run_labels[run] if run < len(self.run_labels) else f"run {run}"
+        self.state.hand_over(theta[finite[-1]], f"Landscape: end of {label} (step {int(result.step.values[finite[-1]])})")
+
+    def interpolate_selected(self) -> None:
+        """The loss on the line from the selected run's start to its end (shown with the run curves)."""
+        result, run = self.result, self.selected
+        if result is None or result.attrs.get("status") == "running" or not 0 <= run < result.sizes["run"]:
+            raise ValueError("Pick a trajectory of a finished run first: its start and end are interpolated")
+        self.history.interpolate(result, run, f"{result.label.values[run]}, start {int(result.start.values[run])}")
+
+    def show_3d(self) -> None:
+        """Render the surface (or slice) in 3-D (matplotlib, in the pool) into :attr:`surface3d`."""
+        grid = self.mode.grid_data() if self.mode is not None else None
+        if grid is None:
+            raise ValueError("Wait for the surface (or slice) to be computed first")
+        surface = surface_3d(grid, self.color_scale, f"{self.problem.name}: {SCALES[self.color_scale]}")
+        self.background.submit(lambda: figure_bytes(surface, "png").getvalue(), self._show_png, label="Drawing in 3-D…")
+
+    def _show_png(self, png: bytes) -> None:
+        self.surface3d.object, self.surface3d_box.visible = png, True
 
     def figure(self) -> hv.Overlay:
         """The current picture rebuilt from stored data (what the export buttons save)."""
@@ -186,7 +221,7 @@ class LandscapeView(BaseView):
         """Run every chosen optimizer from every start (returns when done outside a server)."""
         self.validate()
         requested = self.requested_optimizers()
-        names = self._start_names()
+        names = self.mode.start_names(self.starts.reshape(-1, self.problem.dim))
         self.run_labels = [f"{trajectories.label(name, hp)} from {where}" for name, hp in requested for where in names]
         self._job = (self.problem, np.array(self.starts), requested, self.steps, self.chunk)
         self.live.show([])
@@ -221,19 +256,10 @@ class LandscapeView(BaseView):
         self.live.show(path_data(self.mode.xy(theta), list(result.optimizer.values), LIVE_POINTS))
         if running:
             return
+        self.history.add(result)
         self.projection = self.mode.projected(result)
         self._send_starts()
-        if len(self.run_labels) != result.sizes["run"]:  # a reopened result: name runs from its coords
-            names = result["label"].values if "label" in result.coords else result.optimizer.values
-            self.run_labels = [f"{name} run {run}" for run, name in enumerate(names)]
-        options = {}
-        for run, text in enumerate(self.run_labels):
-            stop = int(result.stop_step.values[run])
-            options[f"{text}, diverged at step {stop}" if result.diverged.values[run] else text] = run
-        self.picker.options = options or {"(run first)": -1}
-        if self.picker.value == 0 and self.selected == 0:
-            self._show_selected()
-        self.picker.value = 0 if options else -1
+        widgets.fill_picker(self, result)
 
     def body(self) -> pn.Column:
         return widgets.layout(self)
@@ -271,31 +297,4 @@ class LandscapeView(BaseView):
 
     @param.depends("selected", watch=True)
     def _show_selected(self) -> None:
-        result, run, mode = self.result, self.selected, self.mode
-        if result is None or not 0 <= run < result.sizes["run"]:
-            self.selected_pipe.send(np.zeros((0, 2)))
-            self.caption.object = ""
-            return
-        theta = result.theta.values[run]
-        finite = np.flatnonzero(np.isfinite(theta).all(axis=1))
-        self.selected_pipe.send(mode.xy(theta[finite[thinned(len(finite), LIVE_POINTS)]]))
-        network = isinstance(mode, SliceMode)
-        shown = finite[thinned(len(finite), NETWORK_ALONG_POINTS if network else ALONG_POINTS)]
-        steps, path, loss = result.step.values[shown], theta[shown], self.problem.loss
-        label = self.run_labels[run] if run < len(self.run_labels) else run
-        title = f"Hessian eigenvalues along {label}"
-        if network and self.problem.dim > 2 * EXTREME:
-            title = f"{EXTREME} smallest and largest Hessian eigenvalues along {label}"
-
-        def show(value) -> None:
-            self.caption.object, evals = value
-            self.spectra.show_along(steps, evals, escape(title))
-
-        self.background.submit(lambda: (mode.caption(result, run), extreme_eigenvalues_along(loss, path)), show,
-                               label="Computing eigenvalues along the run…")  # fmt: skip
-
-    def _start_names(self) -> list[str]:
-        if self.problem.is_2d:
-            return [f"({x:.2f}, {y:.2f})" for x, y in self.starts]
-        coords = self.mode.xy(self.starts.reshape(-1, self.problem.dim))
-        return [f"start {i} (α {a:.2f}, β {b:.2f})" for i, (a, b) in enumerate(coords)]
+        spectra.show_along(self, self.result, self.selected)

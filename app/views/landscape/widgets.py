@@ -8,6 +8,7 @@ import panel as pn
 
 from landscape import trajectories
 
+from ...components.actions import action_button
 from ...components.text import escape
 from ...runner import describe
 from .layers import OPTIMIZER_COLORS
@@ -71,6 +72,21 @@ def slice_controls(view) -> pn.Column:
     )
 
 
+def fill_picker(view, result) -> None:
+    """List the runs of the finished ``result`` in the trajectory picker (diverged ones say where) and pick the first."""
+    if len(view.run_labels) != result.sizes["run"]:  # a reopened result: name runs from its coords
+        names = result["label"].values if "label" in result.coords else result.optimizer.values
+        view.run_labels = [f"{name} run {run}" for run, name in enumerate(names)]
+    options = {}
+    for run, text in enumerate(view.run_labels):
+        stop = int(result.stop_step.values[run])
+        options[f"{text}, diverged at step {stop}" if result.diverged.values[run] else text] = run
+    view.picker.options = options or {"(run first)": -1}
+    if view.picker.value == 0 and view.selected == 0:
+        view.param.trigger("selected")  # the same run of a new result: show its spectra again
+    view.picker.value = 0 if options else -1
+
+
 def layout(view) -> pn.Column:
     """Run controls; settings beside the plot and its caption; spectra; export."""
     random_button = pn.widgets.Button(label="Random starts", width=130)
@@ -94,14 +110,20 @@ def layout(view) -> pn.Column:
         pn.widgets.IntInput.from_param(view.param.steps, width=140),
         pn.Row(random_button, clear_button),
         view.picker,
+        pn.Row(action_button("Analyse this point", view.analyse_selected, view.runner, 140),
+               action_button("Interpolate start → end", view.interpolate_selected, view.runner, 160)),
         view.legend,
+        pn.Row(pn.widgets.IntInput.from_param(view.param.levels, name="Contour levels", width=100),
+               pn.widgets.Select.from_param(view.param.color_scale, name="Colour scale", width=90),
+               pn.Column(action_button("3-D view", view.show_3d, view.runner, 80), margin=(18, 0, 0, 0))),
         width=320,
     )
     # shown as a whole: toggling the HoloViews pane's own `visible` fails in Panel 1.9
-    plot_area = pn.Column(view.plot, view.caption, sizing_mode="stretch_width")
+    plot_area = pn.Column(view.plot, view.caption, view.surface3d_box, sizing_mode="stretch_width")
     return pn.Column(
         view.runner.controls(on_run=view.run),
         pn.Row(settings, plot_area, sizing_mode="stretch_width"),
+        view.history,
         view.spectra,
         view.export,
         sizing_mode="stretch_width",
