@@ -23,10 +23,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import holoviews as hv  # noqa: E402
-from bokeh.settings import settings as bokeh_settings  # noqa: E402
 import panel as pn  # noqa: E402
-from panel import reactive as panel_reactive  # noqa: E402
-from panel.io import resources as panel_resources  # noqa: E402
+from panel.io.resources import LOCAL_DIST  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
 from app import guard, runner  # noqa: E402
@@ -167,8 +165,28 @@ def view_tabs(
     return tabs
 
 
+def serve_stylesheets_locally(doc) -> None:
+    """Give a served session's document its own /static address for Panel's stylesheets now.
+
+    Panel (1.9) addresses a component's stylesheets (``loading.css`` among
+    them) from the ``dist_url`` template variable of the document it is built
+    for, and falls back to its CDN when that document has none; the server sets
+    the variable only when it renders the session's page, after the app has
+    run.  Every model built before then (the template, a tab installed from the
+    runner's pool) got the CDN address, shared through Panel's per-document
+    stylesheet cache, and a page stayed offline-safe only if the render
+    re-addressed each of them.  Set at session creation, to the value the
+    render gives it, the variable leaves no model of the session addressed to
+    the CDN in the first place.
+    """
+    rel_path = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
+
+
 def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
     """A fresh dashboard (one per session): sidebar plus one tab per view."""
+    if runner.served():
+        serve_stylesheets_locally(pn.state.curdoc)
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
@@ -184,10 +202,4 @@ def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
 
 
 if __name__.startswith("bokeh"):
-    # Served: every stylesheet (Panel's loading.css included) from this server's /static, never
-    # the CDN.  Panel 1.9 picks loading.css's address from Bokeh's process-wide resource mode,
-    # which its own page rendering switches temporarily (panel.io.resources.set_resource_mode);
-    # a component built in the runner's pool meanwhile asked the CDN, an error offline.
-    bokeh_settings.resources.set_value("server")
-    panel_reactive.get_dist_path = lambda cdn="auto": panel_resources.get_dist_path(cdn=False)
     create_app().servable()

@@ -19,13 +19,32 @@ import panel as pn
 import param
 import xarray as xr
 from bokeh.embed import file_html
-from bokeh.resources import INLINE
+from bokeh.resources import Resources
 
 from landscape import io as landscape_io
 
 from . import styles  # noqa: F401  (registers both renderers)
 
 FIGURE_FORMATS = ("png", "svg", "pdf", "html")
+
+
+class StandaloneResources(Resources):
+    """BokehJS inlined, and nothing else: no address to fetch, so the page opens offline.
+
+    Bokeh adds the external ``__javascript__``/``__css__`` of *every* registered
+    model class to a page, even an inline one (Panel's ES-module shim, by a
+    relative ``static/`` address that does not exist beside a saved file); a
+    HoloViews figure rendered with Bokeh uses none of those models.
+    """
+
+    def __init__(self, components: list[str] | None = None) -> None:
+        super().__init__(mode="inline", components=components)
+
+    def clone(self, *, components: list[str] | None = None) -> StandaloneResources:
+        return StandaloneResources(list(self.components) if components is None else components)
+
+    def _collect_external_resources(self, resource_attr) -> list[str]:
+        return []
 
 
 def save_figure(figure: hv.core.Dimensioned, path: str | os.PathLike, fmt: str | None = None) -> None:
@@ -35,11 +54,11 @@ def save_figure(figure: hv.core.Dimensioned, path: str | os.PathLike, fmt: str |
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unsupported figure format {fmt!r}; use one of {', '.join(FIGURE_FORMATS)}")
     if fmt == "html":
-        # file_html with explicit INLINE resources: hv.save switches Bokeh's process-wide resource
-        # mode while it writes, and every session rendering meanwhile asked the CDN for loading.css
+        # file_html with explicit resources: hv.save switches Bokeh's process-wide resource mode
+        # while it writes, which reaches every session rendering meanwhile
         model = hv.render(figure, backend="bokeh")
         with open(path, "w", encoding="utf-8") as file:
-            file.write(file_html(model, INLINE, title=figure.label or "landscape"))
+            file.write(file_html(model, StandaloneResources(), title=figure.label or "landscape"))
     else:
         hv.save(figure, path, backend="matplotlib", fmt=fmt)
 
