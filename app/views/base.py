@@ -40,7 +40,7 @@ from landscape import problems
 from landscape.jobs import CancelToken, Event, Stream
 from landscape.problems import Problem
 
-from ..components.export import ExportBar
+from ..components.export import ExportBar, export_stem
 from ..components.text import set_text, text_pane
 from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
@@ -164,7 +164,7 @@ class BaseView(pn.viewable.Viewer):
             self.result = result
         self.export.available = result is not None and result.attrs.get("status", "complete") != "running"
         if result is not None:
-            self.export.basename = f"{self.problem.name}-{self.title.lower().replace(' ', '-')}"
+            self.export.basename = export_stem(self.problem.name, self.title)
         self.render(result)
 
     def render(self, result: xr.Dataset | None) -> None:
