@@ -159,3 +159,21 @@ def test_app_state_follows_the_picker():
     assert state.problem.name == "booth"
     state.problem_name = "himmelblau"
     assert state.problem.name == "himmelblau"
+
+
+def test_glossary_defines_every_term_the_issue_names_with_its_source():
+    from app.components import glossary
+    from app.views.critical_points import CriticalPointsView
+    from app.views.games import GamesView
+    from app.views.ridge_rider import RidgeRiderView
+
+    keys = ("index", "r", "r_H", "mis", "rho", "lyapunov", "fingerprint", "delta_break", "lr_e")
+    card = glossary.glossary(keys)
+    text = card[0].object
+    for key in keys:
+        term = glossary.TERMS[key]
+        assert term.name in text and term.source in text and re.search(r"§|Def\.|eq\.|Algorithm|Ch\.", term.source)
+    used = {key for view in (CriticalPointsView, GamesView, RidgeRiderView) for key in view.glossary_terms}
+    assert used <= set(glossary.TERMS) and {"index", "r", "mis", "lyapunov", "rho"} <= used
+    with pytest.raises(ValueError, match="no glossary term 'curvature'"):
+        glossary.glossary(["curvature"])

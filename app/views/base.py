@@ -41,6 +41,7 @@ from landscape.jobs import CancelToken, Event, Stream
 from landscape.problems import Problem
 
 from ..components.export import ExportBar, export_stem
+from ..components.glossary import glossary
 from ..components.text import set_text, text_pane
 from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
@@ -69,6 +70,8 @@ class BaseView(pn.viewable.Viewer):
     title: ClassVar[str] = "View"
     #: Parameters that are the view's settings: widgets, URL sync, saved explorations.
     settings_params: ClassVar[tuple[str, ...]] = ()
+    #: Keys of :data:`app.components.glossary.TERMS` defined in the view's "Terms used here" card.
+    glossary_terms: ClassVar[tuple[str, ...]] = ()
     #: Seconds between live redraws of streamed partial results.
     redraw_interval: ClassVar[float] = 0.3
 
@@ -224,4 +227,5 @@ class BaseView(pn.viewable.Viewer):
         self._body[:] = [self._content]
 
     def __panel__(self):
-        return pn.Column(self.description, self.notice, self._body, sizing_mode="stretch_width")
+        terms = [glossary(self.glossary_terms)] if self.glossary_terms else []
+        return pn.Column(self.description, *terms, self.notice, self._body, sizing_mode="stretch_width")

@@ -43,6 +43,7 @@ class CriticalPointsView(BaseView):
     """Critical-point finders from many starts, streamed traces, flatness and loss-index."""
 
     title = "Critical Points"
+    glossary_terms = ("index", "r", "r_H")
     settings_params = ("method", "num_runs", "steps", "sampling", "cutoff", "seed")
     method = param.Selector(default="newton-mr", objects=list(METHOD_LABELS.values()), doc="Finder.")
     num_runs = param.Integer(default=12, bounds=(1, 500), doc="Runs (sampled starts).")

@@ -51,6 +51,7 @@ class GamesView(BaseView):
     """Phase portraits, Lyapunov heatmaps, GRR trees and momentum rate maps of 2-D games."""
 
     title = "Games"
+    glossary_terms = ("lyapunov", "rho", "fingerprint")
     settings_params = ("rule", *HYPER, "steps", "k", "n", "objective", "directions", "resolution", "chunk",
                        "grr_step", "grr_steps")
     rule = param.Selector(default="lola", objects=rule_names(), doc="Update rule F.")
