@@ -30,6 +30,11 @@ from .base import BaseView
 
 METHOD_LABELS = {"Newton-MR (Alg. 13)": "newton-mr", "damped Newton (Alg. 11)": "damped-newton",
                  "BTLS-GNM (Alg. 2)": "gnm", "pseudo-inverse Newton (Alg. 5)": "pinv-newton"}
+#: The colour key of the surface (its title stays short enough for a 1280 px screen).
+SURFACE_KEY = ("Colour: log(1 + L − min L); yellow-brown shading: r of the Newton step (0 to 1); red arrows: "
+               "Newton directions; runs and their ends: blue critical, gold gradient-flat, black neither (the chosen "
+               "run thick red); white dots: starts; crosses: the problem's known critical points.  "
+               "Click the surface to add starts.")
 #: Points per axis of the residual map.
 FIELD_RESOLUTION = 81
 
@@ -124,8 +129,9 @@ class CriticalPointsView(BaseView):
             return
         counts, runs = fig.summary(result), result.sizes["run"]
         status = " (cancelled)" if result.attrs.get("status") == "cancelled" else ""
-        set_text(self._summary, f"{runs} runs{status}: " + ", ".join(f"{k}: {n} ({n / runs:.0%})"
-                                                                      for k, n in counts.items()))
+        method = {name: label for label, name in METHOD_LABELS.items()}.get(result.attrs.get("method"), "?")
+        set_text(self._summary, f"{runs} runs of {method}{status}: "  # what the result says it ran, not the widget
+                 + ", ".join(f"{k}: {n} ({n / runs:.0%})" for k, n in counts.items()))
         self._picker.options = {"(choose a run)": -1} | {
             f"run {run}: {cls}, ‖∇L‖² = {gsq:.2e}, max r = {mr:.2f}": run for run, (cls, gsq, mr)
             in enumerate(zip(result["class"].values, result.final_grad_norm_sq.values, result.max_r.values))}
@@ -179,8 +185,7 @@ class CriticalPointsView(BaseView):
         tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         tap.add_subscriber(lambda x=None, y=None: None if x is None or y is None else self.add_start(x, y))
         return plot.opts(xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=460, show_legend=False,
-                         title="Runs over r of the Newton step (orange) and Newton directions (red); "
-                               "click to add starts", backend="bokeh")
+                         title=f"{problem.name}: runs over r of the Newton step", backend="bokeh")
 
     @param.depends("starts", watch=True)
     def _send_starts(self) -> None:
@@ -235,13 +240,13 @@ class CriticalPointsView(BaseView):
             pn.widgets.Select.from_param(p.sampling, label="Starting points", width=290),
             pn.widgets.FloatInput.from_param(p.cutoff, label="Critical cutoff on ‖∇L‖²", width=200),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=140), clear, self._picker, width=320)
-        plots = pn.Column(self.plot, pn.Row(*self._traces, sizing_mode="stretch_width"),
-                          sizing_mode="stretch_width")
+        plots = pn.Column(self.plot, pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
+                          pn.Row(*self._traces, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         return pn.Column(
             self.runner.controls(on_run=self.run), self._summary,
             pn.Row(settings, plots, sizing_mode="stretch_width"),
-            pn.Row(self._scatter, self._spectrum, self._along, sizing_mode="stretch_width"),
-            self.export, sizing_mode="stretch_width")
+            pn.Row(self._scatter, self._spectrum, sizing_mode="stretch_width"),  # two per row: none clipped at 1280 px
+            self._along, self.export, sizing_mode="stretch_width")
 
 
 VIEW = ViewSpec(key="critical_points", title="Critical Points", factory=CriticalPointsView, order=30)

@@ -39,7 +39,7 @@ def test_critical_points_view_renders_and_a_short_run_streams(served_app, page, 
     status = page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting"))
     expect(status).to_have_text(re.compile(r"^(\d+ / 81( · ETA .*)?|Done)$"), timeout=RUN_TIMEOUT_MS)  # chunks stream in
     expect(status).to_have_text("Done", timeout=RUN_TIMEOUT_MS)
-    expect(page.get_by_text(re.compile(r"^6 runs:"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^6 runs of Newton-MR \(Alg\. 13\):"))).to_be_visible()
     options = field(page, "Run", "select").locator("option").all_inner_texts()
     assert options[0] == "(choose a run)"
     assert len(options) == 7 and all(re.match(r"run \d+: (critical|gradient-flat|neither)", o) for o in options[1:])
