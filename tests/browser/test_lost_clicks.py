@@ -9,6 +9,8 @@ import re
 import xarray as xr
 from playwright.sync_api import expect
 
+from landscape.results import config_of
+
 from .test_landscape import LOAD_TIMEOUT_MS, RUN_TIMEOUT_MS, field, open_dashboard
 
 SESSIONS = 3
@@ -40,10 +42,10 @@ def test_every_action_takes_effect_in_several_sessions(served_app, new_page, ass
     for page in pages:
         open_tab(page, "Ridge Rider", "Find MIS")
         page.get_by_role("button", name="Find MIS").click()
-    for page in pages:
+    for i, page in enumerate(pages):
         expect(page.get_by_text(re.compile(r"^MIS: loss "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
         set_value(page, "Depth", "1")
-        set_value(page, "Rides", "2")
+        set_value(page, "Rides", str(1 + i))  # each session its own setting
         page.get_by_role("button", name="Run").click()
     for i, page in enumerate(pages):
         expect(done(page)).to_have_text("Done", timeout=RUN_TIMEOUT_MS)
@@ -53,7 +55,9 @@ def test_every_action_takes_effect_in_several_sessions(served_app, new_page, ass
         path = tmp_path / f"session{i}.nc"
         download.value.save_as(path)
         with xr.open_dataset(path) as tree:
-            assert tree.attrs["kind"] == "ridge-rider-tree" and tree.sizes["node"] == 3  # root and 2 rides
+            config = config_of(tree)["ridge_rider"]
+            assert tree.attrs["kind"] == "ridge-rider-tree" and (config["max_depth"], config["max_nodes"]) == (1, 1 + i)
+            assert (tree.order.values[1:] >= 0).sum() == 1 + i  # below the root: 1 + i nodes ridden
 
     # Critical Points: a changed method and run count reach the result (its summary names both)
     for i, page in enumerate(pages):
