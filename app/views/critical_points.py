@@ -185,6 +185,7 @@ class CriticalPointsView(BaseView):
         tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         tap.add_subscriber(lambda x=None, y=None: None if x is None or y is None else self.add_start(x, y))
         return plot.opts(xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=460, show_legend=False,
+                         data_aspect=1,  # x and y in the same units: the surface is not stretched on wide screens
                          title=f"{problem.name}: runs over r of the Newton step", backend="bokeh")
 
     @param.depends("starts", watch=True)
