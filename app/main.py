@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import jax
 
@@ -29,7 +30,7 @@ from panel import reactive as panel_reactive  # noqa: E402
 from panel.io import resources as panel_resources  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
-from app import guard, runner  # noqa: E402
+from app import guard, launch, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
@@ -167,20 +168,40 @@ def view_tabs(
     return tabs
 
 
-def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
-    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, pn.Tabs]:
+    """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected."""
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
+    if problem is not None and runner.served():
+        # offered now, selected once the page has loaded: the views are built (in the pool) on the
+        # default problem and then follow the picker on the event loop, like a user's own choice
+        state.add_problem(problem, select=False)
+        pn.state.onload(lambda: state.show(problem, problem.name))
+    elif problem is not None:
+        state.add_problem(problem)
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
     tabs = view_tabs(state, session=session)
     session.sync_url(tabs)
+    return sidebar(state, session), tabs
+
+
+def create_app(state: AppState | None = None, problem=None) -> pn.template.BootstrapTemplate:
+    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+    side, tabs = dashboard(state, problem)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[sidebar(state, session)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
+        title=TITLE, sidebar=[side], main=[tabs], sidebar_width=320, header_background="#1f77b4"
     )
+
+
+def show(problem, state: AppState | None = None) -> pn.Row:
+    """The whole dashboard inline (a notebook cell), with the user's ``problem`` selected beside the
+    registered ones; the layout is returned (displayed when it ends a cell)."""
+    side, tabs = dashboard(state, problem)
+    return pn.Row(pn.Column(side, width=320), tabs, sizing_mode="stretch_width")
 
 
 if __name__.startswith("bokeh"):
@@ -190,4 +211,4 @@ if __name__.startswith("bokeh"):
     # a component built in the runner's pool meanwhile asked the CDN, an error offline.
     bokeh_settings.resources.set_value("server")
     panel_reactive.get_dist_path = lambda cdn="auto": panel_resources.get_dist_path(cdn=False)
-    create_app().servable()
+    create_app(problem=launch.options_or_exit(sys.argv[1:])["problem"]).servable()
