@@ -40,6 +40,7 @@ from landscape import problems
 from landscape.jobs import CancelToken, Event, Stream
 from landscape.problems import Problem
 
+from ..components.cost import estimate
 from ..components.export import ExportBar
 from ..components.text import set_text, text_pane
 from ..runner import JobRunner, LatestCall, Throttle
@@ -117,6 +118,11 @@ class BaseView(pn.viewable.Viewer):
     def check(self) -> None:
         """Refuse a run whose settings cannot work: raise ``ValueError`` naming what is wrong."""
 
+    def cost(self) -> tuple[int, str] | None:
+        """``(count, kind)``: the evaluations the next run makes (kind ``"loss"`` or ``"hvp"``), shown with
+        the measured time of one before it starts (:mod:`app.components.cost`); ``None``: no estimate."""
+        return None
+
     def on_problem(self) -> None:
         """Called after the problem changed and the view was reset (the problem applies)."""
 
@@ -139,10 +145,12 @@ class BaseView(pn.viewable.Viewer):
         self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
+        cost = self.cost()
         self.runner.start(
             self.stream,
             lambda event: self._receive(problem, partial_of(event), final=False),
             lambda result: self._receive(problem, result, final=True),
+            estimate=None if cost is None else lambda: estimate(problem, *cost),
         )
 
     def validate(self) -> None:

@@ -24,6 +24,7 @@ import xarray as xr
 from landscape import slices
 from landscape.problems import Problem
 
+from ...components import cost
 from ...components.surface import critical_points_element, surface_element, surface_grid
 from ..base import partial_of
 from .layers import landscape_figure, slice_grid
@@ -118,7 +119,8 @@ class SliceMode:
             if view.mode is self:
                 self.pipe.send(slice_grid(values, grid, grid))
 
-        view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None)
+        view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None,
+                          estimate=lambda: cost.estimate(problem, resolution**2))
 
     def _trajectory(self) -> np.ndarray | None:
         result, run = self.view.result, self.view.selected
