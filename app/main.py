@@ -101,7 +101,8 @@ def sidebar(state: AppState, session: Session | None = None) -> pn.Column:
     sync()
     files = [pn.layout.Divider(), exploration_files(session)] if session is not None else []
     return pn.Column(
-        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files
+        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files,
+        pn.layout.Divider(), state.compute.panel(),
     )
 
 

@@ -18,6 +18,7 @@ import param
 
 from landscape import problems
 
+from .components.compute import ComputeSetting
 from .runner import JobGroup, LatestCall
 
 #: The picker's entry while a typed expression is shown.
@@ -63,6 +64,8 @@ class AppState(param.Parameterized):
         #: The session's runners: one job at a time across all its views (DESIGN.md).
         self.jobs = JobGroup()
         self.builder = LatestCall(sync=sync)
+        #: Where the session's sweeps run (the sidebar's "Compute" setting).
+        self.compute = ComputeSetting(sync=sync)
         self.builder.param.watch(self._build_failed, "message")
         self._custom = None
         self._own: dict[str, problems.Problem] = {}  # the user's own problems (app.show, --problem)

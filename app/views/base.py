@@ -139,6 +139,11 @@ class BaseView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
+    @property
+    def executor(self):
+        """Where sweeps run: the session's "Compute" setting (:mod:`app.components.compute`), else in-process."""
+        return self.state.compute.executor if self.state is not None else None
+
     # -- actions ------------------------------------------------------------
     def run(self) -> None:
         """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""

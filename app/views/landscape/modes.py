@@ -110,7 +110,8 @@ class SliceMode:
             centre = trajectory[-1] if trajectory is not None else np.asarray(problem.init(jax.random.PRNGKey(0)))
             directions = slices.make_directions(problem, kind, centre, 2, trajectory=trajectory)
             return slices.iter_slice(
-                problem, centre, directions, grid, chunk=SLICE_CHUNK, direction_kind=kind, cancel=cancel
+                problem, centre, directions, grid, chunk=SLICE_CHUNK, direction_kind=kind, cancel=cancel,
+                executor=view.executor,
             )
 
         def streamed(event) -> None:
