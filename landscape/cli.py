@@ -229,6 +229,16 @@ def _new_store(ctx, param, value):
     return value
 
 
+def _run_options(fn):
+    """--option, --seed, --out (a new store), --quiet: shared by the in-process run commands."""
+    fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
+    fn = click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
+                      help="zarr store to write (a new path)")(fn)
+    fn = click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts")(fn)
+    return click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
+                        help="problem option (repeatable)")(fn)
+
+
 @main.command("critical")
 @click.argument("problem")
 @click.option("--method", type=click.Choice(["newton-mr", "damped-newton", "gnm", "pinv-newton"]),
@@ -237,12 +247,7 @@ def _new_store(ctx, param, value):
 @click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True, help="finder iterations")
 @click.option("--starts", type=click.Choice(["trajectory", "uniform"]), default="trajectory", show_default=True,
               help="points along gradient-descent runs (Frye §3.2.3.2) or the problem's sampler")
-@click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
-              help="problem option (repeatable)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts")
-@click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
-              help="zarr store to write (a new path)")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_run_options
 @click.pass_context
 def critical_command(ctx, problem, method, runs, steps, starts, options, seed, out, quiet):
     """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each (in-process)."""
@@ -259,12 +264,7 @@ def critical_command(ctx, problem, method, runs, steps, starts, options, seed, o
               help="optimizer from the catalogue (repeatable)")
 @click.option("--runs", type=click.IntRange(min=1), default=4, show_default=True, help="seeded starts")
 @click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="steps per run")
-@click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
-              help="problem option (repeatable)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts (the problem's sampler)")
-@click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
-              help="zarr store to write (a new path)")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@_run_options
 @click.pass_context
 def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, out, quiet):
     """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM (in-process), with default hyperparameters."""
