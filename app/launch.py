@@ -1,12 +1,10 @@
-"""What the operator asks the served dashboard to open: ``panel serve app/main.py --args ...``.
+"""The operator's own problem for the served dashboard: ``panel serve app/main.py --args --problem mod:fn``.
 
-* ``--problem package.module:function`` — the operator's own problem: the
-  module is imported with :func:`importlib.import_module` (the working
-  directory on the path, as ``python -m`` has it), ``function()`` is called
-  and must return a :class:`landscape.problems.Problem`; it is shown
-  alongside the registered problems and selected.
-* ``--open run.zarr`` — a saved sweep store (``landscape`` CLI or an earlier
-  session), shown in its view (:mod:`app.components.compute`).
+``--problem package.module:function`` is the operator's own problem: the
+module is imported with :func:`importlib.import_module` (the working
+directory on the path, as ``python -m`` has it), ``function()`` is called and
+must return a :class:`landscape.problems.Problem`; it is shown alongside the
+registered problems and selected.
 
 The text is the operator's command line, never text typed in the browser; it
 is parsed (a dotted name, a colon, a name), never evaluated.  A bad argument
@@ -26,7 +24,7 @@ from typing import Any
 from landscape.problems import Problem
 
 IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-USAGE = "panel serve app/main.py --args [--problem package.module:function] [--open run.zarr]"
+USAGE = "panel serve app/main.py --args [--problem package.module:function]"
 
 #: Problems already built, by import path: every session of one server shows the same object
 #: (its compiled kernels are reused), and the operator's function runs once.
@@ -34,7 +32,7 @@ _BUILT: dict[str, Problem] = {}
 
 
 class LaunchError(ValueError):
-    """A ``--problem`` / ``--open`` argument that cannot be used."""
+    """A ``--problem`` argument that cannot be used."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,17 +69,13 @@ def load_problem(spec: str) -> Problem:
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    """``{"problem": Problem | None, "store": path | None}`` from the script's arguments."""
+    """``{"problem": Problem | None}`` from the script's arguments."""
     parser = _Parser(prog="app/main.py", usage=USAGE, add_help=False)
     parser.add_argument("--problem", default=None)
-    parser.add_argument("--open", dest="store", default=None)
     known, unknown = parser.parse_known_args(argv)
     if unknown:
         raise LaunchError(f"unknown argument(s) {' '.join(unknown)}; usage: {USAGE}")
-    if known.store is not None and not os.path.isdir(known.store):
-        raise LaunchError(f"--open {known.store}: no such store (a directory written by the landscape CLI)")
-    problem = load_problem(known.problem) if known.problem is not None else None
-    return {"problem": problem, "store": known.store}
+    return {"problem": load_problem(known.problem) if known.problem is not None else None}
 
 
 def options_or_exit(argv: list[str]) -> dict[str, Any]:

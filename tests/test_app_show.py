@@ -83,7 +83,7 @@ def test_a_problem_named_like_a_registered_one_is_refused(quadratic):
 
 def test_launch_imports_the_operators_function_once():
     options = launch.parse(["--problem", "tests.own_models:make_problem"])
-    assert options["problem"].name == "my-quadratic-fit" and options["store"] is None
+    assert options["problem"].name == "my-quadratic-fit"
     assert launch.parse(["--problem", "tests.own_models:make_problem"])["problem"] is options["problem"]
 
 
@@ -95,7 +95,6 @@ def test_launch_imports_the_operators_function_once():
     (["--problem", "tests.own_models:not_a_problem"], "must return a landscape.problems.Problem"),
     (["--problem"], "expected one argument"),
     (["--frobnicate", "1"], "unknown argument"),
-    (["--open", "/no/such/run.zarr"], "no such store"),
 ])  # fmt: skip
 def test_launch_refuses_bad_arguments_with_a_message(argv, message):
     with pytest.raises(launch.LaunchError, match=message):
