@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import jax
 
@@ -27,7 +28,7 @@ import panel as pn  # noqa: E402
 from panel.io.resources import LOCAL_DIST  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
-from app import guard, runner  # noqa: E402
+from app import guard, launch, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
@@ -98,7 +99,8 @@ def sidebar(state: AppState, session: Session | None = None) -> pn.Column:
     sync()
     files = [pn.layout.Divider(), exploration_files(session)] if session is not None else []
     return pn.Column(
-        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files
+        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files,
+        pn.layout.Divider(), state.compute.panel(),
     )
 
 
@@ -183,23 +185,43 @@ def serve_stylesheets_locally(doc) -> None:
     doc._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
 
 
-def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
-    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, pn.Tabs]:
+    """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected."""
     if runner.served():
         serve_stylesheets_locally(pn.state.curdoc)
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
+    if problem is not None and runner.served():
+        # offered now, selected once the page has loaded: the views are built (in the pool) on the
+        # default problem and then follow the picker on the event loop, like a user's own choice
+        state.add_problem(problem, select=False)
+        pn.state.onload(lambda: state.show(problem, problem.name))
+    elif problem is not None:
+        state.add_problem(problem)
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
     tabs = view_tabs(state, session=session)
     session.sync_url(tabs)
+    return sidebar(state, session), tabs
+
+
+def create_app(state: AppState | None = None, problem=None) -> pn.template.BootstrapTemplate:
+    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+    side, tabs = dashboard(state, problem)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[sidebar(state, session)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
+        title=TITLE, sidebar=[side], main=[tabs], sidebar_width=320, header_background="#1f77b4"
     )
 
 
+def show(problem, state: AppState | None = None) -> pn.Row:
+    """The whole dashboard inline (a notebook cell), with the user's ``problem`` selected beside the
+    registered ones; the layout is returned (displayed when it ends a cell)."""
+    side, tabs = dashboard(state, problem)
+    return pn.Row(pn.Column(side, width=320), tabs, sizing_mode="stretch_width")
+
+
 if __name__.startswith("bokeh"):
-    create_app().servable()
+    create_app(problem=launch.options_or_exit(sys.argv[1:])["problem"]).servable()

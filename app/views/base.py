@@ -40,6 +40,7 @@ from landscape import problems
 from landscape.jobs import CancelToken, Event, Stream
 from landscape.problems import Problem
 
+from ..components.cost import estimate
 from ..components.export import ExportBar, export_stem
 from ..components.glossary import glossary
 from ..components.text import set_text, text_pane
@@ -120,6 +121,11 @@ class BaseView(pn.viewable.Viewer):
     def check(self) -> None:
         """Refuse a run whose settings cannot work: raise ``ValueError`` naming what is wrong."""
 
+    def cost(self) -> tuple[int, str] | None:
+        """``(count, kind)``: the evaluations the next run makes (kind ``"loss"`` or ``"hvp"``), shown with
+        the measured time of one before it starts (:mod:`app.components.cost`); ``None``: no estimate."""
+        return None
+
     def on_problem(self) -> None:
         """Called after the problem changed and the view was reset (the problem applies)."""
 
@@ -136,16 +142,23 @@ class BaseView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
+    @property
+    def executor(self):
+        """Where sweeps run: the session's "Compute" setting (:mod:`app.components.compute`), else in-process."""
+        return self.state.compute.executor if self.state is not None else None
+
     # -- actions ------------------------------------------------------------
     def run(self) -> None:
         """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""
         self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
+        cost = self.cost()
         self.runner.start(
             self.stream,
             lambda event: self._receive(problem, partial_of(event), final=False),
             lambda result: self._receive(problem, result, final=True),
+            estimate=None if cost is None else lambda: estimate(problem, *cost),
         )
 
     def validate(self) -> None:

@@ -86,6 +86,7 @@ class CriticalPointsView(BaseView):
             responsive=True, height=260, backend="bokeh"), streams=[self._analysis_pipe]))
         self.plot.param.update(linked_axes=False, min_height=460)
         self._summary = text_pane()
+        self._flat_note = text_pane(visible=False, styles={"color": "#555"})
         self._picker = pn.widgets.Select(label="Run", options={"(run first)": -1}, width=290)
         self._picker.param.watch(lambda event: self.select(event.new), "value")
 
@@ -152,6 +153,9 @@ class CriticalPointsView(BaseView):
             pipe.send(None)
         self._analytic_pipe.send(None)
         self.plot.visible, self.plot.object = problem.is_2d, None
+        self._flat_note.visible = not problem.is_2d
+        set_text(self._flat_note, f"The surface and the residual map are drawn for 2-D problems only; {problem.name} "
+                 f"has {problem.dim} parameters, so its runs show in the curves and the loss-index plot.")
 
         def setup():
             method = getattr(problem, "analytic_critical_points", None)
@@ -241,7 +245,8 @@ class CriticalPointsView(BaseView):
             pn.widgets.Select.from_param(p.sampling, label="Starting points", width=290),
             pn.widgets.FloatInput.from_param(p.cutoff, label="Critical cutoff on ‖∇L‖²", width=200),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=140), clear, self._picker, width=320)
-        plots = pn.Column(self.plot, pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
+        plots = pn.Column(self._flat_note, self.plot,
+                          pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
                           pn.Row(*self._traces, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         return pn.Column(
             self.runner.controls(on_run=self.run), self._summary,

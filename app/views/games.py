@@ -121,7 +121,8 @@ class GamesView(BaseView):
                                             record_every=max(1, self.grr_steps // 100), cancel=cancel, **hyper)
         xs, ys = explore.heatmap_axes(game, self.resolution)
         return dynamics.iter_lyapunov_map(game, rule, xs, ys, k=self.k, n=self.n, objective=self.objective,
-                                          directions=self.directions, chunk=self.chunk, cancel=cancel, **hyper)
+                                          directions=self.directions, chunk=self.chunk, cancel=cancel,
+                                          executor=self.executor, **hyper)
 
     def rate_map(self) -> None:
         """ρ of SimCM over (|β|, arg β) at the game's first fixed point, for the current α."""
