@@ -151,7 +151,16 @@ def view_tabs(
                 return build_view(spec, state)
 
         async def build_then_install() -> None:
-            install(index, await runner.in_pool(build))
+            try:
+                view = await runner.in_pool(build)
+            except Exception as error:  # shown in the tab, never a placeholder left "compiling…" for ever
+                runner.report(f"Opening {spec.title}", error)
+                tabs[index] = (spec.title, text_pane(f"Opening {spec.title} failed. {runner.describe(error)}"))
+                return
+            # installed once the page has loaded (at once if it has): a model replaced while the
+            # session's websocket is not yet connected, or while its first document is sent, is
+            # never patched into the browser
+            pn.state.onload(lambda: install(index, view))
 
         pn.state.execute(build_then_install)
 
@@ -192,12 +201,7 @@ def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, p
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
-    if problem is not None and runner.served():
-        # offered now, selected once the page has loaded: the views are built (in the pool) on the
-        # default problem and then follow the picker on the event loop, like a user's own choice
-        state.add_problem(problem, select=False)
-        pn.state.onload(lambda: state.show(problem, problem.name))
-    elif problem is not None:
+    if problem is not None:
         state.add_problem(problem)
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
