@@ -7,6 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .test_teleport import assert_data_in_view
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
 
@@ -46,3 +48,4 @@ def test_critical_points_view_renders_and_a_short_run_streams(served_app, page, 
     page.screenshot(path=str(os.environ.get("LANDSCAPE_SCREENSHOT", tmp_path / "critical_points.png")),
                     full_page=True)
     assert_no_console_errors(page)
+    assert_data_in_view(page)  # the ‖∇L‖² and r traces and the loss-against-index scatter follow the runs
