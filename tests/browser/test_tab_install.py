@@ -7,25 +7,11 @@ the view (its Run button), never stay on the placeholder.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import expect
 
-from .conftest import ServedApp, _free_port
-from .test_own_model import LOAD_TIMEOUT_MS, serve
+from .test_own_model import LOAD_TIMEOUT_MS, equinox_app  # noqa: F401  (the served Equinox app, a fixture)
 
 SESSIONS = 3
-
-
-@pytest.fixture(scope="module")
-def equinox_app(browser):
-    port = _free_port()
-    app = ServedApp(f"http://127.0.0.1:{port}/main", None, Path(tempfile.mkdtemp(prefix="landscape-tabs-")) / "panel.log")
-    with serve("tests.own_models:make_equinox", port, app.log_path) as process:
-        app.process = process
-        yield app
 
 
 def test_the_landscape_tab_appears_in_every_session_opened_at_once(equinox_app, new_page):
