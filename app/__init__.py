@@ -4,4 +4,14 @@
 session's shared state (the current problem), ``app.runner`` runs engine
 generators off the event loop, ``app.views`` holds one module per dashboard
 tab and ``app.components`` the plot pieces views share.
+
+In a notebook, ``app.show(problem)`` (after ``pn.extension()``) displays the
+whole dashboard inline with your own problem selected.
 """
+
+
+def show(problem, state=None):
+    """The whole dashboard inline with ``problem`` selected (see :func:`app.main.show`)."""
+    from .main import show as show_dashboard
+
+    return show_dashboard(problem, state)

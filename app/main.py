@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
 import holoviews as hv  # noqa: E402
-from bokeh.settings import settings as bokeh_settings  # noqa: E402
 import panel as pn  # noqa: E402
-from panel import reactive as panel_reactive  # noqa: E402
-from panel.io import resources as panel_resources  # noqa: E402
+from panel.io.resources import LOCAL_DIST  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
-from app import guard, runner  # noqa: E402
+from app import guard, launch, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
@@ -100,7 +99,8 @@ def sidebar(state: AppState, session: Session | None = None) -> pn.Column:
     sync()
     files = [pn.layout.Divider(), exploration_files(session)] if session is not None else []
     return pn.Column(
-        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files
+        picker, pn.layout.Divider(), expression, use, message, pn.pane.Markdown(EXPRESSION_HELP), current, *files,
+        pn.layout.Divider(), state.compute.panel(),
     )
 
 
@@ -151,7 +151,16 @@ def view_tabs(
                 return build_view(spec, state)
 
         async def build_then_install() -> None:
-            install(index, await runner.in_pool(build))
+            try:
+                view = await runner.in_pool(build)
+            except Exception as error:  # shown in the tab, never a placeholder left "compiling…" for ever
+                runner.report(f"Opening {spec.title}", error)
+                tabs[index] = (spec.title, text_pane(f"Opening {spec.title} failed. {runner.describe(error)}"))
+                return
+            # installed once the page has loaded (at once if it has): a model replaced while the
+            # session's websocket is not yet connected, or while its first document is sent, is
+            # never patched into the browser
+            pn.state.onload(lambda: install(index, view))
 
         pn.state.execute(build_then_install)
 
@@ -167,27 +176,56 @@ def view_tabs(
     return tabs
 
 
-def create_app(state: AppState | None = None) -> pn.template.BootstrapTemplate:
-    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+def serve_stylesheets_locally(doc) -> None:
+    """Give a served session's document its own /static address for Panel's stylesheets now.
+
+    Panel (1.9) addresses a component's stylesheets (``loading.css`` among
+    them) from the ``dist_url`` template variable of the document it is built
+    for, and falls back to its CDN when that document has none; the server sets
+    the variable only when it renders the session's page, after the app has
+    run.  Every model built before then (the template, a tab installed from the
+    runner's pool) got the CDN address, shared through Panel's per-document
+    stylesheet cache, and a page stayed offline-safe only if the render
+    re-addressed each of them.  Set at session creation, to the value the
+    render gives it, the variable leaves no model of the session addressed to
+    the CDN in the first place.
+    """
+    rel_path = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
+
+
+def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, pn.Tabs]:
+    """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected."""
+    if runner.served():
+        serve_stylesheets_locally(pn.state.curdoc)
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state
+    if problem is not None:
+        state.add_problem(problem)
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
     tabs = view_tabs(state, session=session)
     session.sync_url(tabs)
+    return sidebar(state, session), tabs
+
+
+def create_app(state: AppState | None = None, problem=None) -> pn.template.BootstrapTemplate:
+    """A fresh dashboard (one per session): sidebar plus one tab per view."""
+    side, tabs = dashboard(state, problem)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[sidebar(state, session)], main=[tabs], sidebar_width=320, header_background="#1f77b4"
+        title=TITLE, sidebar=[side], main=[tabs], sidebar_width=320, header_background="#1f77b4"
     )
 
 
+def show(problem, state: AppState | None = None) -> pn.Row:
+    """The whole dashboard inline (a notebook cell), with the user's ``problem`` selected beside the
+    registered ones; the layout is returned (displayed when it ends a cell)."""
+    side, tabs = dashboard(state, problem)
+    return pn.Row(pn.Column(side, width=320), tabs, sizing_mode="stretch_width")
+
+
 if __name__.startswith("bokeh"):
-    # Served: every stylesheet (Panel's loading.css included) from this server's /static, never
-    # the CDN.  Panel 1.9 picks loading.css's address from Bokeh's process-wide resource mode,
-    # which its own page rendering switches temporarily (panel.io.resources.set_resource_mode);
-    # a component built in the runner's pool meanwhile asked the CDN, an error offline.
-    bokeh_settings.resources.set_value("server")
-    panel_reactive.get_dist_path = lambda cdn="auto": panel_resources.get_dist_path(cdn=False)
-    create_app().servable()
+    create_app(problem=launch.options_or_exit(sys.argv[1:])["problem"]).servable()

@@ -18,6 +18,7 @@ import param
 
 from landscape import problems
 
+from .components.compute import ComputeSetting
 from .runner import JobGroup, LatestCall
 
 #: The picker's entry while a typed expression is shown.
@@ -63,9 +64,25 @@ class AppState(param.Parameterized):
         #: The session's runners: one job at a time across all its views (DESIGN.md).
         self.jobs = JobGroup()
         self.builder = LatestCall(sync=sync)
+        #: Where the session's sweeps run (the sidebar's "Compute" setting).
+        self.compute = ComputeSetting(sync=sync)
         self.builder.param.watch(self._build_failed, "message")
         self._custom = None
+        self._own: dict[str, problems.Problem] = {}  # the user's own problems (app.show, --problem)
         self._set_problem(problems.get(self.problem_name))
+
+    def add_problem(self, problem: problems.Problem, select: bool = True) -> None:
+        """Offer the user's own ``problem`` in the picker beside the registered ones (and show it)."""
+        if not isinstance(problem, problems.Problem):
+            raise ValueError(f"add_problem needs a landscape.problems.Problem, got {type(problem).__name__}")
+        if problem.name in problems.names() or problem.name == CUSTOM:
+            raise ValueError(f"a registered problem is already called {problem.name!r}; give yours another name=")
+        self._own[problem.name] = problem
+        picker = self.param.problem_name
+        if problem.name not in picker.objects:
+            picker.objects = [problem.name, *picker.objects]
+        if select:
+            self.show(problem, problem.name)
 
     def _set_problem(self, problem) -> None:
         self.focus = None
@@ -90,6 +107,10 @@ class AppState(param.Parameterized):
                 self.message = "Type a surface in the box below and press 'Show this surface' first"
             elif self.problem is not self._custom:
                 self._set_problem(self._custom)
+            return
+        if name in self._own:
+            if self.problem is not self._own[name]:
+                self._set_problem(self._own[name])
             return
         self.loading = name
 

@@ -5,6 +5,8 @@
     landscape slice mlp-digits --grid 101 --directions filter --out run.zarr --workers 4
     landscape lyapunov matching-pennies --rule simgd --grid 256 --k 10 --out map.zarr --scheduler tcp://host:8786
     landscape residuals frye-quartic --grid 101 --out residuals.zarr
+    landscape critical frye-quartic --runs 20 --out critical.zarr
+    landscape trajectories himmelblau --optimizer gd --optimizer adam --runs 8 --out runs.zarr
     landscape info run.zarr
 
 Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores``);
@@ -189,6 +191,96 @@ def residuals_command(ctx, problem, grid, chunk, out, workers, scheduler, quiet)
     built = _problem(ctx, problem, {})
     _run(ctx, lambda executor: iter_residual_map(built, grid, chunk=chunk, executor=executor, store=out),
          workers, scheduler, quiet)
+
+
+def _run_to_zarr(ctx, stream, out: str, quiet: bool) -> None:
+    """Drive an in-process ``stream`` with a progress bar and write its result to the zarr store ``out``."""
+    from tqdm import tqdm
+
+    from .jobs import drive
+
+    bar = tqdm(disable=quiet, file=sys.stderr, dynamic_ncols=True, delay=0.5)
+    start = time.perf_counter()
+
+    def progress(event):
+        if bar.total != event.total:
+            bar.reset(total=event.total)
+        bar.update(event.done - bar.n)
+
+    try:
+        result = drive(stream, progress)
+    except ValueError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from None
+    finally:
+        bar.close()
+    result.to_zarr(out, mode="w-")
+    click.echo(f"{result.attrs.get('kind', 'result')}: {result.attrs.get('status', 'complete')} in "
+               f"{time.perf_counter() - start:.1f} s; written to {out}", err=True)
+
+
+def _new_store(ctx, param, value):
+    """These runs are not chunked sweeps, so they are not resumed: refuse to overwrite a store."""
+    import os
+
+    if os.path.exists(value):
+        raise click.BadParameter(f"{value} exists; choose a new path (these runs are not resumable)",
+                                 ctx=ctx, param=param)
+    return value
+
+
+def _run_options(fn):
+    """--option, --seed, --out (a new store), --quiet: shared by the in-process run commands."""
+    fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
+    fn = click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
+                      help="zarr store to write (a new path)")(fn)
+    fn = click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts")(fn)
+    return click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
+                        help="problem option (repeatable)")(fn)
+
+
+@main.command("critical")
+@click.argument("problem")
+@click.option("--method", type=click.Choice(["newton-mr", "damped-newton", "gnm", "pinv-newton"]),
+              default="newton-mr", show_default=True, help="critical-point finder (Frye thesis ch. 3)")
+@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="number of starts")
+@click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True, help="finder iterations")
+@click.option("--starts", type=click.Choice(["trajectory", "uniform"]), default="trajectory", show_default=True,
+              help="points along gradient-descent runs (Frye §3.2.3.2) or the problem's sampler")
+@_run_options
+@click.pass_context
+def critical_command(ctx, problem, method, runs, steps, starts, options, seed, out, quiet):
+    """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each (in-process)."""
+    from .critical import iter_experiment
+
+    built = _problem(ctx, problem, options)
+    _run_to_zarr(ctx, iter_experiment(built, method, num_runs=runs, seed=seed, starts=starts, num_steps=steps),
+                 out, quiet)
+
+
+@main.command("trajectories")
+@click.argument("problem")
+@click.option("--optimizer", "optimizer_names", multiple=True, default=("gd",), show_default=True,
+              help="optimizer from the catalogue (repeatable)")
+@click.option("--runs", type=click.IntRange(min=1), default=4, show_default=True, help="seeded starts")
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="steps per run")
+@_run_options
+@click.pass_context
+def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, out, quiet):
+    """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM (in-process), with default hyperparameters."""
+    import jax
+
+    from . import optim
+    from .trajectories import iter_trajectories
+
+    known = optim.names()
+    unknown = [name for name in optimizer_names if name not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown optimizer {', '.join(unknown)}; choose from {', '.join(known)}",
+                                 ctx=ctx, param_hint="--optimizer")
+    built = _problem(ctx, problem, options)
+    starts = jax.vmap(built.init)(jax.random.split(jax.random.PRNGKey(seed), runs))
+    _run_to_zarr(ctx, iter_trajectories(built, starts, [(name, None) for name in optimizer_names], steps),
+                 out, quiet)
 
 
 @main.command("info")

@@ -86,3 +86,39 @@ def test_store_of_another_sweep_refused_with_exit_2(run, tmp_path):
     xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
     result = run("info", foreign)
     assert result.exit_code == 2 and "not a landscape sweep store" in result.output
+
+
+def test_critical_and_trajectories_write_the_engine_result_to_zarr(run, tmp_path):
+    import jax
+
+    from landscape.trajectories import run_trajectories
+
+    out = tmp_path / "critical.zarr"
+    result = run("critical", "frye-quartic", "--runs", 2, "--steps", 3, "--starts", "uniform", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    expected = critical.experiment(problems.get("frye-quartic"), "newton-mr", num_runs=2, seed=0, starts="uniform",
+                                   num_steps=3)
+    np.testing.assert_allclose(xr.open_zarr(out).grad_norm_sq.values, expected.grad_norm_sq.values, rtol=0, atol=1e-12)
+
+    out = tmp_path / "runs.zarr"
+    result = run("trajectories", "himmelblau", "--optimizer", "gd", "--optimizer", "adam", "--runs", 2, "--steps", 10,
+                 "--seed", 3, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    problem = problems.get("himmelblau")
+    starts = jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(3), 2))
+    expected = run_trajectories(problem, starts, [("gd", None), ("adam", None)], 10)
+    np.testing.assert_allclose(xr.open_zarr(out).theta.values, expected.theta.values, rtol=0, atol=1e-12)
+
+    again = run("trajectories", "himmelblau", "--out", out)  # not resumable: never overwritten
+    assert again.exit_code == 2 and "exists; choose a new path" in again.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["trajectories", "himmelblau", "--optimizer", "nope"], "unknown optimizer nope"),
+    (["trajectories", "no-such-problem"], "unknown problem"),
+    (["critical", "frye-quartic", "--method", "magic"], "Invalid value for '--method'"),
+    (["critical", "frye-quartic", "--runs", "0"], "Invalid value for '--runs'"),
+])  # fmt: skip
+def test_critical_and_trajectories_bad_arguments_exit_2(run, args, message, tmp_path):
+    result = run(*args, "--out", tmp_path / "x.zarr")
+    assert result.exit_code == 2 and message in result.output and "Usage:" in result.output

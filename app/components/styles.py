@@ -7,6 +7,7 @@ styles the current one, so shared components style through :func:`styled`.
 
 from __future__ import annotations
 
+import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer)
 import holoviews.plotting.mpl  # noqa: F401  (registers the matplotlib renderer for exports)
 
@@ -28,5 +29,9 @@ def styled(element, bokeh: dict | None = None, matplotlib: dict | None = None, *
     ``common`` holds options both backends accept (``cmap``, ``color``,
     ``alpha``, ``colorbar``, ...); ``bokeh``/``matplotlib`` hold the rest.
     """
+    if "framewise" in common and not isinstance(element, hv.Element):
+        # a norm option HoloViews reads on each element, not on the overlay holding them: set on the
+        # overlay alone, a streamed overlay keeps the ranges of its first (empty) frame
+        element = element.map(lambda leaf: styled(leaf, framewise=common["framewise"]), hv.Element)
     element = element.opts(backend="bokeh", **common, **(bokeh or {}))
     return element.opts(backend="matplotlib", **common, **(matplotlib or {}))

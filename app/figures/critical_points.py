@@ -141,12 +141,12 @@ def surface_base(problem: Problem, grid: xr.Dataset) -> hv.Overlay:
 def point_spectrum(analysis: xr.Dataset | None) -> hv.Overlay:
     """The Hessian spectrum of a point analysis (``landscape.analysis.analyse_point``)."""
     if analysis is None:
-        return spectrum_element(np.array([])).opts(title="Pick a run or hand a point over: spectrum there")
+        return spectrum_element(np.array([])).opts(title="Hessian spectrum at the analysed point (none yet)")
     a = analysis.attrs
     where = ", ".join(f"{v:.3g}" for v in analysis.theta.values[:2])
     more = ", …" if analysis.sizes["param"] > 2 else ""
-    title = (f"θ = ({where}{more}): L = {a['loss']:.4g}, ‖∇L‖² = {a['grad_norm_sq']:.2e}, "
-             f"r = {a['r']:.2f}, r_H = {a['r_h']:.2f}")
+    title = (f"θ = ({where}{more}): L = {a['loss']:.4g}\n"  # two lines: none clipped in a half-width panel
+             f"‖∇L‖² = {a['grad_norm_sq']:.2e}, r = {a['r']:.2f}, r_H = {a['r_h']:.2f}")
     return styled(spectrum_element(analysis.eigenvalue.values, title), framewise=True)
 
 

@@ -120,7 +120,7 @@ def rates(rate_map: xr.DataArray | None) -> hv.Image:
     else:
         image = hv.Image((rate_map.arg_beta.values, rate_map.abs_beta.values, np.minimum(rate_map.values, 1.1)),
                          kdims=["arg β", "|β|"], vdims=["ρ"])
-    return styled(image, cmap="viridis_r", colorbar=True, title="Complex momentum: ρ over β (click: use it)",
+    return styled(image, cmap="viridis_r", colorbar=True, title="Complex momentum: convergence rate ρ over β",
                   bokeh={"width": 460, "height": 320, "tools": ["hover", "tap"]})
 
 

@@ -22,6 +22,8 @@ from ..components.surface import surface_element
 ARM_COLORS = {"plain": "#1f77b4", "teleport": "#ff7f0e"}
 ARM_LABELS = {"plain": "without teleport", "teleport": "with teleport"}
 TITLES = {"train_loss": "Loss", "grad_norm_sq": "‖∇L‖² (training set); red: jump at each teleport"}
+#: Axis labels of the plotted variables (loss and ‖∇L‖² are in the problem's own units).
+AXIS_LABELS = {"train_loss": "loss", "test_loss": "loss", "grad_norm_sq": "‖∇L‖²"}
 
 
 def _arm_series(result: xr.Dataset | None, variable: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -45,7 +47,8 @@ def curves(result: xr.Dataset | None, variable: str, dashed: str | None = None) 
         for arm, (x, y) in _arm_series(result, var).items():
             values.append(y)
             label = ARM_LABELS[arm] + (" (test)" if dash == "dashed" else "")
-            layers.append(styled(hv.Curve((x, y), "epoch", hv.Dimension("value", label=var), label=label),
+            value = hv.Dimension("value", label=AXIS_LABELS.get(variable, variable))
+            layers.append(styled(hv.Curve((x, y), "epoch", value, label=label),
                                  color=ARM_COLORS[arm], bokeh={"line_dash": dash, "line_width": 2},
                                  matplotlib={"linestyle": "--" if dash == "dashed" else "-", "linewidth": 2}))
     finite = np.concatenate(values) if values else np.zeros(0)

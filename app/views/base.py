@@ -40,7 +40,9 @@ from landscape import problems
 from landscape.jobs import CancelToken, Stream
 from landscape.problems import Problem
 
-from ..components.export import ExportBar
+from ..components.cost import estimate
+from ..components.export import ExportBar, export_stem
+from ..components.glossary import glossary
 from ..components.text import set_text, text_pane
 from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
@@ -61,6 +63,8 @@ class BaseView(pn.viewable.Viewer):
     title: ClassVar[str] = "View"
     #: Parameters that are the view's settings: widgets, URL sync, saved explorations.
     settings_params: ClassVar[tuple[str, ...]] = ()
+    #: Keys of :data:`app.components.glossary.TERMS` defined in the view's "Terms used here" card.
+    glossary_terms: ClassVar[tuple[str, ...]] = ()
     #: Seconds between live redraws of streamed partial results.
     redraw_interval: ClassVar[float] = 0.3
 
@@ -109,6 +113,11 @@ class BaseView(pn.viewable.Viewer):
     def check(self) -> None:
         """Refuse a run whose settings cannot work: raise ``ValueError`` naming what is wrong."""
 
+    def cost(self) -> tuple[int, str] | None:
+        """``(count, kind)``: the evaluations the next run makes (kind ``"loss"`` or ``"hvp"``), shown with
+        the measured time of one before it starts (:mod:`app.components.cost`); ``None``: no estimate."""
+        return None
+
     def on_problem(self) -> None:
         """Called after the problem changed and the view was reset (the problem applies)."""
 
@@ -125,16 +134,23 @@ class BaseView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
+    @property
+    def executor(self):
+        """Where sweeps run: the session's "Compute" setting (:mod:`app.components.compute`), else in-process."""
+        return self.state.compute.executor if self.state is not None else None
+
     # -- actions ------------------------------------------------------------
     def run(self) -> None:
         """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""
         self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
+        cost = self.cost()
         self.runner.start(
             self.stream,
             lambda event: self._receive(problem, event.partial, final=False),
             lambda result: self._receive(problem, result, final=True),
+            estimate=None if cost is None else lambda: estimate(problem, *cost),
         )
 
     def validate(self) -> None:
@@ -156,7 +172,7 @@ class BaseView(pn.viewable.Viewer):
             self.result = result
         self.export.available = result is not None and result.attrs.get("status", "complete") != "running"
         if result is not None:
-            self.export.basename = f"{self.problem.name}-{self.title.lower().replace(' ', '-')}"
+            self.export.basename = export_stem(self.problem.name, self.title)
         self.render(result)
 
     def render(self, result: xr.Dataset | None) -> None:
@@ -216,4 +232,5 @@ class BaseView(pn.viewable.Viewer):
         self._body[:] = [self._content]
 
     def __panel__(self):
-        return pn.Column(self.description, self.notice, self._body, sizing_mode="stretch_width")
+        terms = [glossary(self.glossary_terms)] if self.glossary_terms else []
+        return pn.Column(self.description, *terms, self.notice, self._body, sizing_mode="stretch_width")

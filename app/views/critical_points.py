@@ -30,6 +30,11 @@ from .base import BaseView
 
 METHOD_LABELS = {"Newton-MR (Alg. 13)": "newton-mr", "damped Newton (Alg. 11)": "damped-newton",
                  "BTLS-GNM (Alg. 2)": "gnm", "pseudo-inverse Newton (Alg. 5)": "pinv-newton"}
+#: The colour key of the surface (its title stays short enough for a 1280 px screen).
+SURFACE_KEY = ("Colour: log(1 + L − min L); yellow-brown shading: r of the Newton step (0 to 1); red arrows: "
+               "Newton directions; runs and their ends: blue critical, gold gradient-flat, black neither (the chosen "
+               "run thick red); white dots: starts; crosses: the problem's known critical points.  "
+               "Click the surface to add starts.")
 #: Points per axis of the residual map.
 FIELD_RESOLUTION = 81
 
@@ -43,6 +48,7 @@ class CriticalPointsView(BaseView):
     """Critical-point finders from many starts, streamed traces, flatness and loss-index."""
 
     title = "Critical Points"
+    glossary_terms = ("index", "r", "r_H")
     settings_params = ("method", "num_runs", "steps", "sampling", "cutoff", "seed")
     method = param.Selector(default="newton-mr", objects=list(METHOD_LABELS.values()), doc="Finder.")
     num_runs = param.Integer(default=12, bounds=(1, 500), doc="Runs (sampled starts).")
@@ -80,6 +86,7 @@ class CriticalPointsView(BaseView):
             responsive=True, height=260, backend="bokeh"), streams=[self._analysis_pipe]))
         self.plot.param.update(linked_axes=False, min_height=460)
         self._summary = text_pane()
+        self._flat_note = text_pane(visible=False, styles={"color": "#555"})
         self._picker = pn.widgets.Select(label="Run", options={"(run first)": -1}, width=290)
         self._picker.param.watch(lambda event: self.select(event.new), "value")
 
@@ -123,8 +130,9 @@ class CriticalPointsView(BaseView):
             return
         counts, runs = fig.summary(result), result.sizes["run"]
         status = " (cancelled)" if result.attrs.get("status") == "cancelled" else ""
-        set_text(self._summary, f"{runs} runs{status}: " + ", ".join(f"{k}: {n} ({n / runs:.0%})"
-                                                                      for k, n in counts.items()))
+        method = {name: label for label, name in METHOD_LABELS.items()}.get(result.attrs.get("method"), "?")
+        set_text(self._summary, f"{runs} runs of {method}{status}: "  # what the result says it ran, not the widget
+                 + ", ".join(f"{k}: {n} ({n / runs:.0%})" for k, n in counts.items()))
         self._picker.options = {"(choose a run)": -1} | {
             f"run {run}: {cls}, ‖∇L‖² = {gsq:.2e}, max r = {mr:.2f}": run for run, (cls, gsq, mr)
             in enumerate(zip(result["class"].values, result.final_grad_norm_sq.values, result.max_r.values))}
@@ -145,6 +153,9 @@ class CriticalPointsView(BaseView):
             pipe.send(None)
         self._analytic_pipe.send(None)
         self.plot.visible, self.plot.object = problem.is_2d, None
+        self._flat_note.visible = not problem.is_2d
+        set_text(self._flat_note, f"The surface and the residual map are drawn for 2-D problems only; {problem.name} "
+                 f"has {problem.dim} parameters, so its runs show in the curves and the loss-index plot.")
 
         def setup():
             method = getattr(problem, "analytic_critical_points", None)
@@ -178,8 +189,8 @@ class CriticalPointsView(BaseView):
         tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         tap.add_subscriber(lambda x=None, y=None: None if x is None or y is None else self.add_start(x, y))
         return plot.opts(xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=460, show_legend=False,
-                         title="Runs over r of the Newton step (orange) and Newton directions (red); "
-                               "click to add starts", backend="bokeh")
+                         data_aspect=1,  # x and y in the same units: the surface is not stretched on wide screens
+                         title=f"{problem.name}: runs over r of the Newton step", backend="bokeh")
 
     @param.depends("starts", watch=True)
     def _send_starts(self) -> None:
@@ -234,13 +245,14 @@ class CriticalPointsView(BaseView):
             pn.widgets.Select.from_param(p.sampling, label="Starting points", width=290),
             pn.widgets.FloatInput.from_param(p.cutoff, label="Critical cutoff on ‖∇L‖²", width=200),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=140), clear, self._picker, width=320)
-        plots = pn.Column(self.plot, pn.Row(*self._traces, sizing_mode="stretch_width"),
-                          sizing_mode="stretch_width")
+        plots = pn.Column(self._flat_note, self.plot,
+                          pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
+                          pn.Row(*self._traces, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         return pn.Column(
             self.runner.controls(on_run=self.run), self._summary,
             pn.Row(settings, plots, sizing_mode="stretch_width"),
-            pn.Row(self._scatter, self._spectrum, self._along, sizing_mode="stretch_width"),
-            self.export, sizing_mode="stretch_width")
+            pn.Row(self._scatter, self._spectrum, sizing_mode="stretch_width"),  # two per row: none clipped at 1280 px
+            self._along, self.export, sizing_mode="stretch_width")
 
 
 VIEW = ViewSpec(key="critical_points", title="Critical Points", factory=CriticalPointsView, order=30)

@@ -50,6 +50,7 @@ class GamesView(BaseView):
     """Phase portraits, Lyapunov heatmaps, GRR trees and momentum rate maps of 2-D games."""
 
     title = "Games"
+    glossary_terms = ("lyapunov", "rho", "fingerprint")
     settings_params = ("rule", *HYPER, "steps", "k", "n", "objective", "directions", "resolution", "chunk",
                        "grr_step", "grr_steps")
     rule = param.Selector(default="lola", objects=rule_names(), doc="Update rule F.")
@@ -119,7 +120,8 @@ class GamesView(BaseView):
                                             record_every=max(1, self.grr_steps // 100), cancel=cancel, **hyper)
         xs, ys = explore.heatmap_axes(game, self.resolution)
         return games.iter_lyapunov_map(game, rule, xs, ys, k=self.k, n=self.n, objective=self.objective,
-                                          directions=self.directions, chunk=self.chunk, cancel=cancel, **hyper)
+                                       directions=self.directions, chunk=self.chunk, cancel=cancel,
+                                       executor=self.executor, **hyper)
 
     def rate_map(self) -> None:
         """ρ of SimCM over (|β|, arg β) at the game's first fixed point, for the current α."""

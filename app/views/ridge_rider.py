@@ -40,6 +40,7 @@ class RidgeRiderView(BaseView):
     """Ridge Rider: MIS, live solution tree, rides on the landscape, spectra."""
 
     title = "Ridge Rider"
+    glossary_terms = ("mis", "fingerprint", "index", "delta_break", "lr_e")
     settings_params = ("mode", "order", "n_ridges", "max_depth", "max_nodes", "alpha", "alpha_min", "delta_break",
                        "max_steps", "end_rules", "lr_e", "entropy_weight")
     mode = param.Selector(default="exact", objects=["exact", "approximate"], doc="Exact (Alg. 1) or HVP-only (Alg. 2).")

@@ -187,7 +187,8 @@ class TeleportView(BaseView):
         self.param.watch(show_network_inputs, "setting")
         show_network_inputs()
         return pn.Column(self._intro, self.runner.controls(on_run=self.run),
-                         pn.Row(settings, self.plot, self._curves, sizing_mode="stretch_width"),
+                         pn.Row(settings, pn.Column(self.plot, self._curves, sizing_mode="stretch_width"),
+                                sizing_mode="stretch_width"),  # one plot per row: the surface keeps its aspect
                          self._report, self.export, sizing_mode="stretch_width")
 
 

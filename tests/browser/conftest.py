@@ -5,7 +5,9 @@
   Its URL is ``served_app.url``; its log (stdout/stderr) is ``served_app.log()``.
 * ``browser``: Debian's ``/usr/bin/chromium`` launched headless by Playwright.
 * ``page``: a fresh browser context and page that records console errors and
-  uncaught page errors in ``page.console_errors``; the fixture
+  uncaught page errors in ``page.console_errors``.  Every request that leaves
+  the loopback interface (a CDN, web fonts) is blocked, as on an offline
+  machine, and recorded there too; the fixture
   ``assert_no_console_errors`` is a function ``(page) -> None`` that checks them.
 * ``new_page``: a factory for more pages, each in its own context (= its own
   cookies, its own dashboard session).
@@ -117,10 +119,20 @@ def browser():
         chromium.close()
 
 
+#: Any address off this machine: the app must work offline, so such a request is blocked and an error.
+OFF_MACHINE = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/])(?!(data|blob|about|file):)")
+
+
 def _recording_page(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
     page.console_errors = []
+
+    def block(route) -> None:
+        page.console_errors.append(f"blocked off-machine request: {route.request.url}")
+        route.abort()
+
+    context.route(OFF_MACHINE, block)
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
     # a failed load's console line has no address; record which resource it was
@@ -147,26 +159,9 @@ def page(new_page):
     return new_page()
 
 
-#: A known, open defect (issue 10 item 10): Panel 1.9 sometimes gives a component built in a pool
-#: thread its CDN address for loading.css although the app serves it; the spinner's CSS then
-#: fails to load offline.  Only that request and its one "Failed to load resource" line are
-#: tolerated; any other failed request or console error still fails the test.
-KNOWN_CDN_MISS = re.compile(r"^request failed: https://cdn\.holoviz\.org/panel/[\d.]+/dist/css/loading\.css")
-
-
-def _unexplained(errors: list[str]) -> list[str]:
-    known = sum(bool(KNOWN_CDN_MISS.match(e)) for e in errors)
-    rest = [e for e in errors if not KNOWN_CDN_MISS.match(e)]
-    for _ in range(known):
-        if "Failed to load resource: net::ERR_NAME_NOT_RESOLVED" in rest:
-            rest.remove("Failed to load resource: net::ERR_NAME_NOT_RESOLVED")
-    return rest
-
-
 def _assert_no_console_errors(page) -> None:
-    """Fail with the messages if the page logged console errors or threw (see KNOWN_CDN_MISS)."""
-    errors = _unexplained(page.console_errors)
-    assert errors == [], "browser console errors:\n" + "\n".join(errors)
+    """Fail with the messages if the page logged console errors, threw, or asked for anything off this machine."""
+    assert page.console_errors == [], "browser console errors:\n" + "\n".join(page.console_errors)
 
 
 @pytest.fixture

@@ -82,3 +82,14 @@ def test_opening_games_does_not_stall_another_session(served_app, new_page, asse
     # and the Games tab arrives in the end
     expect(busy.get_by_text("Opening Games: compiling…")).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
     assert_no_console_errors(other)
+
+
+def test_every_tab_works_offline(served_app, page, assert_no_console_errors):
+    """Each tab's view is built in the runner's pool and installed into the live page; with every
+    off-machine request blocked (the page fixture), none is asked for and no console error appears."""
+    open_dashboard(page, served_app.url)
+    for title in ("Ridge Rider", "Critical Points", "Games", "Teleport", "Landscape"):
+        page.get_by_text(title, exact=True).first.click()
+        expect(page.get_by_text(f"Opening {title}: compiling…")).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # stylesheets of the last installed view load
+    assert_no_console_errors(page)

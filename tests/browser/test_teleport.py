@@ -37,3 +37,38 @@ def test_teleport_view_renders_and_a_teleported_run_streams(served_app, page, as
     assert error < 1e-12
     page.screenshot(path=str(os.environ.get("LANDSCAPE_SCREENSHOT", tmp_path / "teleport.png")), full_page=True)
     assert_no_console_errors(page)
+    assert_data_in_view(page)
+
+
+# Per glyph renderer of every Bokeh plot on the page: (points with finite x and y, points inside the plot's ranges).
+IN_VIEW_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents) for (const m of doc._all_models.values()) {
+    if (!(m.renderers && m.x_range && m.y_range && m.x_range.start !== undefined)) continue;
+    const [x0, x1] = [Math.min(m.x_range.start, m.x_range.end), Math.max(m.x_range.start, m.x_range.end)];
+    const [y0, y1] = [Math.min(m.y_range.start, m.y_range.end), Math.max(m.y_range.start, m.y_range.end)];
+    for (const r of m.renderers) {
+      const g = r.glyph, data = r.data_source && r.data_source.data;
+      if (!g || !data || !g.x || !g.y || !g.x.field || !g.y.field) continue;
+      const xs = data.get ? data.get(g.x.field) : data[g.x.field], ys = data.get ? data.get(g.y.field) : data[g.y.field];
+      if (!xs || !ys) continue;
+      let finite = 0, inside = 0;
+      for (let i = 0; i < xs.length; i++) {
+        const x = Number(xs[i]), y = Number(ys[i]);
+        if (!isFinite(x) || !isFinite(y)) continue;
+        finite += 1;
+        if (x >= x0 && x <= x1 && y >= y0 && y <= y1) inside += 1;
+      }
+      if (finite >= 2) out.push([m.title ? m.title.text : "", finite, inside, [x0, x1, y0, y1]]);
+    }
+  }
+  return out;
+}"""
+
+
+def assert_data_in_view(page):
+    """Every plotted line or scatter (two points or more) has most of its points inside its plot's ranges."""
+    glyphs = page.evaluate(IN_VIEW_JS)
+    assert glyphs, "no plotted data found"
+    for title, finite, inside, ranges in glyphs:
+        assert inside >= finite / 2, f"{title!r}: {inside} of {finite} points inside the ranges {ranges}"

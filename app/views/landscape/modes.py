@@ -24,6 +24,7 @@ import xarray as xr
 from landscape import limits, slices
 from landscape.problems import Problem
 
+from ...components import cost
 from ...components.surface import critical_points_element, surface_element, surface_grid
 from .layers import landscape_figure, slice_grid
 
@@ -121,14 +122,16 @@ class SliceMode:
             centre = trajectory[-1] if trajectory is not None else np.asarray(problem.init(jax.random.PRNGKey(0)))
             directions = slices.make_directions(problem, kind, centre, 2, trajectory=trajectory)
             return slices.iter_slice(
-                problem, centre, directions, grid, chunk=SLICE_CHUNK, direction_kind=kind, cancel=cancel
+                problem, centre, directions, grid, chunk=SLICE_CHUNK, direction_kind=kind, cancel=cancel,
+                executor=view.executor,
             )
 
         def streamed(event) -> None:
             if view.mode is self:
                 self.pipe.send(slice_grid(event.partial.loss.values, grid, grid))
 
-        view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None)
+        view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None,
+                          estimate=lambda: cost.estimate(problem, resolution**2))
 
     def _trajectory(self) -> np.ndarray | None:
         result, run = self.view.result, self.view.selected
