@@ -151,7 +151,12 @@ def view_tabs(
                 return build_view(spec, state)
 
         async def build_then_install() -> None:
-            install(index, await runner.in_pool(build))
+            try:
+                install(index, await runner.in_pool(build))
+            except Exception as error:  # never a silent "compiling…" forever: log it, show it in the tab
+                log.exception("tab %s failed to open", spec.key)
+                tabs[index] = (spec.title, pn.pane.Alert(f"The {spec.title} view failed to open: {error}",
+                                                         alert_type="danger"))
 
         pn.state.execute(build_then_install)
 

@@ -72,8 +72,9 @@ def _grr(cancel: CancelToken) -> Stream:
 
 def _critical(cancel: CancelToken) -> Stream:
     p = problems.get("mlp-digits")
-    return critical.iter_experiment(p, critical.Method("newton-mr", index_every=10**9), num_runs=64, seed=0,
-                                    starts="uniform", num_steps=100_000, chunk=25, cancel=cancel)
+    # the Critical Points view's setting on a network: one step per chunk (steps_per_chunk)
+    return critical.iter_experiment(p, critical.Method("newton-mr", index_every=10**9), num_runs=4, seed=0,
+                                    starts="uniform", num_steps=100_000, chunk=1, cancel=cancel)
 
 
 def _ride(cancel: CancelToken) -> Stream:
