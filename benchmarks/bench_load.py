@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import re
-import socket
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
+from tests.browser.conftest import _answers, _free_port  # the browser tests' own helpers
 from tests.serving import panel_serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,20 +51,6 @@ class Figures:
     extra_load_s: list[float] = dataclasses.field(default_factory=list)
     cross_talk: list[str] = dataclasses.field(default_factory=list)
     tracebacks: list[str] = dataclasses.field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=90) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def tracebacks(log: str) -> list[str]:
@@ -166,7 +150,6 @@ def run_load(sessions: int, waves: int, report=print) -> Figures:
         try:
             _wave(browser, url, names[:1], Figures(), names[0])  # warm-up: compile what the waves use
             time.sleep(SETTLE_S)
-            gc.collect()
             figures.baseline_mb = _rss_mb(server.pid)
             report(f"baseline (after warm-up): {figures.baseline_mb:.0f} MB")
             for wave in range(waves):
