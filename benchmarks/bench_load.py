@@ -1,7 +1,7 @@
 """Many researchers at once: concurrent browser sessions in waves, server memory after each wave.
 
 Starts ``panel serve app/main.py`` on a loopback port (sessions are dropped
-one second after their tab closes) and drives it with headless Chromium.
+15 s after their tab closes, Bokeh's default) and drives it with headless Chromium.
 After a warm-up wave (every kernel the waves use compiled once) it measures
 the server's resident memory (the baseline), then runs ``waves`` waves of
 ``sessions`` sessions, each on a different 2-D problem opened from the URL:
@@ -44,7 +44,11 @@ PROBLEMS = ("himmelblau", "booth", "rosenbrock", "six-hump-camel", "rastrigin", 
 STATE_TIMEOUT_MS = 120_000  # bound on each awaited page state (a loaded 2-core machine)
 EXTRA_TIMEOUT_MS = 60_000  # the extra session's page during the load
 SHORT_STEPS, LONG_STEPS = 200, 100_000  # every session's job; the one that is cancelled
-SETTLE_S = 8.0  # after the last tab of a wave closed: sessions are destroyed after 1 s, checked every 1 s
+# Bokeh's default: a session whose websocket has not connected (or has closed) for this long is
+# destroyed, and its document's module globals cleared.  Much shorter (1 s) destroyed sessions of
+# a loaded server before their page connected: their tab-building tasks then failed (NameError).
+UNUSED_SESSION_MS = 15_000
+SETTLE_S = 20.0  # after the last tab of a wave closed: sessions destroyed after 15 s, checked every 1 s
 STATUS = re.compile(r"/|Done|Cancel|Error|Compiling|Queued")
 
 
@@ -146,6 +150,7 @@ def _step(figures: Figures, what: str, action) -> bool:
         return True
     except (AssertionError, PlaywrightError) as error:
         figures.failures.append(f"{what}: {str(error).splitlines()[0][:200]}")
+        print(f"failure: {figures.failures[-1]}", flush=True)
         return False
 
 
@@ -190,7 +195,7 @@ def run_load(sessions: int, waves: int, report=print) -> Figures:
     url = f"http://127.0.0.1:{port}/main"
     log_path = Path(tempfile.mkdtemp(prefix="landscape-load-")) / "panel.log"
     args = ["app/main.py", "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
-            f"127.0.0.1:{port}", "--unused-session-lifetime", "1000", "--check-unused-sessions", "1000"]
+            f"127.0.0.1:{port}", "--unused-session-lifetime", str(UNUSED_SESSION_MS), "--check-unused-sessions", "1000"]
     figures = Figures()
     names = [PROBLEMS[i % len(PROBLEMS)] for i in range(sessions)]
     with panel_serve(args, log_path, lambda: _answers(url), 240) as server, sync_playwright() as playwright:

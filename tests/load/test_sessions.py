@@ -2,8 +2,8 @@
 problems, each running a job, cancelling and switching tabs, in 2 waves.
 
 Every awaited page state (page built, job accepted, "Done"/"Cancelled at", the Critical Points
-tab built) is reached within the driver's bounded timeouts, no cross-talk between sessions, one more session's page loads while the jobs run, the server's
-memory returns to within 20% of its post-warm-up baseline after each wave (sessions release what
+tab built) is reached within the driver's bounded timeouts, no cross-talk between sessions, one
+more session's page loads while the jobs run, the server's memory returns to within 20% of its post-warm-up baseline after each wave (sessions release what
 they built), no traceback in the server log.  The full form (10 sessions, 3 waves, timings) is
 ``python3 -m benchmarks.bench_load``.  Needs Chromium and Playwright (skipped without them,
 except under ``CI=true``).
