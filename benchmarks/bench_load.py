@@ -43,7 +43,7 @@ PROBLEMS = ("himmelblau", "booth", "rosenbrock", "six-hump-camel", "rastrigin", 
             "frye-quartic", "rr-demo", "himmelblau")
 STATE_TIMEOUT_MS = 120_000  # bound on each awaited page state (a loaded 2-core machine)
 EXTRA_TIMEOUT_MS = 60_000  # the extra session's page during the load
-SHORT_STEPS, LONG_STEPS = 200, 100_000  # every session's job; the one that is cancelled
+SHORT_STEPS, LONG_STEPS = 200, 1_000_000  # every session's job; the one that is cancelled (served with this limit)
 # Bokeh's default: a session whose websocket has not connected (or has closed) for this long is
 # destroyed, and its document's module globals cleared.  Much shorter (1 s) destroyed sessions of
 # a loaded server before their page connected: their tab-building tasks then failed (NameError).
@@ -149,7 +149,8 @@ def _step(figures: Figures, what: str, action) -> bool:
         action()
         return True
     except (AssertionError, PlaywrightError) as error:
-        figures.failures.append(f"{what}: {str(error).splitlines()[0][:200]}")
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        figures.failures.append(f"{what}: {' | '.join(lines[:1] + lines[-2:])[:300]}")
         print(f"failure: {figures.failures[-1]}", flush=True)
         return False
 
@@ -198,7 +199,8 @@ def run_load(sessions: int, waves: int, report=print) -> Figures:
             f"127.0.0.1:{port}", "--unused-session-lifetime", str(UNUSED_SESSION_MS), "--check-unused-sessions", "1000"]
     figures = Figures()
     names = [PROBLEMS[i % len(PROBLEMS)] for i in range(sessions)]
-    with panel_serve(args, log_path, lambda: _answers(url), 240) as server, sync_playwright() as playwright:
+    env = {"LANDSCAPE_MAX_STEPS": str(LONG_STEPS)}  # as the browser tests: a run that only Cancel ends
+    with panel_serve(args, log_path, lambda: _answers(url), 240, env) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             warm = Figures()
