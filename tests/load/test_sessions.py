@@ -20,7 +20,9 @@ import pytest
 pytestmark = pytest.mark.load
 
 
-def test_sessions_in_waves_do_not_interfere_and_release_their_memory():
+def test_sessions_in_waves_do_not_interfere_and_release_their_memory(request):
+    if "load" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("about 5.5 min on a 2-core machine: run with -m load")
     from benchmarks.bench_load import CHROMIUM, run_load
 
     if not shutil.which(CHROMIUM):
