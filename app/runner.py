@@ -21,8 +21,11 @@ DESIGN.md's concurrency recipe, in one place so every view follows it:
   (the first chunk includes XLA compilation), then ``"done / total · ETA"``;
   ``"Done"``, ``"Cancelled at p%"`` or ``"Error: …"`` at the end.
 * **One job per session.**  Runners made with the same :class:`JobGroup` (the
-  session's :attr:`app.state.AppState.jobs`) refuse to start while another of
-  the group runs, with a message naming it.
+  session's :attr:`app.state.AppState.jobs`) refuse to start while
+  ``jobs_per_session`` others of the group run (default 1, the operator limit
+  ``LANDSCAPE_MAX_JOBS_PER_SESSION``), with a message naming the running job
+  and the limit.  Work over the server's bound waits in the queue; its
+  ``"Queued"`` message names ``jobs_per_server`` and its value.
 * **Errors are messages.**  Any exception from the engine or a callback ends
   the work with ``message = "Error: …"`` (logged server-side); none reaches
   the browser as a traceback, none is swallowed.
@@ -47,12 +50,14 @@ from typing import Any
 import panel as pn
 import param
 
+from landscape import limits
 from landscape.jobs import CancelToken, Event, Stream
 
 log = logging.getLogger(__name__)
 
-#: Most engine chunks / set-up computations run at once by the whole server (all sessions).
-MAX_CONCURRENT_STEPS = max(1, int(os.environ.get("LANDSCAPE_MAX_JOBS", "2")))
+#: Most engine chunks / set-up computations run at once by the whole server (all sessions): the operator
+#: limit ``jobs_per_server`` (``LANDSCAPE_MAX_JOBS``, :mod:`landscape.limits`), read when the server starts.
+MAX_CONCURRENT_STEPS = limits.get("jobs_per_server")
 
 #: Seconds between status refreshes while a served step is waiting or computing.
 POLL = 0.25
@@ -139,6 +144,11 @@ async def in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] 
             waiting(POOL.ahead(ticket))
 
 
+def queued_message(ahead: int) -> str:
+    """What a job waiting for the server's bound shows: its place and the limit that holds it."""
+    return f"Queued ({ahead} ahead; this server runs jobs_per_server = {MAX_CONCURRENT_STEPS} at once)"
+
+
 def describe(error: BaseException) -> str:
     """The one-line message shown for a failure: ``"Error: <what went wrong>"``."""
     text = str(error).strip() or type(error).__name__
@@ -219,10 +229,21 @@ class _Session:
 
 
 class JobGroup:
-    """The runners of one session: at most one of them runs a job at a time (DESIGN.md)."""
+    """The runners of one session: at most ``jobs_per_session`` of them run a job at a time (DESIGN.md)."""
 
     def __init__(self) -> None:
-        self.active: JobRunner | None = None
+        self.members: list[JobRunner] = []
+
+    def refuse_another(self, runner: JobRunner) -> None:
+        """``RuntimeError`` naming the running job and the limit if ``runner`` may not start now."""
+        running = [other for other in self.members if other is not runner and other.running]
+        bound = limits.get("jobs_per_session")
+        if len(running) >= bound:
+            raise RuntimeError(
+                f"the {running[0].name} job of this session is running; cancel it first (jobs_per_session = "
+                f"{bound}: jobs one session runs at once; the operator sets it with "
+                f"{limits.LIMITS['jobs_per_session'].env})"
+            )
 
 
 class JobRunner(param.Parameterized):
@@ -246,6 +267,8 @@ class JobRunner(param.Parameterized):
         super().__init__(**params)
         self._session = _Session(sync, self.cancel)
         self.group = group
+        if group is not None:
+            group.members.append(self)
         self._token: CancelToken | None = None
         self._estimate: Callable[[], str] | None = None
 
@@ -268,11 +291,8 @@ class JobRunner(param.Parameterized):
         will cost, e.g. ``"961 loss evaluations × 2.1 ms ≈ 2 s"``; shown until the first event."""
         if self.running:
             raise RuntimeError("a job is already running; cancel it first")
-        other = self.group.active if self.group is not None else None
-        if other is not None and other is not self and other.running:
-            raise RuntimeError(f"the {other.name} job of this session is running; cancel it first")
         if self.group is not None:
-            self.group.active = self
+            self.group.refuse_another(self)
         token = CancelToken()
         self._token = token
         self._set(running=True, progress=0.0)
@@ -338,7 +358,7 @@ class JobRunner(param.Parameterized):
         progress, throttle = Progress(), Throttle(0.2)
 
         def queued(ahead: int) -> None:
-            self.message = f"Queued ({ahead} ahead)"
+            self.message = queued_message(ahead)
 
         try:
             if self._estimate is not None:
@@ -438,7 +458,7 @@ class LatestCall(param.Parameterized):
 
     async def _drain(self) -> None:
         def queued(ahead: int) -> None:
-            self.message = f"Queued ({ahead} ahead)"
+            self.message = queued_message(ahead)
 
         try:
             while self._pending is not None and not self._session.closed:

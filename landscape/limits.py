@@ -79,7 +79,8 @@ def get(name: str) -> int:
     return value
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """``value`` as text for a message, shortened (a huge integer cannot even be printed whole)."""
     try:
         text = str(value)
     except ValueError:  # an int past Python's printing limit
@@ -97,12 +98,12 @@ def check(name: str, value) -> None:
         over = not value <= bound  # NaN compares False
     except TypeError:
         raise ValueError(f"{name} must be a number, got {value!r}") from None
-    shown = _shown(value)
+    text = shown(value)
     if value != value or value in (math.inf, -math.inf):
-        raise ValueError(f"{name} must be a finite number, got {shown}")
+        raise ValueError(f"{name} must be a finite number, got {text}")
     if over:
         raise ValueError(
-            f"{name} = {shown} is over this server's limit of {bound} ({limit.bounds}; "
+            f"{name} = {text} is over this server's limit of {bound} ({limit.bounds}; "
             f"the operator sets it with {limit.env})"
         )
 

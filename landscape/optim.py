@@ -127,6 +127,9 @@ def validate(name: str, hypers: Mapping[str, Any] | None = None) -> dict[str, fl
     NaN/inf or a value outside the hyperparameter's bounds.
     """
     algorithm = get(name)
+    if hypers is not None and not isinstance(hypers, Mapping):
+        raise ValueError(f"the hyperparameters of {name} must be a mapping of name to number "
+                         f"({', '.join(algorithm.defaults) or 'none'}), got {type(hypers).__name__}")
     hypers = dict(hypers or {})
     unknown = sorted(set(hypers) - set(algorithm.defaults))
     if unknown:

@@ -217,7 +217,7 @@ def test_a_job_waiting_for_the_global_bound_says_it_is_queued():
 
     asyncio.run(scenario())
     assert messages[0] == "Compiling…"
-    assert "Queued (0 ahead)" in messages  # its generator build waits behind the running jobs
+    assert f"Queued (0 ahead; this server runs jobs_per_server = {bound} at once)" in messages  # waits behind them
     assert messages[-1] == "Done"
 
 

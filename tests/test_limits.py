@@ -92,3 +92,40 @@ def test_entry_points_refuse_requests_over_the_limits(tight):
     assert critical.residual_map(quad, (np.linspace(-1, 1, 10), np.linspace(-1, 1, 10)))["r"].shape == (10, 10)
     assert Settings(max_nodes=5, max_steps=10).max_nodes == 5
     assert problems.from_expression("x**2 + y**2").dim == 2
+
+
+def test_teleport_training_and_grr_meet_the_limits(tight):
+    from landscape.teleport import training
+
+    quad = problems.from_expression("x**2 + y**2")
+    with pytest.raises(ValueError, match="steps = 11 is over"):
+        next(training.iter_train(quad, "gd", training.Schedule(epochs=11), theta0=np.ones(2)))
+    with pytest.raises(ValueError, match="runs = 5 is over"):
+        next(training.iter_train(quad, "gd", training.Schedule(epochs=2), seeds=range(5), theta0=np.ones(2)))
+    with pytest.raises(ValueError, match="steps = 11 is over"):
+        next(dy.iter_grr_search("matching-pennies", "simgd", [0.1, 0.2], optimize_steps=11))
+
+
+def test_jobs_per_session_refusal_names_the_limit(monkeypatch):
+    from app.runner import JobGroup, JobRunner
+    from landscape.jobs import Event
+
+    group = JobGroup()
+    first = JobRunner(sync=True, group=group, name="Games")
+    second = JobRunner(sync=True, group=group)
+    seen = []
+
+    def during_first(cancel):
+        try:
+            second.start(lambda c: iter(()), lambda e: None)
+        except RuntimeError as error:
+            seen.append(str(error))
+        yield Event("chunk", 1, 1)
+
+    first.start(during_first, lambda e: None)
+    assert seen == ["the Games job of this session is running; cancel it first (jobs_per_session = 1: jobs one "
+                    "session runs at once; the operator sets it with LANDSCAPE_MAX_JOBS_PER_SESSION)"]
+    monkeypatch.setenv("LANDSCAPE_MAX_JOBS_PER_SESSION", "2")  # two at once allowed: no refusal
+    seen.clear()
+    first.start(during_first, lambda e: None)
+    assert seen == [] and second.message == "Done"

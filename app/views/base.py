@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -36,7 +37,7 @@ import panel as pn
 import param
 import xarray as xr
 
-from landscape import problems
+from landscape import limits, problems
 from landscape.jobs import CancelToken, Stream
 from landscape.problems import Problem
 
@@ -48,6 +49,26 @@ from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
 
 log = logging.getLogger(__name__)
+
+
+def usable_number(spec: param.Parameter, value) -> None:
+    """Refuse NaN, ±inf and numbers no kernel can hold (past 2⁶³) in a ``param.Number`` setting.
+
+    ``param`` checks a setting's bounds but lets NaN and an unbounded side's infinity or huge integer
+    through; the engine's own validation (:mod:`landscape.optim`, :mod:`landscape.limits`) checks
+    what it is given, this only what a view's setting can hold at all (issue 14 item 5)."""
+    if not isinstance(spec, param.Number) or value is None:
+        return
+    try:
+        usable = math.isfinite(value) and abs(value) < 2**63
+    except OverflowError:
+        usable = False
+    if not usable:
+        low, high = spec.bounds or (None, None)
+        allowed = " ≤ ".join(str(x) for x in (low, spec.name, high) if x is not None)
+        kind = "a whole number" if isinstance(spec, param.Integer) else "a finite number"
+        raise ValueError(f"{spec.name} = {limits.shown(value)} is not usable: it must be {kind} "
+                         f"({allowed}{'' if low is not None or high is not None else ' below 2⁶³ in size'})")
 
 
 class BaseView(pn.viewable.Viewer):
@@ -154,10 +175,13 @@ class BaseView(pn.viewable.Viewer):
         )
 
     def validate(self) -> None:
-        """Raise ``ValueError`` if the view does not apply to the problem or :meth:`check` refuses the settings."""
+        """Raise ``ValueError`` if the view does not apply to the problem, a numeric setting is not a usable
+        number, or :meth:`check` refuses the settings."""
         reason = self.not_applicable(self.problem)
         if reason:
             raise ValueError(reason)
+        for name in self.settings_params:
+            usable_number(self.param[name], getattr(self, name))
         self.check()
 
     def reset(self) -> None:

@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..jobs import CancelToken, Event, drive, is_cancelled
 from ..problems import Game
 from ..tree import TreeBuilder
@@ -56,6 +57,7 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
                     cancel: CancelToken | None = None, **hyper) -> Generator[Event, None, xr.Dataset]:
     """Grow the GRR tree breadth first; yields one ``"node"`` event per finished ride,
     whose ``partial`` is the tree so far (the new child is its last node)."""
+    limits.check("steps", max(optimize_steps, k))
     game, fmap, h, hf = resolve(game, rule, hyper)
     dim = game.dim
     n_dir = n_directions or dim
@@ -111,25 +113,27 @@ def iter_grr_search(game: Game | str, rule: str, start, k: int = 1, n_directions
             continue
         if node != root:
             tree.update(node, status="branched")
-        for i in eligible:
-            for sign in (1, -1):
-                begin = w + sign * step_size * jnp.asarray(dirs[:, i])
-                path = np.asarray(optimize(begin))
-                end = path[-1]
-                losses, gn = summary(jnp.asarray(end))
-                verdict = "solution" if gn < solution_tol else "not-converged"
-                child = tree.add_child(node, i, sign, float(evals[i]), end, float(losses[0]), gn, verdict)
-                player_losses[child] = losses
-                pts = path[::record_every]
-                disp = pts - np.asarray(w)
-                overlap = np.abs(disp @ dirs[:, i]) / np.maximum(np.linalg.norm(disp, axis=1), 1e-300)
-                eig = np.asarray(jax.vmap(top_eigenvalue)(jnp.asarray(pts)))
-                ride_losses = np.asarray(jax.vmap(game.player_losses[0])(jnp.asarray(pts)))
-                tree.add_ride(child, pts, ride_losses, eig, overlap)
-                if record["depth"] + 1 < max_depth:
-                    queue.append(child)
-                done += 1
-                yield Event("node", done, done + 2 * len(eligible) * len(queue), tree_so_far("running"))
+        for i, sign in [(i, sign) for i in eligible for sign in (1, -1)]:
+            if is_cancelled(cancel):  # between rides: one ride is the longest wait for a cancel
+                status = "cancelled"
+                break
+            begin = w + sign * step_size * jnp.asarray(dirs[:, i])
+            path = np.asarray(optimize(begin))
+            end = path[-1]
+            losses, gn = summary(jnp.asarray(end))
+            verdict = "solution" if gn < solution_tol else "not-converged"
+            child = tree.add_child(node, i, sign, float(evals[i]), end, float(losses[0]), gn, verdict)
+            player_losses[child] = losses
+            pts = path[::record_every]
+            disp = pts - np.asarray(w)
+            overlap = np.abs(disp @ dirs[:, i]) / np.maximum(np.linalg.norm(disp, axis=1), 1e-300)
+            eig = np.asarray(jax.vmap(top_eigenvalue)(jnp.asarray(pts)))
+            ride_losses = np.asarray(jax.vmap(game.player_losses[0])(jnp.asarray(pts)))
+            tree.add_ride(child, pts, ride_losses, eig, overlap)
+            if record["depth"] + 1 < max_depth:
+                queue.append(child)
+            done += 1
+            yield Event("node", done, done + 2 * len(eligible) * len(queue), tree_so_far("running"))
     return tree_so_far(status)
 
 

@@ -35,7 +35,7 @@ import optax
 import xarray as xr
 from jax.flatten_util import ravel_pytree
 
-from .. import optim
+from .. import limits, optim
 from ..jobs import CancelToken, Event, Stream, drive, is_cancelled
 from ..kernel_cache import KERNELS
 from ..problems.base import Problem
@@ -370,6 +370,8 @@ def iter_train(
     ``loss_before/after``, ``grad_norm_sq_before/after``,
     ``objective_before/after`` and ``invariance_error``.
     """
+    limits.check("steps", schedule.epochs)
+    limits.check("runs", len(seeds))
     opt_name = optimizer if isinstance(optimizer, str) else None
     if opt_name is not None:
         optimizer = make_optimizer(opt_name, float(lr))

@@ -32,7 +32,8 @@ def hyperparameter_rows(view) -> dict[str, pn.Column]:
 
     def follow(*_events) -> None:
         for (name, hp), (box, default) in boxes.items():
-            box.value = view.hparams.get(name, {}).get(hp, default)
+            value = _entry(view, name).get(hp, default)  # a malformed value is the engine's to refuse at Run
+            box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
         for name, row in rows.items():
             row.visible = name in view.optimizers
 
@@ -41,9 +42,18 @@ def hyperparameter_rows(view) -> dict[str, pn.Column]:
     return rows
 
 
+def _entry(view, name: str) -> dict:
+    entry = view.hparams.get(name, {})
+    return entry if isinstance(entry, dict) else {}
+
+
 def set_hparam(view, name: str, hp: str, value: float | None) -> None:
-    if value is not None and view.hparams.get(name, {}).get(hp) != float(value):
-        view.hparams = {**view.hparams, name: {**view.hparams.get(name, {}), hp: float(value)}}
+    if value is None:
+        return
+    current, value = _entry(view, name).get(hp), float(value)
+    if current == value or (value != value and isinstance(current, float) and current != current):  # NaN == NaN here
+        return
+    view.hparams = {**view.hparams, name: {**_entry(view, name), hp: value}}
 
 
 def slice_controls(view) -> pn.Column:
