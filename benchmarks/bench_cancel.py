@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks._common import header
-from landscape import critical, dynamics, problems, slices, trajectories
+from landscape import critical, games, problems, slices, trajectories
 from landscape import ridge_rider as rr
 from landscape.jobs import CancelToken, Stream
 from landscape.teleport import report
@@ -55,17 +55,17 @@ def _slice(cancel: CancelToken) -> Stream:
 
 def _lyapunov_map(cancel: CancelToken) -> Stream:
     xs = np.linspace(-2, 2, 400)
-    return dynamics.iter_lyapunov_map("matching-pennies", "lola", xs, xs, k=200, n=2, chunk=65536, cancel=cancel,
+    return games.iter_lyapunov_map("matching-pennies", "lola", xs, xs, k=200, n=2, chunk=65536, cancel=cancel,
                                       alpha=1.0, lookahead=1.0)
 
 
 def _game_trajectory(cancel: CancelToken) -> Stream:
-    return dynamics.iter_trajectories("matching-pennies", "lola", [[0.5, 0.5]], 100_000, chunk=50, cancel=cancel,
+    return games.iter_trajectories("matching-pennies", "lola", [[0.5, 0.5]], 100_000, chunk=50, cancel=cancel,
                                       alpha=0.1, lookahead=1.0)
 
 
 def _grr(cancel: CancelToken) -> Stream:
-    return dynamics.iter_grr_search("matching-pennies", "lola", [0.3, -0.2], k=10, step_size=0.3,
+    return games.iter_grr_search("matching-pennies", "lola", [0.3, -0.2], k=10, step_size=0.3,
                                     optimize_steps=100_000, max_depth=2, record_every=1000, cancel=cancel,
                                     alpha=4.0, lookahead=4.0)
 

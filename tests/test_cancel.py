@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app.views.critical_points import steps_per_chunk
-from landscape import critical, dynamics, problems, slices, trajectories
+from landscape import critical, games, problems, slices, trajectories
 from landscape import ridge_rider as rr
 from landscape.jobs import CancelToken
 from landscape.teleport import report
@@ -32,11 +32,11 @@ def _jobs():
             quad, jnp.ones((2, 2)), [("gd", {"lr": 1e-4})], LONG, 10, c),
         "slice": lambda c: slices.iter_slice(moons, theta, slices.make_directions(moons, "filter", theta, 2), axis,
                                              chunk=256, cancel=c),
-        "lyapunov-map": lambda c: dynamics.iter_lyapunov_map("matching-pennies", "simgd", axis, axis, k=3,
+        "lyapunov-map": lambda c: games.iter_lyapunov_map("matching-pennies", "simgd", axis, axis, k=3,
                                                              chunk=64, cancel=c, alpha=0.1),
-        "game-trajectory": lambda c: dynamics.iter_trajectories("matching-pennies", "simgd", [[0.5, 0.5]], LONG,
+        "game-trajectory": lambda c: games.iter_trajectories("matching-pennies", "simgd", [[0.5, 0.5]], LONG,
                                                                 chunk=50, cancel=c, alpha=0.01),
-        "grr": lambda c: dynamics.iter_grr_search("matching-pennies", "lola", [0.3, -0.2], k=10, step_size=0.3,
+        "grr": lambda c: games.iter_grr_search("matching-pennies", "lola", [0.3, -0.2], k=10, step_size=0.3,
                                                   optimize_steps=50, max_depth=3, cancel=c, alpha=4.0, lookahead=4.0),
         "critical-points": lambda c: critical.iter_experiment(quad, "gnm", num_runs=3, starts="uniform",
                                                               num_steps=LONG, chunk=5, cutoff=0.0, cancel=c),
