@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable
 
 import holoviews as hv
+from holoviews.element.chart3d import Element3D
 import matplotlib.figure
 import panel as pn
 import param
@@ -96,7 +97,9 @@ def paper_page(figure: hv.core.Dimensioned, size: PaperSize) -> matplotlib.figur
     panels = paper_panels(figure)
     page = matplotlib.figure.Figure(figsize=size.inches(len(panels)), layout="constrained")
     renderer = hv.renderer("matplotlib")
-    for i, (axis, panel) in enumerate(zip(page.subplots(len(panels), 1, squeeze=False)[:, 0], panels)):
+    for i, panel in enumerate(panels):
+        # a 3-D element (the Landscape view's Surface) needs matplotlib's 3-D axes
+        axis = page.add_subplot(len(panels), 1, i + 1, projection="3d" if isinstance(panel, Element3D) else None)
         label = _colorbar_label(panel)
         if label is not None:
             panel = panel.map(lambda element: element.opts(backend="matplotlib", colorbar=False, clone=True),
