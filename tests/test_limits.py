@@ -103,7 +103,7 @@ def test_teleport_training_and_grr_meet_the_limits(tight):
     with pytest.raises(ValueError, match="runs = 5 is over"):
         next(training.iter_train(quad, "gd", training.Schedule(epochs=2), seeds=range(5), theta0=np.ones(2)))
     with pytest.raises(ValueError, match="steps = 11 is over"):
-        next(dy.iter_grr_search("matching-pennies", "simgd", [0.1, 0.2], optimize_steps=11))
+        next(games.iter_grr_search("matching-pennies", "simgd", [0.1, 0.2], optimize_steps=11))
 
 
 def test_jobs_per_session_refusal_names_the_limit(monkeypatch):
