@@ -136,7 +136,9 @@ def _recording_page(browser):
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
     # a failed load's console line has no address; record which resource it was
-    page.on("requestfailed", lambda request: page.console_errors.append(f"request failed: {request.url}"))
+    # (a request the browser aborted because the page navigated away, e.g. a reload, is no failure)
+    page.on("requestfailed", lambda request: request.failure != "net::ERR_ABORTED"
+            and page.console_errors.append(f"request failed: {request.url}"))
     return context, page
 
 
