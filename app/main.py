@@ -25,10 +25,9 @@ jax.config.update("jax_enable_x64", True)
 
 import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
-from panel.io.resources import LOCAL_DIST  # noqa: E402
 from panel.io.state import set_curdoc  # noqa: E402
 
-from app import guard, launch, runner  # noqa: E402
+from app import guard, launch, offline, runner  # noqa: E402
 from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
@@ -125,7 +124,8 @@ def view_tabs(
     """
     specs = discover() if specs is None else specs
     sync = (not runner.served()) if sync is None else sync
-    tabs = pn.Tabs(*[(spec.title, placeholder(spec)) for spec in specs], dynamic=True, sizing_mode="stretch_width")
+    # not dynamic: a hidden view stays attached to the document (app.offline says why)
+    tabs = pn.Tabs(*[(spec.title, placeholder(spec)) for spec in specs], sizing_mode="stretch_width")
     built: set[int] = set()
 
     def install(index: int, view) -> None:
@@ -176,28 +176,10 @@ def view_tabs(
     return tabs
 
 
-def serve_stylesheets_locally(doc) -> None:
-    """Give a served session's document its own /static address for Panel's stylesheets now.
-
-    Panel (1.9) addresses a component's stylesheets (``loading.css`` among
-    them) from the ``dist_url`` template variable of the document it is built
-    for, and falls back to its CDN when that document has none; the server sets
-    the variable only when it renders the session's page, after the app has
-    run.  Every model built before then (the template, a tab installed from the
-    runner's pool) got the CDN address, shared through Panel's per-document
-    stylesheet cache, and a page stayed offline-safe only if the render
-    re-addressed each of them.  Set at session creation, to the value the
-    render gives it, the variable leaves no model of the session addressed to
-    the CDN in the first place.
-    """
-    rel_path = pn.state.rel_path
-    doc._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
-
-
 def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, pn.Tabs]:
     """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected."""
     if runner.served():
-        serve_stylesheets_locally(pn.state.curdoc)
+        offline.serve_locally(pn.state.curdoc)
     pn.extension(notifications=False)
     hv.extension("bokeh", logo=False)
     state = AppState() if state is None else state

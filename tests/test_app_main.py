@@ -94,31 +94,3 @@ def test_accepted_expression_replaces_the_surface():
     assert view.problem.name == "himmelblau"
     state.problem_name = CUSTOM  # and the typed surface comes back
     assert view.problem.is_2d and view.problem is not problems.get("himmelblau")
-
-
-def _stylesheet_urls(doc) -> set[str]:
-    from bokeh.models import ImportedStyleSheet
-
-    return {sheet.url for root in doc.roots for sheet in root.select({"type": ImportedStyleSheet})}
-
-
-@pytest.mark.parametrize("pinned", [False, True])
-def test_a_served_session_never_addresses_panel_stylesheets_to_the_cdn(pinned):
-    """Models built for a session's document before its page renders (as the template and the
-    pool-built tabs are) take Panel's CDN address unless the document has its local one."""
-    from bokeh.document import Document
-    from panel.io.resources import CDN_DIST, LOCAL_DIST
-    from panel.io.state import set_curdoc
-
-    doc = Document()
-    if pinned:
-        main.serve_stylesheets_locally(doc)
-    with set_curdoc(doc):
-        state = AppState()
-        pn.Column(main.sidebar(state), main.placeholder(main.discover()[0])).server_doc(doc)
-    loading = {url for url in _stylesheet_urls(doc) if "/css/loading.css" in url}
-    assert loading
-    if pinned:
-        assert all(url.startswith(LOCAL_DIST) for url in loading), sorted(loading)
-    else:  # Panel's own fallback: what the served app had before its page rendered
-        assert all(url.startswith(CDN_DIST) for url in loading), sorted(loading)
