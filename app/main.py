@@ -124,8 +124,7 @@ def view_tabs(
     """
     specs = discover() if specs is None else specs
     sync = (not runner.served()) if sync is None else sync
-    # not dynamic: a hidden view stays attached to the document (app.offline says why)
-    tabs = pn.Tabs(*[(spec.title, placeholder(spec)) for spec in specs], sizing_mode="stretch_width")
+    tabs = offline.Tabs(*[(spec.title, placeholder(spec)) for spec in specs], sizing_mode="stretch_width")
     built: set[int] = set()
 
     def install(index: int, view) -> None:

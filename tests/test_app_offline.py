@@ -36,9 +36,9 @@ def test_models_built_before_the_page_renders_take_the_local_address(pinned):
 
 
 def test_a_view_updated_while_its_tab_is_hidden_keeps_every_stylesheet_local():
-    """A problem change reaches the views of hidden tabs.  A detached model (a dynamic tab's hidden
-    child) would update with no document, and Panel would address its stylesheets, and the
-    document's shared ``loading.css``, to its CDN; the dashboard's tabs keep their views attached."""
+    """A problem change reaches the views of hidden tabs, whose models are detached from the document:
+    Panel updates them with no document and addresses their stylesheets, and the document's shared
+    ``loading.css``, to its CDN.  Shown again, every stylesheet of the page is local."""
     def probe(state=None):  # a view that follows the problem
         pane = pn.pane.HTML(state.problem.name)
         state.param.watch(lambda event: setattr(pane, "object", event.new.name), "problem")
@@ -51,12 +51,12 @@ def test_a_view_updated_while_its_tab_is_hidden_keeps_every_stylesheet_local():
         specs = [ViewSpec(key="first", title="First", factory=probe), ViewSpec(key="second", title="Second", factory=probe)]
         tabs = main.view_tabs(state, specs, sync=True)
         tabs.server_doc(doc)
+        (first_model, _), = tabs[0]._models.values()
         tabs.active = 1
-        hidden = tabs[0]
-        (hidden_model, _), = hidden._models.values()
         state.problem_name = "booth"
-        assert hidden_model.document is doc  # still attached, though its tab is hidden
-        assert "booth" in hidden_model.text
+        assert first_model.document is None  # detached while its tab is hidden, yet updated
+        tabs.active = 0
+        assert first_model.document is doc and "booth" in first_model.text  # shown again, the same model
         urls = stylesheet_urls(*doc.roots)
     assert any("/css/loading.css" in url for url in urls)
     assert sorted(url for url in urls if url.startswith("http")) == []
