@@ -22,7 +22,7 @@ from .hostile_app import NAME
 
 LOAD_TIMEOUT_MS = 240_000
 TABS = ("Landscape", "Critical Points", "Ridge Rider", "Teleport", "Games")
-TAB_SETTLE_MS = 15_000
+TAB_SETTLE_MS = 2_000
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,8 @@ def test_hostile_texts_never_run_as_script(hostile_app, page):
     for tab in TABS:
         page.get_by_text(tab, exact=True).first.click()
         expect(page.get_by_text(f"Opening {tab}…")).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
+        # the tab's view has rendered the hostile description (only the active tab is in the page)
+        expect(page.get_by_text(re.compile(r"A quadratic bowl x\*\*2")).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
         ran_by[tab] = _ran(page, TAB_SETTLE_MS)
     page.get_by_text("Landscape", exact=True).first.click()
     expect(page.get_by_text(re.compile(r"<script>window.__xss=\"script\"</script>")).first).to_be_attached(
