@@ -213,7 +213,7 @@ def lanczos_eigenpairs(
         raise ValueError(f"k must be in 1..{n}, got {k}")
     if num_matvecs is not None and num_matvecs < k:
         raise ValueError(f"num_matvecs must be at least k={k}, got {num_matvecs}")
-    size = min(n, max(8 * k, 96))
+    size = lanczos_budget(n, k)
     if num_matvecs is not None and num_matvecs > size:
         size = min(n, 1 << (num_matvecs - 1).bit_length())
     budget = size if num_matvecs is None else min(num_matvecs, size)
@@ -226,6 +226,12 @@ def lanczos_eigenpairs(
     sign = 1.0 if which == "largest" else -1.0
     return _lanczos_loop(loss, theta, start, k, size, jnp.asarray(sign, theta.dtype), budget,
                          jnp.asarray(tol, theta.dtype))
+
+
+def lanczos_budget(dim: int, k: int) -> int:
+    """The most HVPs :func:`lanczos_eigenpairs` uses by default for ``k`` eigenpairs of a ``dim``-parameter
+    Hessian: its buffer, ``min(dim, max(8k, 96))`` (it stops earlier once the residuals meet ``tol``)."""
+    return min(dim, max(8 * k, 96))
 
 
 def lanczos(
@@ -399,6 +405,16 @@ def spectrum_summary(loss: Loss, theta, *, k: int = EXTREMES, which: str = "both
         evals = np.asarray(spectrum(loss, theta)[0])
         return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)
     return SpectrumSummary(_lanczos_ends(loss, theta, k, which), "lanczos", dim)
+
+
+def spectrum_summary_cost(dim: int, *, k: int = EXTREMES, which: str = "both",
+                          dense_limit: int = DENSE_LIMIT) -> int:
+    """At most how many HVPs :func:`spectrum_summary` costs: a dense Hessian is ``dim`` of them (one
+    per column), Lanczos :func:`lanczos_budget` per end asked for."""
+    if dim <= dense_limit:
+        return dim
+    k = _checked_k(which, k, dim)
+    return lanczos_budget(dim, k) * (2 if which == "both" else 1)
 
 
 def spectrum_summary_along(loss: Loss, path, *, k: int = EXTREMES, which: str = "both",

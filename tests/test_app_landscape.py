@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import holoviews as hv
@@ -221,6 +222,29 @@ def test_network_shows_a_slice_through_its_init(moons):
                                rtol=1e-5)
     middle = SLICE_RESOLUTION // 2
     np.testing.assert_allclose(ds.loss.values[middle, middle], float(problem.loss(jnp.asarray(centre))), rtol=1e-5)
+
+
+def test_a_click_on_a_network_says_what_its_spectrum_costs_before_computing_it():
+    """Served (asynchronous), the click shows "at most N Hessian-vector products × t ≈ T" while it computes."""
+    from app.views.landscape import spectra
+
+    async def scenario():
+        view = LandscapeView(problem=problems.get("mlp-digits", hidden=[4]), sync=False)
+        labels = []
+        view.background.param.watch(lambda event: labels.append(event.new), "message")
+        spectra.show_at(view, np.asarray(view.problem.theta0))
+        while view.background.busy:
+            await asyncio.sleep(0.05)
+        return view, labels
+
+    view, labels = asyncio.run(scenario())
+    count = spectra.point_cost(view.problem.dim)
+    assert count == view.problem.dim + spectra.SLQ_PROBES * spectra.SLQ_STEPS + spectra.TRACE_PROBES  # dense below 600
+    estimates = [label for label in labels if label.startswith("Computing the spectrum: at most")]
+    assert len(estimates) == 1 and re.fullmatch(
+        rf"Computing the spectrum: at most {count} Hessian-vector products × [\d.]+ (µs|ms|s) ≈ [\d.]+ (µs|ms|s|min)…",
+        estimates[0]), labels  # fmt: skip
+    assert view.spectra.point is not None and view.spectra.density is not None  # then computed and shown
 
 
 def test_click_on_a_slice_starts_there_and_shows_the_dense_spectrum(moons):

@@ -135,6 +135,16 @@ def test_lanczos_default_tolerance_bounds_each_eigenvalue_error(digits):
         assert np.all(errors <= curvature.LANCZOS_TOL * np.abs(result.values).max())
 
 
+@pytest.mark.parametrize("k", [1, 4])
+def test_lanczos_budget_is_what_an_unconverged_run_uses_and_bounds_the_summary_cost(k):
+    result = curvature.lanczos_eigenpairs(QUAD, jnp.zeros(200), k, "largest", tol=0.0)  # never converges
+    assert int(result.num_matvecs) == curvature.lanczos_budget(200, k) == 96  # the whole buffer
+    # one Lanczos run per end above the dense limit; a dense Hessian (one HVP per column) below it
+    assert curvature.spectrum_summary_cost(200, k=k, dense_limit=100) == 2 * 96
+    assert curvature.spectrum_summary_cost(200, k=k, which="smallest", dense_limit=100) == 96
+    assert curvature.spectrum_summary_cost(200, k=k) == 200
+
+
 def test_lanczos_stops_at_an_invariant_subspace():
     loss, _ = known_quadratic(np.repeat([-1.0, 0.5, 2.0], [10, 20, 10]))  # a Krylov space of dimension 3
     result = curvature.lanczos_eigenpairs(loss, jnp.zeros(40), 2)

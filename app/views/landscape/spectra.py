@@ -5,7 +5,9 @@ all eigenvalues up to ``curvature.DENSE_LIMIT`` parameters, else the
 :data:`EXTREME` smallest and largest.  For networks the
 click also gets the spectral density by stochastic Lanczos quadrature and
 Hutchinson's trace estimate (:func:`density_at`).  These run in the runner's
-pool (``view.background``), never on the event loop.
+pool (``view.background``), never on the event loop; on a network the click
+first says what it will cost (:func:`point_cost` HVPs at most, times the
+measured time of one: issue 11, "progress and cost up front").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from landscape import curvature
 from landscape.problems import default_dtype
 
+from ...components import cost
 from ...components.text import escape
 from .layers import LIVE_POINTS, thinned
 
@@ -40,6 +43,12 @@ def extreme_eigenvalues_along(loss, path: np.ndarray) -> np.ndarray:
     return np.asarray(curvature.spectrum_summary_along(loss, path, k=k, extremes_only=True).eigenvalues)
 
 
+def point_cost(dim: int) -> int:
+    """At most how many HVPs a click on a network costs: its spectrum (the engine's dense-or-Lanczos
+    policy, ``curvature.spectrum_summary_cost``), the SLQ density and Hutchinson's trace."""
+    return curvature.spectrum_summary_cost(dim, k=min(EXTREME, dim)) + SLQ_PROBES * SLQ_STEPS + TRACE_PROBES
+
+
 def density_at(loss, theta: np.ndarray):
     """``(slq Dataset, Hutchinson trace)`` of ``∇²L(θ)`` (``curvature.slq_density``, ``curvature.hutchinson_trace``)."""
     theta = jnp.asarray(theta, dtype=default_dtype())
@@ -48,16 +57,26 @@ def density_at(loss, theta: np.ndarray):
 
 
 def show_at(view, point: np.ndarray) -> None:
-    """The spectrum at ``point`` (a click) in ``view.spectra``; for networks also the SLQ density and trace."""
-    loss, network = view.problem.loss, not view.problem.is_2d
+    """The spectrum at ``point`` (a click) in ``view.spectra``; for networks also the SLQ density and trace,
+    after their cost (an upper bound, from the measured time of one HVP)."""
+    problem, network = view.problem, not view.problem.is_2d
 
     def show(value) -> None:
         view.spectra.show_point(point, value[0])
         if network:
             view.spectra.show_density(*value[1])
 
-    view.background.submit(lambda: (spectrum_at(loss, point), density_at(loss, point) if network else None), show,
-                           label="Computing the spectrum…")  # fmt: skip
+    def compute(label: str) -> None:
+        view.background.submit(
+            lambda: (spectrum_at(problem.loss, point), density_at(problem.loss, point) if network else None),
+            show, label=label)  # fmt: skip
+
+    if not network:
+        compute("Computing the spectrum…")
+        return
+    view.background.submit(lambda: cost.estimate(problem, point_cost(problem.dim), "hvp"),
+                           lambda text: compute(f"Computing the spectrum: at most {text}…"),
+                           label="Timing one Hessian-vector product…")  # fmt: skip
 
 
 def show_along(view, result, run: int) -> None:
