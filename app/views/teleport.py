@@ -27,7 +27,7 @@ from landscape.problems import Problem, default_dtype
 from landscape.teleport import report
 
 from ..components.actions import action_button
-from ..components.surface import surface_element, surface_grid
+from ..components.surface import frame_size, surface_element, surface_grid
 from ..components.text import set_text, text_pane
 from ..figures import teleport as fig
 from ..runner import LatestCall
@@ -147,7 +147,7 @@ class TeleportView(BaseView):
         tap.add_subscriber(self._on_tap)
         (x0, x1), (y0, y1) = surface.bounds
         self.plot.object = (base * layers).opts(
-            xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=400, data_aspect=1, backend="bokeh",
+            xlim=(x0, x1), ylim=(y0, y1), **frame_size(surface.bounds), backend="bokeh",
             title=f"{surface.name}: level set (dotted), teleport path (red), both runs")
         self._send_start()
 
