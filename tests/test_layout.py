@@ -37,3 +37,21 @@ def test_the_spectrum_title_of_a_network_point_is_no_list_of_weights():
     assert "(0, 0" not in title and title == "‖θ‖ = 3 (162 weights)"
     assert point_title(theta, "(α, β) = (0.5, -1)") == "At (α, β) = (0.5, -1)"
     assert len(point_title(np.full(398, 1e-3))) < 40  # one line in a third of a 1280-px page
+
+
+def test_the_streamed_point_spectrum_follows_the_eigenvalues_and_has_a_one_line_title():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    pipe = hv.streams.Pipe(data=None)
+    live = hv.DynamicMap(lambda data: fig.point_spectrum(data).opts(responsive=True, height=260, backend="bokeh"),
+                         streams=[pipe])
+    plot = hv.renderer("bokeh").get_plot(live)
+    analysis = xr.Dataset({"eigenvalue": ("k", [2.0, 18.0]), "theta": ("param", [1.0, 3.0])},
+                          attrs={"loss": 0.0, "grad_norm_sq": 0.0, "r": 0.0, "r_h": 0.0})
+    pipe.send(analysis)
+    x = plot.state.x_range
+    assert x.start < 2.0 and x.end > 18.0  # was stuck at the empty first frame's 0..1
+    assert "\n" not in plot.state.title.text and plot.state.title.text.startswith("θ = (1, 3): L = 0")

@@ -252,10 +252,11 @@ class CriticalPointsView(BaseView):
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=140), clear, self._picker, width=320)
         plots = pn.Column(self._flat_note, self.plot,
                           pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
-                          pn.Row(*self._traces, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                          sizing_mode="stretch_width")
         return pn.Column(
             self.runner.controls(on_run=self.run), self._summary,
             pn.Row(settings, plots, sizing_mode="stretch_width"),
+            pn.Row(*self._traces, sizing_mode="stretch_width"),  # page-wide: beside the surface they were squeezed
             pn.Row(self._scatter, self._spectrum, sizing_mode="stretch_width"),  # two per row: none clipped at 1280 px
             self._along, self.export, sizing_mode="stretch_width")
 
