@@ -55,3 +55,12 @@ def test_the_streamed_point_spectrum_follows_the_eigenvalues_and_has_a_one_line_
     x = plot.state.x_range
     assert x.start < 2.0 and x.end > 18.0  # was stuck at the empty first frame's 0..1
     assert "\n" not in plot.state.title.text and plot.state.title.text.startswith("θ = (1, 3): L = 0")
+
+
+@pytest.mark.parametrize("name", ["rr-demo", "booth", "rosenbrock", "six-hump-camel", "frye-quartic"])
+def test_every_surface_fits_beside_the_settings_at_1280_px(name):
+    from landscape import problems
+
+    size = frame_size(problems.get(name).bounds)
+    assert size["frame_width"] + 110 <= 560  # axes, colour bar and toolbar take ~110 px; ~560 px are left
+    assert size["frame_height"] >= 250  # and it is no thin band

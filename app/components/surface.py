@@ -24,8 +24,9 @@ SHADE = "log(1 + L − min L)"
 #: Colour scales of :func:`surface_element`: name -> the value coloured.
 SCALES = {"log": SHADE, "linear": "L"}
 #: Plot-area height of a live 2-D surface and the widest plot area it may take (px): small enough
-#: that the plot, its colour bar and the view's settings column fit beside each other at 1280 px.
-FRAME_HEIGHT, MAX_FRAME_WIDTH = 400, 640
+#: that the plot, its axes, colour bar and toolbar (~110 px) fit beside a view's settings column at
+#: 1280 px (~560 px are left there; rr-demo's 16:10 box at 640 px ran off the page).
+FRAME_HEIGHT, MAX_FRAME_WIDTH = 400, 440
 
 
 def frame_size(bounds, height: int = FRAME_HEIGHT, max_width: int = MAX_FRAME_WIDTH) -> dict[str, int]:
