@@ -35,7 +35,7 @@ def test_the_spectrum_title_of_a_network_point_is_no_list_of_weights():
     theta[0] = 3.0
     title = point_title(theta)
     assert "(0, 0" not in title and title == "‖θ‖ = 3 (162 weights)"
-    assert point_title(theta, "(α, β) = (0.5, -1)") == "At (α, β) = (0.5, -1)"
+    assert point_title(theta, "(α, β) = (0.5, -1)") == "(α, β) = (0.5, -1)"
     assert len(point_title(np.full(398, 1e-3))) < 40  # one line in a third of a 1280-px page
 
 

@@ -71,7 +71,7 @@ def point_title(theta: np.ndarray, where: str | None = None) -> str:
     of its first weights (they say nothing and overflow the panel)."""
     theta = np.asarray(theta, float).ravel()
     if where:
-        return f"At {where}"
+        return where
     if theta.size <= 2:
         return "θ = (" + ", ".join(f"{v:.3g}" for v in theta) + ")"
     return f"‖θ‖ = {np.linalg.norm(theta):.3g} ({theta.size} weights)"

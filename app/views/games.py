@@ -229,7 +229,7 @@ class GamesView(BaseView):
                  f"{row.status.values}, player losses {losses}, ‖ĝ‖ = {float(row.grad_norm):.2e}")
 
     # -- layout ------------------------------------------------------------------
-    def _plots(self) -> pn.FlexBox:
+    def _plots(self) -> pn.Column:
         bounds = lambda: self.problem.bounds  # noqa: E731  (read when a frame is drawn)
         field = hv.DynamicMap(lambda data: fig.speed_image(data, bounds()), streams=[self._field_pipe])
         marks = hv.DynamicMap(lambda data: fig.field_marks(data, bounds()), streams=[self._field_pipe])
@@ -243,15 +243,12 @@ class GamesView(BaseView):
         rate_tap.add_subscriber(self._use_beta)
         along = hv.DynamicMap(lambda data: fig.spectra(data), streams=[self._along_pipe])
 
-        def pane(obj, css, height=fig.PANEL["height"]):  # sized: a FlexBox item without a width collapses
-            return pn.pane.HoloViews(obj, linked_axes=False, css_classes=[css], width=fig.PANEL["width"] + 10,
-                                     height=height + 10)
+        def pane(obj, css):
+            return pn.pane.HoloViews(obj, linked_axes=False, css_classes=[css])
 
-        # wrapped to the width: two fixed-size panels a row at 1920 px, one at 1280 px (a Row clipped the second)
-        return pn.FlexBox(pane((field * marks * orange * magenta).opts(framewise=True), "games-portrait"),
-                          pane(heat, "games-heatmap"), pane(along, "games-spectra", fig.SMALL_PANEL["height"]),
-                          pane(rates, "games-rates", fig.SMALL_PANEL["height"]),
-                          sizing_mode="stretch_width")
+        # one fixed-size (460-px) panel a row: two side by side were clipped beside the settings at 1280 px
+        return pn.Column(pane((field * marks * orange * magenta).opts(framewise=True), "games-portrait"),
+                         pane(heat, "games-heatmap"), pane(along, "games-spectra"), pane(rates, "games-rates"))
 
     def _use_beta(self, x=None, y=None) -> None:
         if x is not None and y is not None:

@@ -193,7 +193,7 @@ class RidgeRiderView(BaseView):
 
         def show(value):
             evals, cut = value
-            self.spectra.show_point(branch, evals, None if problem.is_2d else f"the branch point of Ψ = {label}")
+            self.spectra.show_point(branch, evals, None if problem.is_2d else f"Branch point of Ψ = {label}")
             if cut is not None:
                 with param.edit_constant(self):
                     self.cut = cut
@@ -207,7 +207,7 @@ class RidgeRiderView(BaseView):
         self.mis = theta
         set_text(self._mis_info, f"MIS: loss {report.attrs['loss']:.5g}, ‖∇L‖ = {report.attrs['grad_norm']:.3g}, "
                                  f"{report.attrs['num_negative']} negative eigenvalues.")
-        self.spectra.show_point(theta, report.eigenvalue.values, None if self.problem.is_2d else "the MIS")
+        self.spectra.show_point(theta, report.eigenvalue.values, None if self.problem.is_2d else "At the MIS")
 
 
     def body(self):
