@@ -94,7 +94,7 @@ class SpectrumPanel(pn.viewable.Viewer):
         self.along: tuple[np.ndarray, np.ndarray] | None = None
         self._point = pn.pane.HoloViews(self._empty("Click the surface: spectrum there"), sizing_mode="stretch_width")
         self._along = pn.pane.HoloViews(
-            self._empty("Select a trajectory: eigenvalues along it"), sizing_mode="stretch_width"
+            self._empty("Select a run: λ along it"), sizing_mode="stretch_width"
         )
         #: ``(slq Dataset, trace)`` at the point, for networks (:meth:`show_density`).
         self.density: tuple[xr.Dataset, float] | None = None
