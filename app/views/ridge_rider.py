@@ -197,8 +197,8 @@ class RidgeRiderView(BaseView):
             if cut is not None:
                 with param.edit_constant(self):
                     self.cut = cut
-                self.plot.object = fig.slice_panel(cut, label).opts(responsive=True, min_height=420,
-                                                                     backend="bokeh")
+                box = [(float(v.min()), float(v.max())) for v in (cut.alpha, cut.beta)]  # orthonormal axes
+                self.plot.object = fig.slice_panel(cut, label).opts(**frame_size(box), backend="bokeh")
 
         self.background.submit(compute, show)
 
