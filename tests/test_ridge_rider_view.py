@@ -72,3 +72,6 @@ def test_a_larger_problem_shows_the_selected_ride_on_its_plane():
     np.testing.assert_allclose([cut.path_alpha[0], cut.path_beta[0]], [0, 0], atol=1e-9)  # branch point at 0
     np.testing.assert_allclose([cut.path_alpha[-1], cut.path_beta[-1], cut.path_residual[-1]], [length, 0, 0],
                                atol=1e-9)  # the end on the α axis, in the plane
+    size = view.plot.object.opts.get(backend="bokeh").kwargs  # the plane's axes are orthonormal: one pixel scale
+    spans = [float(np.ptp(cut.alpha.values)), float(np.ptp(cut.beta.values))]
+    assert size["frame_width"] / spans[0] == pytest.approx(size["frame_height"] / spans[1], rel=0.02)

@@ -54,3 +54,14 @@ def test_the_teleported_point_is_handed_to_critical_points():
     view.analyse_teleported()
     np.testing.assert_allclose(state.focus["theta"], view.result.teleport_path.values[0][-1])
     assert state.focus["problem"] == "booth" and state.tab == "critical_points"
+
+
+def test_the_live_loss_plot_turns_logarithmic_when_the_streamed_losses_are_positive():
+    view = TeleportView(state=AppState(problem_name="booth"), epochs=20)
+    drawn = view._curves.object
+    first = hv.renderer("bokeh").get_plot(drawn)  # drawn before any result, as a browser does: a linear axis
+    view.run()
+    live = first if view._curves.object is drawn else hv.renderer("bokeh").get_plot(view._curves.object)
+    losses = view.result.train_loss.values
+    assert type(live.state.y_scale).__name__ == "LogScale"  # booth's losses (90 … 1e-7) are all positive
+    assert live.state.y_range.start <= np.nanmin(losses) and live.state.y_range.end >= np.nanmax(losses)

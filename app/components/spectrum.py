@@ -65,6 +65,18 @@ def density_element(density: xr.Dataset, trace: float | None = None, title: str 
                   ylim=(0.0, 1.05 * float(np.nanmax(phi)) if phi.size else 1.0))
 
 
+def point_title(theta: np.ndarray, where: str | None = None) -> str:
+    """Title of the spectrum at ``theta``: "θ = (x, y)" for a 2-D point; for a network the caller's
+    ``where`` (e.g. the clicked "(α, β) = (0.5, −1)") or else "‖θ‖ = … (n weights)", never a list
+    of its first weights (they say nothing and overflow the panel)."""
+    theta = np.asarray(theta, float).ravel()
+    if where:
+        return where
+    if theta.size <= 2:
+        return "θ = (" + ", ".join(f"{v:.3g}" for v in theta) + ")"
+    return f"‖θ‖ = {np.linalg.norm(theta):.3g} ({theta.size} weights)"
+
+
 class SpectrumPanel(pn.viewable.Viewer):
     """The spectrum at a point and along a selected path, for any view.
 
@@ -82,7 +94,7 @@ class SpectrumPanel(pn.viewable.Viewer):
         self.along: tuple[np.ndarray, np.ndarray] | None = None
         self._point = pn.pane.HoloViews(self._empty("Click the surface: spectrum there"), sizing_mode="stretch_width")
         self._along = pn.pane.HoloViews(
-            self._empty("Select a trajectory: eigenvalues along it"), sizing_mode="stretch_width"
+            self._empty("Select a run: λ along it"), sizing_mode="stretch_width"
         )
         #: ``(slq Dataset, trace)`` at the point, for networks (:meth:`show_density`).
         self.density: tuple[xr.Dataset, float] | None = None
@@ -93,10 +105,10 @@ class SpectrumPanel(pn.viewable.Viewer):
     def _empty(self, text: str) -> hv.Overlay:
         return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)
 
-    def show_point(self, theta: np.ndarray, eigenvalues: np.ndarray) -> None:
+    def show_point(self, theta: np.ndarray, eigenvalues: np.ndarray, where: str | None = None) -> None:
+        """Show ``eigenvalues`` at ``theta``, titled by :func:`point_title` (``where``: the point in words)."""
         self.point = (np.asarray(theta), np.asarray(eigenvalues))
-        where = ", ".join(f"{v:.3g}" for v in np.asarray(theta)[:4])
-        self._point.object = spectrum_element(eigenvalues, f"θ = ({where})").opts(
+        self._point.object = spectrum_element(eigenvalues, point_title(theta, where)).opts(
             height=self.height, responsive=True
         )
 

@@ -23,6 +23,24 @@ from .styles import color_map, styled
 SHADE = "log(1 + L − min L)"
 #: Colour scales of :func:`surface_element`: name -> the value coloured.
 SCALES = {"log": SHADE, "linear": "L"}
+#: Plot-area height of a live 2-D surface and the widest plot area it may take (px): small enough
+#: that the plot, its axes, colour bar and toolbar (~110 px) fit beside a view's settings column at
+#: 1280 px (~560 px are left there; rr-demo's 16:10 box at 640 px ran off the page).
+FRAME_HEIGHT, MAX_FRAME_WIDTH = 400, 440
+
+
+def frame_size(bounds, height: int = FRAME_HEIGHT, max_width: int = MAX_FRAME_WIDTH) -> dict[str, int]:
+    """Bokeh ``frame_width``/``frame_height`` of a plot over ``bounds = ((x0, x1), (y0, y1))`` with one
+    unit of x as many pixels as one unit of y, the same at any window width (a responsive plot with
+    fixed ``xlim``/``ylim`` stretches into a wide band on a wide screen); a box wider than
+    ``max_width`` at ``height`` is shrunk as a whole."""
+    (x0, x1), (y0, y1) = bounds
+    dx, dy = float(x1) - float(x0), float(y1) - float(y0)
+    if not (np.isfinite(dx) and np.isfinite(dy) and dx > 0 and dy > 0):
+        raise ValueError(f"bounds must be ((xmin, xmax), (ymin, ymax)) with min < max, got {bounds!r}")
+    ratio = dx / dy
+    width = min(round(height * ratio), max_width)
+    return {"frame_width": width, "frame_height": min(height, round(width / ratio))}
 
 
 def surface_grid(problem: Problem, resolution: int = 121) -> xr.Dataset:

@@ -15,7 +15,7 @@ import xarray as xr
 from landscape import critical
 from landscape.problems import Problem
 
-from ..components.spectrum import spectrum_element
+from ..components.spectrum import point_title, spectrum_element
 from ..components.styles import styled
 from ..components.surface import critical_points_element, surface_element
 
@@ -140,13 +140,12 @@ def surface_base(problem: Problem, grid: xr.Dataset) -> hv.Overlay:
 
 def point_spectrum(analysis: xr.Dataset | None) -> hv.Overlay:
     """The Hessian spectrum of a point analysis (``landscape.analysis.analyse_point``)."""
-    if analysis is None:
-        return spectrum_element(np.array([])).opts(title="Hessian spectrum at the analysed point (none yet)")
+    if analysis is None:  # framewise from the first (empty) frame too: a streamed plot keeps its first frame's
+        return styled(spectrum_element(np.array([])), framewise=True).opts(  # norm options (λ stuck at 0..1)
+            title="Hessian spectrum at the analysed point (none yet)")
     a = analysis.attrs
-    where = ", ".join(f"{v:.3g}" for v in analysis.theta.values[:2])
-    more = ", …" if analysis.sizes["param"] > 2 else ""
-    title = (f"θ = ({where}{more}): L = {a['loss']:.4g}\n"  # two lines: none clipped in a half-width panel
-             f"‖∇L‖² = {a['grad_norm_sq']:.2e}, r = {a['r']:.2f}, r_H = {a['r_h']:.2f}")
+    # one line (a Bokeh title's second line is drawn over the plot above): ‖∇L‖² is in the run picker
+    title = f"{point_title(analysis.theta.values)}: L = {a['loss']:.4g}, r = {a['r']:.2f}, r_H = {a['r_h']:.2f}"
     return styled(spectrum_element(analysis.eigenvalue.values, title), framewise=True)
 
 

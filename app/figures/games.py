@@ -20,6 +20,8 @@ import xarray as xr
 from ..components.styles import styled
 
 PANEL = {"width": 460, "height": 420}
+#: The spectra and the rate map: as wide, less tall.
+SMALL_PANEL = {"width": 460, "height": 320}
 
 
 def _box(bounds) -> dict:
@@ -110,7 +112,7 @@ def spectra(along: xr.Dataset | None) -> hv.Overlay:
     jac = styled(hv.Scatter(frame("jacobian"), "arg λ", ["log |λ|", "time"], label="J"), color="blue", bokeh=opts)
     hess = styled(hv.Scatter(frame("hessian"), "arg λ", ["log |λ|", "time"], label="Ĥ"), color="green", bokeh=opts)
     return styled(jac * hess, title="Spectra along the trajectory (log-polar)", framewise=True, show_legend=True,
-                  bokeh={"width": 460, "height": 320})
+                  bokeh=SMALL_PANEL)
 
 
 def rates(rate_map: xr.DataArray | None) -> hv.Image:
@@ -121,7 +123,7 @@ def rates(rate_map: xr.DataArray | None) -> hv.Image:
         image = hv.Image((rate_map.arg_beta.values, rate_map.abs_beta.values, np.minimum(rate_map.values, 1.1)),
                          kdims=["arg β", "|β|"], vdims=["ρ"])
     return styled(image, cmap="viridis_r", colorbar=True, title="Complex momentum: convergence rate ρ over β",
-                  bokeh={"width": 460, "height": 320, "tools": ["hover", "tap"]})
+                  bokeh={**SMALL_PANEL, "tools": ["hover", "tap"]})
 
 
 def fixed_point_lines(field: xr.Dataset) -> list[str]:

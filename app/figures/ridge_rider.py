@@ -68,7 +68,7 @@ def slice_panel(cut: xr.Dataset, label: str) -> hv.Overlay:
     xy = np.column_stack([cut.path_alpha.values, cut.path_beta.values])
     residual = float(np.max(cut.path_residual.values)) if cut.sizes.get("point", 0) else 0.0
     return styled(surface_element(grid) * highlight(xy), xlabel="along the ride's chord", ylabel="next ridge",
-                  title=f"Slice through the branch point of Ψ = {label} (projection residual {residual:.2g})")
+                  title=f"Slice at the branch of Ψ = {label} (residual {residual:.2g})")  # fits 510 px
 
 
 def node_summary(tree: xr.Dataset, node: int) -> str:

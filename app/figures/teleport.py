@@ -38,23 +38,28 @@ def _arm_series(result: xr.Dataset | None, variable: str) -> dict[str, tuple[np.
     return out
 
 
+def log_axis(result: xr.Dataset | None, *variables: str | None) -> bool:
+    """Whether ``variables`` of ``result`` are plotted on a log axis: some finite values, all positive."""
+    values = [result[v].values.ravel() for v in variables if result is not None and v in result]
+    finite = np.concatenate(values)[np.isfinite(np.concatenate(values))] if values else np.zeros(0)
+    return bool(finite.size) and bool(np.all(finite > 0))
+
+
 def curves(result: xr.Dataset | None, variable: str, dashed: str | None = None) -> hv.Overlay:
     """``variable`` (solid) and ``dashed`` against epoch for both arms; log axis if all positive."""
-    layers, values = [], []
+    layers = []
     for var, dash in ((variable, "solid"), (dashed, "dashed")):
         if var is None:
             continue
         for arm, (x, y) in _arm_series(result, var).items():
-            values.append(y)
             label = ARM_LABELS[arm] + (" (test)" if dash == "dashed" else "")
             value = hv.Dimension("value", label=AXIS_LABELS.get(variable, variable))
             layers.append(styled(hv.Curve((x, y), "epoch", value, label=label),
                                  color=ARM_COLORS[arm], bokeh={"line_dash": dash, "line_width": 2},
                                  matplotlib={"linestyle": "--" if dash == "dashed" else "-", "linewidth": 2}))
-    finite = np.concatenate(values) if values else np.zeros(0)
-    logy = bool(finite.size) and bool(np.all(finite > 0))
     title = TITLES.get(variable, variable) + (" (solid: train, dashed: test)" if dashed else "")
-    return styled(hv.Overlay(layers), title=title, logy=logy, show_legend=True, framewise=True)
+    return styled(hv.Overlay(layers), title=title, logy=log_axis(result, variable, dashed), show_legend=True,
+                  framewise=True)
 
 
 def jumps(result: xr.Dataset | None) -> hv.Path:

@@ -21,7 +21,7 @@ from landscape import analysis, critical, curvature
 from landscape.problems import Problem, default_dtype
 
 from ..components.spectrum import along_element
-from ..components.surface import surface_grid
+from ..components.surface import frame_size, surface_grid
 from ..components.text import set_text, text_pane
 from ..figures import critical_points as fig
 from ..runner import LatestCall
@@ -194,8 +194,7 @@ class CriticalPointsView(BaseView):
         (x0, x1), (y0, y1) = problem.bounds
         tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         tap.add_subscriber(lambda x=None, y=None: None if x is None or y is None else self.add_start(x, y))
-        return plot.opts(xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=460, show_legend=False,
-                         data_aspect=1,  # x and y in the same units: the surface is not stretched on wide screens
+        return plot.opts(xlim=(x0, x1), ylim=(y0, y1), show_legend=False, **frame_size(problem.bounds),
                          title=f"{problem.name}: runs over r of the Newton step", backend="bokeh")
 
     @param.depends("starts", watch=True)
@@ -253,10 +252,11 @@ class CriticalPointsView(BaseView):
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=140), clear, self._picker, width=320)
         plots = pn.Column(self._flat_note, self.plot,
                           pn.pane.Markdown(SURFACE_KEY, visible=self.problem.is_2d, margin=(0, 10)),
-                          pn.Row(*self._traces, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                          sizing_mode="stretch_width")
         return pn.Column(
             self.runner.controls(on_run=self.run), self._summary,
             pn.Row(settings, plots, sizing_mode="stretch_width"),
+            pn.Row(*self._traces, sizing_mode="stretch_width"),  # page-wide: beside the surface they were squeezed
             pn.Row(self._scatter, self._spectrum, sizing_mode="stretch_width"),  # two per row: none clipped at 1280 px
             self._along, self.export, sizing_mode="stretch_width")
 

@@ -246,9 +246,9 @@ class GamesView(BaseView):
         def pane(obj, css):
             return pn.pane.HoloViews(obj, linked_axes=False, css_classes=[css])
 
-        return pn.Column(pn.Row(pane((field * marks * orange * magenta).opts(framewise=True), "games-portrait"),
-                                pane(heat, "games-heatmap")),
-                         pn.Row(pane(along, "games-spectra"), pane(rates, "games-rates")))
+        # one fixed-size (460-px) panel a row: two side by side were clipped beside the settings at 1280 px
+        return pn.Column(pane((field * marks * orange * magenta).opts(framewise=True), "games-portrait"),
+                         pane(heat, "games-heatmap"), pane(along, "games-spectra"), pane(rates, "games-rates"))
 
     def _use_beta(self, x=None, y=None) -> None:
         if x is not None and y is not None:
@@ -265,7 +265,8 @@ class GamesView(BaseView):
             pn.Row(self.runner.controls(on_run=self.run, label="Lyapunov map"),
                    action_button("GRR", self.run_grr, self.runner, 100),
                    action_button("Rate map", self.rate_map, self.runner, 100), sizing_mode="stretch_width"),
-            self._info, pn.Row(settings, pn.Column(self._plots(), self.tree_plot)), self.export,
+            self._info, pn.Row(settings, self._plots(), sizing_mode="stretch_width"),
+            self.tree_plot, self.export,  # the tree page-wide: beside the settings its 640-px frame ran off at 1280
             sizing_mode="stretch_width")
 
 

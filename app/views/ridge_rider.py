@@ -26,7 +26,7 @@ from landscape.ridge_rider.plane import ride_slice
 from landscape.tree import ride
 
 from ..components.spectrum import SpectrumPanel
-from ..components.surface import surface_grid
+from ..components.surface import frame_size, surface_grid
 from ..components.actions import action_button
 from ..components.text import set_text, text_pane
 from ..components.tree import TreePlot
@@ -169,7 +169,7 @@ class RidgeRiderView(BaseView):
         layers = hv.DynamicMap(lambda data, selected: fig.rides_layer(data) * fig.highlight(
             fig.selected_ride(data, -1 if selected is None else selected)),
             streams=[self._tree_pipe, self._selected_stream])
-        self.plot.object = (base * layers).opts(responsive=True, min_height=420, backend="bokeh")
+        self.plot.object = (base * layers).opts(**frame_size(problem.bounds), backend="bokeh")
 
     @param.depends("selected", watch=True)
     def _show_selected(self) -> None:
@@ -193,12 +193,12 @@ class RidgeRiderView(BaseView):
 
         def show(value):
             evals, cut = value
-            self.spectra.show_point(branch, evals)
+            self.spectra.show_point(branch, evals, None if problem.is_2d else f"Branch point of Ψ = {label}")
             if cut is not None:
                 with param.edit_constant(self):
                     self.cut = cut
-                self.plot.object = fig.slice_panel(cut, label).opts(responsive=True, min_height=420,
-                                                                     backend="bokeh")
+                box = [(float(v.min()), float(v.max())) for v in (cut.alpha, cut.beta)]  # orthonormal axes
+                self.plot.object = fig.slice_panel(cut, label).opts(**frame_size(box), backend="bokeh")
 
         self.background.submit(compute, show)
 
@@ -207,7 +207,7 @@ class RidgeRiderView(BaseView):
         self.mis = theta
         set_text(self._mis_info, f"MIS: loss {report.attrs['loss']:.5g}, ‖∇L‖ = {report.attrs['grad_norm']:.3g}, "
                                  f"{report.attrs['num_negative']} negative eigenvalues.")
-        self.spectra.show_point(theta, report.eigenvalue.values)
+        self.spectra.show_point(theta, report.eigenvalue.values, None if self.problem.is_2d else "At the MIS")
 
 
     def body(self):

@@ -27,7 +27,7 @@ from landscape.problems import Problem, default_dtype
 from landscape.teleport import report
 
 from ..components.actions import action_button
-from ..components.surface import surface_element, surface_grid
+from ..components.surface import frame_size, surface_element, surface_grid
 from ..components.text import set_text, text_pane
 from ..figures import teleport as fig
 from ..runner import LatestCall
@@ -60,6 +60,7 @@ class TeleportView(BaseView):
 
     def setup(self) -> None:
         self._setup = LatestCall(sync=self.runner.sync)
+        self._logs = (False, False)  # log axes of the drawn curves (loss, ‖∇L‖²)
         self._setup.param.watch(self._show_background_message, "message")
         self.grid, self.surface, self.level = None, None, None
         self._result_pipe, self._start_pipe = hv.streams.Pipe(data=None), hv.streams.Pipe(data=None)
@@ -102,6 +103,8 @@ class TeleportView(BaseView):
     # -- rendering -------------------------------------------------------------
     def render(self, result: xr.Dataset | None) -> None:
         self._result_pipe.send(result)
+        if self._log_axes(result) != self._logs:  # a drawn Bokeh axis never turns logarithmic: draw anew
+            self._show_curves()
         set_text(self._report, "\n".join(fig.report_lines(result)) if result is not None else "")
 
     def on_problem(self) -> None:
@@ -122,18 +125,32 @@ class TeleportView(BaseView):
                  "the start.")
         if not self.on_surface:
             self.grid = None
-            self.plot.object = hv.DynamicMap(lambda data: fig.gradient_panel(data).opts(
-                responsive=True, min_height=400, backend="bokeh"), streams=[self._result_pipe])
-            self._curves.object = hv.DynamicMap(lambda data: fig.curves(data, "train_loss", "test_loss").opts(
-                responsive=True, min_height=400, backend="bokeh"), streams=[self._result_pipe])
+            self._show_curves()
             return
         surface = self.surface
         self.start = report.default_start(surface)
         self.plot.object = None
-        self._curves.object = hv.DynamicMap(lambda data: fig.curves(data, "train_loss").opts(
-            responsive=True, min_height=400, backend="bokeh"), streams=[self._result_pipe])
+        self._show_curves()
         self._setup.submit(lambda: surface_grid(surface), lambda grid: self._show_surface(surface, grid),
                            "Computing the surface…")
+
+    @staticmethod
+    def _log_axes(result: xr.Dataset | None) -> tuple[bool, bool]:
+        return fig.log_axis(result, "train_loss", "test_loss"), fig.log_axis(result, "grad_norm_sq")
+
+    def _show_curves(self) -> None:
+        """The live curves (and on networks the ‖∇L‖² panel), log axes as the shown result needs."""
+        self._logs = self._log_axes(self._result_pipe.data)
+
+        def live(figure):
+            return hv.DynamicMap(lambda data: figure(data).opts(responsive=True, min_height=400, backend="bokeh"),
+                                 streams=[self._result_pipe])
+
+        if self.on_surface:
+            self._curves.object = live(lambda data: fig.curves(data, "train_loss"))
+            return
+        self.plot.object = live(fig.gradient_panel)
+        self._curves.object = live(lambda data: fig.curves(data, "train_loss", "test_loss"))
 
     def _show_surface(self, surface: Problem, grid: xr.Dataset) -> None:
         if surface is not self.surface:
@@ -147,7 +164,7 @@ class TeleportView(BaseView):
         tap.add_subscriber(self._on_tap)
         (x0, x1), (y0, y1) = surface.bounds
         self.plot.object = (base * layers).opts(
-            xlim=(x0, x1), ylim=(y0, y1), responsive=True, min_height=400, data_aspect=1, backend="bokeh",
+            xlim=(x0, x1), ylim=(y0, y1), **frame_size(surface.bounds), backend="bokeh",
             title=f"{surface.name}: level set (dotted), teleport path (red), both runs")
         self._send_start()
 

@@ -25,7 +25,7 @@ from landscape import limits, slices
 from landscape.problems import Problem
 
 from ...components import cost
-from ...components.surface import critical_points_element, surface_element, surface_grid
+from ...components.surface import critical_points_element, frame_size, surface_element, surface_grid
 from .layers import landscape_figure, slice_grid
 
 #: Slice grid: SLICE_RESOLUTION² points (kept modest for a 2-core server), streamed in chunks.
@@ -62,8 +62,8 @@ class SurfaceMode:
         self.tap = hv.streams.SingleTap(source=base.Image.I, transient=True)
         self.tap.add_subscriber(on_tap)
         (x0, x1), (y0, y1) = self.problem.bounds
-        title = "Click to drop start points; the spectrum at the click appears below"
-        return base, {"title": title, "xlim": (x0, x1), "ylim": (y0, y1)}
+        title = f"{self.problem.name}: click to add starts (spectrum below)"
+        return base, {"title": title, "xlim": (x0, x1), "ylim": (y0, y1), **frame_size(self.problem.bounds)}
 
     def figure(self, result: xr.Dataset | None) -> hv.Overlay:
         if self.grid is None:
@@ -193,7 +193,7 @@ class SliceMode:
         span = self.view.span
         title = f"Slice L(c + α d₁ + β d₂), {self.view.direction} directions"  # paths: projections (caption)
         return base, {"title": title, "xlim": (-span, span), "ylim": (-span, span), "xlabel": "α", "ylabel": "β",
-                      "framewise": False}  # fmt: skip
+                      "framewise": False, **frame_size(((-span, span), (-span, span)))}  # fmt: skip
 
     def figure(self, result: xr.Dataset | None) -> hv.Overlay:
         ds = self.view.slice_result

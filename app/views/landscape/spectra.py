@@ -60,9 +60,13 @@ def show_at(view, point: np.ndarray) -> None:
     """The spectrum at ``point`` (a click) in ``view.spectra``; for networks also the SLQ density and trace,
     after their cost (an upper bound, from the measured time of one HVP)."""
     problem, network = view.problem, not view.problem.is_2d
+    where = None
+    if network:  # the clicked point of the slice, not the network's first weights
+        alpha, beta = view.mode.xy(np.asarray(point)[None])[0]
+        where = f"(α, β) = ({alpha:.3g}, {beta:.3g})"
 
     def show(value) -> None:
-        view.spectra.show_point(point, value[0])
+        view.spectra.show_point(point, value[0], where)
         if network:
             view.spectra.show_density(*value[1])
 

@@ -275,7 +275,7 @@ class LandscapeView(BaseView):
         chosen = hv.DynamicMap(lambda data: selected_element(data), streams=[self.selected_pipe])
         self.live.forget_figures()
         self.plot.object = (element * chosen * starts).opts(
-            responsive=True, min_height=480, active_tools=["wheel_zoom"], show_legend=False,
+            active_tools=["wheel_zoom"], show_legend=False,
             hooks=[self.live.hook], backend="bokeh", **opts,
         )  # fmt: skip
         self._send_starts()

@@ -1,0 +1,66 @@
+"""Layout rules testable without a browser: surfaces keep their aspect, spectrum titles fit their panel."""
+
+import numpy as np
+import pytest
+
+from app.components.spectrum import point_title
+from app.components.surface import FRAME_HEIGHT, MAX_FRAME_WIDTH, frame_size
+
+
+@pytest.mark.parametrize("bounds", [((-10, 10), (-10, 10)), ((-8, 8), (-5, 5)), ((-2, 2), (-1, 3)), ((0, 1), (0, 9))])
+def test_a_surface_frame_has_the_same_pixels_per_unit_on_both_axes(bounds):
+    size = frame_size(bounds)
+    (x0, x1), (y0, y1) = bounds
+    assert size["frame_width"] / (x1 - x0) == pytest.approx(size["frame_height"] / (y1 - y0), rel=0.01)
+    assert size["frame_width"] <= MAX_FRAME_WIDTH and size["frame_height"] <= FRAME_HEIGHT
+
+
+def test_a_wide_box_is_shrunk_as_a_whole_not_stretched():
+    size = frame_size(((-30, 30), (-1, 1)))  # 30:1
+    assert size["frame_width"] == MAX_FRAME_WIDTH
+    assert size["frame_height"] == round(MAX_FRAME_WIDTH / 30)
+
+
+def test_a_degenerate_box_is_refused_with_a_message():
+    with pytest.raises(ValueError, match="min < max"):
+        frame_size(((0, 1), (2, 2)))
+
+
+def test_the_spectrum_title_names_a_2d_point_by_its_coordinates():
+    assert point_title(np.array([1.0, -3.25])) == "θ = (1, -3.25)"
+
+
+def test_the_spectrum_title_of_a_network_point_is_no_list_of_weights():
+    theta = np.zeros(162)
+    theta[0] = 3.0
+    title = point_title(theta)
+    assert "(0, 0" not in title and title == "‖θ‖ = 3 (162 weights)"
+    assert point_title(theta, "(α, β) = (0.5, -1)") == "(α, β) = (0.5, -1)"
+    assert len(point_title(np.full(398, 1e-3))) < 40  # one line in a third of a 1280-px page
+
+
+def test_the_streamed_point_spectrum_follows_the_eigenvalues_and_has_a_one_line_title():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    pipe = hv.streams.Pipe(data=None)
+    live = hv.DynamicMap(lambda data: fig.point_spectrum(data).opts(responsive=True, height=260, backend="bokeh"),
+                         streams=[pipe])
+    plot = hv.renderer("bokeh").get_plot(live)
+    analysis = xr.Dataset({"eigenvalue": ("k", [2.0, 18.0]), "theta": ("param", [1.0, 3.0])},
+                          attrs={"loss": 0.0, "grad_norm_sq": 0.0, "r": 0.0, "r_h": 0.0})
+    pipe.send(analysis)
+    x = plot.state.x_range
+    assert x.start < 2.0 and x.end > 18.0  # was stuck at the empty first frame's 0..1
+    assert "\n" not in plot.state.title.text and plot.state.title.text.startswith("θ = (1, 3): L = 0")
+
+
+@pytest.mark.parametrize("name", ["rr-demo", "booth", "rosenbrock", "six-hump-camel", "frye-quartic"])
+def test_every_surface_fits_beside_the_settings_at_1280_px(name):
+    from landscape import problems
+
+    size = frame_size(problems.get(name).bounds)
+    assert size["frame_width"] + 110 <= 560  # axes, colour bar and toolbar take ~110 px; ~560 px are left
+    assert size["frame_height"] >= 250  # and it is no thin band
