@@ -50,22 +50,32 @@ def set_hparam(view, name: str, hp: str, value: float | None) -> None:
 def hyper_rows(view, algorithms: Mapping[str, Algorithm], shown: Callable[[str], bool], watch: list[str],
                header: Callable[[str], pn.viewable.Viewable] | None = None, width: int = 80) -> dict[str, pn.Column]:
     """One row of inputs per algorithm, from its specs; a row is visible when ``shown(name)``
-    (re-checked when a parameter in ``watch`` changes).  The inputs write ``view.hparams`` and follow it."""
-    rows, boxes = {}, {}
+    (re-checked when a parameter in ``watch`` changes).  The inputs write ``view.hparams`` and follow it;
+    an input shows its default for a malformed value, which stays in ``hparams`` for the engine to refuse."""
+    rows, boxes, following = {}, {}, []
+
+    def typed(name: str, hp: str, value) -> None:
+        if not following:  # a value the user typed, not one shown from hparams
+            set_hparam(view, name, hp, value)
+
     for name, algorithm in algorithms.items():
         inputs = []
         for spec in algorithm.hypers:
             box = hyper_input(spec, width=width)
-            box.param.watch(lambda event, name=name, hp=spec.name: set_hparam(view, name, hp, event.new), "value")
+            box.param.watch(lambda event, name=name, hp=spec.name: typed(name, hp, event.new), "value")
             boxes[name, spec] = box
             inputs.append(box)
         heading = [header(name)] if header is not None else []
         rows[name] = pn.Column(*heading, pn.FlexBox(*inputs, margin=0), margin=0)
 
     def follow(*_events) -> None:
-        for (name, spec), box in boxes.items():
-            value = entry(view, name).get(spec.name, spec.default)
-            box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else spec.default
+        following.append(True)
+        try:
+            for (name, spec), box in boxes.items():
+                value = entry(view, name).get(spec.name, spec.default)
+                box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else spec.default
+        finally:
+            following.pop()
         for name, row in rows.items():
             row.visible = shown(name)
 
