@@ -39,7 +39,8 @@ def view():
 
 def test_portrait_follows_the_game_and_finds_the_equilibrium(view):
     assert view.hyper() == {"alpha": 1.0}  # the game's suggested step (simgd: α only)
-    assert view.hparams == explore.suggested_hypers(get("matching-pennies"))
+    assert view.hparams == {} and explore.suggested_hypers(get("matching-pennies"))["lola"] == {"alpha": 1.0,
+                                                                                               "lookahead": 1.0}
     fixed = view.portrait.fixed_point.values
     np.testing.assert_allclose(fixed, [[0.0, 0.0]], atol=1e-8)
     eig = view.portrait.hessian_eig_re.values[0] + 1j * view.portrait.hessian_eig_im.values[0]
@@ -94,7 +95,8 @@ def test_inputs_come_from_the_catalogue_specs(monkeypatch):
     box = _inputs(view)["beta_arg"]
     assert (box.value, box.start, box.end) == (arg.default, arg.low, arg.high)
     _inputs(view)["beta"].value = 0.5  # typed in the widget: written to hparams, the rule's runs use it
-    assert view.hparams["momentum"] == {"alpha": 1.0, "beta": 0.5} and view.hyper() == {"alpha": 1.0, "beta": 0.5}
+    assert view.hparams["momentum"] == {"beta": 0.5} and view.hyper() == {"alpha": 1.0, "beta": 0.5}
+    assert _inputs(view)["alpha"].value == 1.0  # unset: the game's suggested step
 
 def test_rate_map_click_settings_round_trip_and_older_settings():
     view = GamesView(state=AppState(problem_name="matching-pennies"), rule="simgd")

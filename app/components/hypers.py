@@ -48,9 +48,11 @@ def set_hparam(view, name: str, hp: str, value: float | None) -> None:
 
 
 def hyper_rows(view, algorithms: Mapping[str, Algorithm], shown: Callable[[str], bool], watch: list[str],
-               header: Callable[[str], pn.viewable.Viewable] | None = None, width: int = 80) -> dict[str, pn.Column]:
+               header: Callable[[str], pn.viewable.Viewable] | None = None, width: int = 80,
+               defaults: Callable[[str], dict] | None = None) -> dict[str, pn.Column]:
     """One row of inputs per algorithm, from its specs; a row is visible when ``shown(name)``
-    (re-checked when a parameter in ``watch`` changes).  The inputs write ``view.hparams`` and follow it;
+    (re-checked when a parameter in ``watch`` changes).  An input not set in ``hparams`` shows
+    ``defaults(name)`` (the view's engine suggestion) where given, else the spec's default.  The inputs write ``view.hparams`` and follow it;
     an input shows its default for a malformed value, which stays in ``hparams`` for the engine to refuse."""
     rows, boxes, following = {}, {}, []
 
@@ -72,8 +74,9 @@ def hyper_rows(view, algorithms: Mapping[str, Algorithm], shown: Callable[[str],
         following.append(True)
         try:
             for (name, spec), box in boxes.items():
-                value = entry(view, name).get(spec.name, spec.default)
-                box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else spec.default
+                default = (defaults(name) if defaults is not None else {}).get(spec.name, spec.default)
+                value = entry(view, name).get(spec.name, default)
+                box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
         finally:
             following.pop()
         for name, row in rows.items():

@@ -16,7 +16,7 @@ one a thin call into :mod:`landscape.games`:
 
 The rule's inputs come from its catalogue specs (:mod:`landscape.optim`, via
 :func:`app.components.hypers.hyper_rows`) and write ``hparams`` (per rule, overrides
-of the defaults); a new game sets α and η to ``explore.suggested_hypers``.  Older
+of the defaults); unset α and η are the game's ``explore.suggested_hypers``.  Older
 settings (one shared ``alpha``, ``beta``, …) open: :meth:`GamesView.restore` moves them.
 
 Figures: :mod:`app.figures.games`.  From Python: ``view.run()`` (heatmap),
@@ -88,9 +88,13 @@ class GamesView(BaseView):
     def not_applicable(self, problem) -> str:
         return explore.is_planar_game(problem)[1]
 
+    def suggested(self, rule: str) -> dict[str, float]:
+        """The game's suggested hyperparameters of ``rule`` (α, η at its step), shown unless overridden."""
+        return explore.suggested_hypers(self.problem)[rule] if not self.not_applicable(self.problem) else {}
+
     def hyper(self) -> dict[str, Any]:
-        """The rule's hyperparameters from its inputs (overrides of the catalogue's defaults; the engine validates)."""
-        return dict(entry(self, self.rule))
+        """The rule's hyperparameters: the game's suggestion, then the inputs' overrides (the engine validates)."""
+        return {**self.suggested(self.rule), **entry(self, self.rule)}
 
     def check(self) -> None:
         for rule, values in self.hparams.items():
@@ -196,18 +200,13 @@ class GamesView(BaseView):
         self.background.submit(compute, show, "Computing the spectra along the trajectory…")
 
     def on_problem(self) -> None:
-        suggested = explore.suggested_hypers(self.problem)
         self.portrait = self.heatmap = self.tree = self.along = self.rates = None
         self.trajectories, self._start = [], np.zeros(2)
         for pipe in (self._field_pipe, self._paths_pipe, self._rides_pipe, self._heat_pipe, self._rate_pipe,
                      self._along_pipe):
             pipe.send(None)
         self.tree_plot.show(None)
-        hparams = {rule: {**entry(self, rule), **values} for rule, values in suggested.items()}
-        if hparams != self.hparams:
-            self.hparams = hparams  # the watcher refreshes the portrait
-        else:
-            self._refresh_portrait()
+        self._refresh_portrait()  # hparams is left alone: a link's settings arrive while the game changes
 
     def _refresh_portrait(self) -> None:
         if self.not_applicable(self.problem):
@@ -283,11 +282,12 @@ class GamesView(BaseView):
         numbers = {"grr_step": pn.widgets.FloatInput}
         numbers.update({name: pn.widgets.IntInput for name in ("steps", "k", "n", "resolution", "chunk", "grr_steps")})
         # the column is as wide as Param's default 300 px widgets: narrower clips them
-        rows = hyper_rows(self, RULES, lambda rule: rule == self.rule, ["rule"], width=95)
+        rows = hyper_rows(self, RULES, lambda rule: rule == self.rule, ["rule", "problem"], width=125,
+                          defaults=self.suggested)
         parameters = [name for name in self.settings_params if name not in ("rule", "hparams")]
-        settings = pn.Column(pn.widgets.Select.from_param(self.param.rule, width=280), *rows.values(),
+        settings = pn.Column(pn.widgets.Select.from_param(self.param.rule, width=290), *rows.values(),
                              pn.Param(self.param, parameters=parameters, widgets=numbers, show_name=False, width=300),
-                             width=300)
+                             width=310)
         return pn.Column(
             pn.Row(self.runner.controls(on_run=self.run, label="Lyapunov map"),
                    action_button("GRR", self.run_grr, self.runner, 100),
