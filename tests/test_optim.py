@@ -74,6 +74,9 @@ def test_a_learning_rate_set_through_the_spec_reaches_optax_exactly():
     tx = tp.make_optimizer("gd", lr)
     updates, _ = tx.update(jnp.asarray(grad), tx.init(jnp.asarray(theta0)))
     np.testing.assert_array_equal(np.asarray(updates), -lr * grad)
+    tx = tp.make_optimizer("gd")  # no lr: the catalogue's default, declared once
+    updates, _ = tx.update(jnp.asarray(grad), tx.init(jnp.asarray(theta0)))
+    np.testing.assert_array_equal(np.asarray(updates), -optim.get("gd").defaults["lr"] * grad)
 
 
 def test_catalogue_views_are_the_catalogue():

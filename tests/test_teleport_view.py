@@ -2,8 +2,11 @@
 reports and exports; the figure functions follow the data; the teleported point is handed
 to the Critical Points view."""
 
+import dataclasses
+
 import holoviews as hv
 import numpy as np
+import panel as pn
 import pytest
 import xarray as xr
 
@@ -11,7 +14,9 @@ from app.components.export import figure_bytes
 from app.figures import teleport as fig
 from app.state import AppState
 from app.views.teleport import TeleportView
-from landscape import problems
+from landscape import optim, problems
+from landscape.optim import Hyper
+from landscape.teleport import report
 
 
 def test_surface_comparison_runs_reports_the_teleport_and_exports():
@@ -65,3 +70,28 @@ def test_the_live_loss_plot_turns_logarithmic_when_the_streamed_losses_are_posit
     losses = view.result.train_loss.values
     assert type(live.state.y_scale).__name__ == "LogScale"  # booth's losses (90 … 1e-7) are all positive
     assert live.state.y_range.start <= np.nanmin(losses) and live.state.y_range.end >= np.nanmax(losses)
+
+
+def _lr_input(view):
+    return next(box for box in view.body().select(pn.widgets.FloatInput) if box.name == "Lr")
+
+
+def test_the_learning_rate_input_follows_the_catalogue_spec_of_the_optimizer(monkeypatch):
+    """Bounds and doc of the lr input are the chosen optimizer's catalogue spec (a changed spec shows up);
+    its value is the engine's suggested run."""
+    catalogue_get = optim.get
+
+    def changed(name):
+        algorithm = catalogue_get(name)
+        if name != "adagrad":
+            return algorithm
+        return dataclasses.replace(algorithm, hypers=(Hyper("lr", 0.5, 1e-4, 3.0, "a changed lr spec", log=True),))
+
+    monkeypatch.setattr(optim, "get", changed)
+    view = TeleportView(state=AppState(problem_name="booth"))
+    box = _lr_input(view)
+    gd = catalogue_get("gd").hyper("lr")
+    assert (box.start, box.end, view.param.lr.doc) == (gd.low, gd.high, gd.doc)
+    assert box.value == report.suggested_run(view.surface)["lr"]
+    view.optimizer = "adagrad"
+    assert (box.start, box.end, view.param.lr.doc) == (1e-4, 3.0, "a changed lr spec")

@@ -79,6 +79,8 @@ def test_teleport_report_on_the_ellipse_reaches_the_level_sets_largest_gradient(
 def test_game_defaults_and_heatmap_peak():
     assert explore.default_step(problems.get("matching-pennies")) == 1.0
     assert explore.default_step(problems.get("bilinear")) == explore.DEFAULT_STEP
+    suggested = explore.suggested_hypers(problems.get("mixed"))  # LOLA at α = η = 4 (thesis Fig. C.1)
+    assert suggested["lola"] == {"alpha": 4.0, "lookahead": 4.0} and suggested["simcm"] == {"alpha": 4.0}
     assert explore.is_planar_game(problems.get("bilinear")) == (True, "")
     ok, why = explore.is_planar_game(problems.get("ipd"))
     assert not ok and "10 parameters" in why and "subspace" in why

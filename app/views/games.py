@@ -9,10 +9,15 @@ one a thin call into :mod:`landscape.games`:
   spectra of Ĥ and J along it (``spectrum_along``) and at its end (``spectra_at``);
 * **GRR**: ``iter_grr_search`` from the heatmap's peak (``explore.heatmap_peak``)
   or the last click;
-* **Rate map**: ``momentum_rate_map`` at the first fixed point; clicking a cell
-  switches the rule to SimCM with that β;
+* **Rate map**: ``momentum_rate_map`` at the first fixed point, for the rule's α;
+  clicking a cell switches the rule to SimCM with that α and β;
 * the phase portrait (``phase_portrait``) whenever the rule or its
   hyperparameters change.
+
+The rule's inputs come from its catalogue specs (:mod:`landscape.optim`, via
+:func:`app.components.hypers.hyper_rows`) and write ``hparams`` (per rule, overrides
+of the defaults); unset α and η are the game's ``explore.suggested_hypers``.  Older
+settings (one shared ``alpha``, ``beta``, …) open: :meth:`GamesView.restore` moves them.
 
 Figures: :mod:`app.figures.games`.  From Python: ``view.run()`` (heatmap),
 ``view.launch([x, y])``, ``view.run_grr()``, ``view.rate_map()``; results in
@@ -23,6 +28,7 @@ Figures: :mod:`app.figures.games`.  From Python: ``view.run()`` (heatmap),
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -33,16 +39,18 @@ import xarray as xr
 from landscape import games
 from landscape.games import explore
 from landscape.games.rules import RULES, resolve, rule_names
+from landscape.results import config_of
 
 from ..components.actions import action_button
+from ..components.hypers import entry, hyper_rows
 from ..components.text import set_text, text_pane
 from ..components.tree import TreePlot
 from ..figures import games as fig
 from . import ViewSpec
 from .base import BaseView
 
-#: Hyperparameters the view exposes (a rule uses the subset it defines).
-HYPER = ("alpha", "lookahead", "extrapolation", "beta", "beta_abs", "beta_arg")
+#: Settings of saved explorations and links made before ``hparams``: one value shared by every rule.
+LEGACY_HYPER = ("alpha", "lookahead", "extrapolation", "beta", "beta_abs", "beta_arg")
 JOBS = ("heatmap", "trajectory", "grr")
 
 
@@ -51,15 +59,10 @@ class GamesView(BaseView):
 
     title = "Games"
     glossary_terms = ("lyapunov", "rho", "fingerprint")
-    settings_params = ("rule", *HYPER, "steps", "k", "n", "objective", "directions", "resolution", "chunk",
+    settings_params = ("rule", "hparams", "steps", "k", "n", "objective", "directions", "resolution", "chunk",
                        "grr_step", "grr_steps")
     rule = param.Selector(default="lola", objects=rule_names(), doc="Update rule F.")
-    alpha = param.Number(default=4.0, bounds=(0, None), doc="Step size α.")
-    lookahead = param.Number(default=4.0, bounds=(0, None), doc="LOLA look-ahead η.")
-    extrapolation = param.Number(default=0.1, bounds=(0, None), doc="EG/OG extrapolation α′.")
-    beta = param.Number(default=0.5, bounds=(-1, 1), doc="Heavy-ball β (real).")
-    beta_abs = param.Number(default=0.9, bounds=(0, 1), doc="|β| of complex momentum.")
-    beta_arg = param.Number(default=math.pi / 8, bounds=(0, math.pi), doc="arg β of complex momentum.")
+    hparams = param.Dict(default={}, doc="Per update rule: hyperparameters that override the catalogue's defaults.")
     steps = param.Integer(default=300, bounds=(1, 100_000), doc="Steps per trajectory.")
     k = param.Integer(default=10, bounds=(1, 200), doc="Exponent horizon k.")
     n = param.Integer(default=1, bounds=(1, 2), doc="Directions n (top-n).")
@@ -79,15 +82,25 @@ class GamesView(BaseView):
         self.tree_plot = TreePlot(title="GRR tree: tap a node")
         self.tree_plot.param.watch(lambda event: self._show_node(event.new), "selected")
         self._info = text_pane(margin=(0, 10), css_classes=["games-info"])
-        self.param.watch(lambda *_events: self._refresh_portrait(), ["rule", *HYPER])
+        self.param.watch(lambda *_events: self._refresh_portrait(), ["rule", "hparams"])
 
     # -- engine calls ----------------------------------------------------------
     def not_applicable(self, problem) -> str:
         return explore.is_planar_game(problem)[1]
 
-    def hyper(self) -> dict[str, float]:
-        """The rule's hyperparameters from the view's inputs."""
-        return {name: getattr(self, name) for name in HYPER if name in RULES[self.rule].defaults}
+    def suggested(self, rule: str) -> dict[str, float]:
+        """The game's suggested hyperparameters of ``rule`` (α, η at its step), shown unless overridden."""
+        return explore.suggested_hypers(self.problem)[rule] if not self.not_applicable(self.problem) else {}
+
+    def hyper(self) -> dict[str, Any]:
+        """The rule's hyperparameters: the game's suggestion, then the inputs' overrides (the engine validates)."""
+        return {**self.suggested(self.rule), **entry(self, self.rule)}
+
+    def check(self) -> None:
+        for rule, values in self.hparams.items():
+            if rule not in RULES or not isinstance(values, dict):
+                raise ValueError(f"hparams: {rule!r}: {values!r} is not an update rule's hyperparameters; "
+                                 f"expected {{rule: {{name: number}}}} with rules {', '.join(RULES)}")
 
     def run(self, job: str = "heatmap") -> None:
         """Start ``job``: the Lyapunov heatmap (default), a trajectory or a GRR search."""
@@ -124,8 +137,8 @@ class GamesView(BaseView):
                                        executor=self.executor, **hyper)
 
     def rate_map(self) -> None:
-        """ρ of SimCM over (|β|, arg β) at the game's first fixed point, for the current α."""
-        game, alpha = self.problem, self.alpha
+        """ρ of SimCM over (|β|, arg β) at the game's first fixed point, for the current rule's α."""
+        game, alpha = self.problem, games.hyperparameters(self.rule, **self.hyper())["alpha"]
         fixed = self.portrait.fixed_point.values if self.portrait is not None else np.zeros((0, 2))
         if len(fixed) == 0:
             raise ValueError("The rate map needs a finite fixed point of the game (wait for the portrait)")
@@ -187,17 +200,13 @@ class GamesView(BaseView):
         self.background.submit(compute, show, "Computing the spectra along the trajectory…")
 
     def on_problem(self) -> None:
-        step = explore.default_step(self.problem)
         self.portrait = self.heatmap = self.tree = self.along = self.rates = None
         self.trajectories, self._start = [], np.zeros(2)
         for pipe in (self._field_pipe, self._paths_pipe, self._rides_pipe, self._heat_pipe, self._rate_pipe,
                      self._along_pipe):
             pipe.send(None)
         self.tree_plot.show(None)
-        if (self.alpha, self.lookahead) != (step, step):
-            self.param.update(alpha=step, lookahead=step)  # the watcher refreshes the portrait
-        else:
-            self._refresh_portrait()
+        self._refresh_portrait()  # hparams is left alone: a link's settings arrive while the game changes
 
     def _refresh_portrait(self) -> None:
         if self.not_applicable(self.problem):
@@ -218,7 +227,7 @@ class GamesView(BaseView):
         self.rates = rates
         self._rate_pipe.send(rates)
         beta = fig.beta_text(rates.attrs["best_abs_beta"], rates.attrs["best_arg_beta"])
-        set_text(self._info, f"best ρ = {rates.attrs['best_rate']:.4f} at β = {beta} (α = {self.alpha:.3g})")
+        set_text(self._info, f"best ρ = {rates.attrs['best_rate']:.4f} at β = {beta} (α = {config_of(rates)['alpha']:.3g})")
 
     def _show_node(self, node: int) -> None:
         if self.tree is None or node < 0:
@@ -240,7 +249,7 @@ class GamesView(BaseView):
         heat = hv.DynamicMap(lambda data: fig.heatmap(data, bounds()), streams=[self._heat_pipe])
         rates = hv.DynamicMap(lambda data: fig.rates(data), streams=[self._rate_pipe])
         rate_tap = hv.streams.SingleTap(source=rates, transient=True)
-        rate_tap.add_subscriber(self._use_beta)
+        rate_tap.add_subscriber(self.use_beta)
         along = hv.DynamicMap(lambda data: fig.spectra(data), streams=[self._along_pipe])
 
         def pane(obj, css):
@@ -250,17 +259,35 @@ class GamesView(BaseView):
         return pn.Column(pane((field * marks * orange * magenta).opts(framewise=True), "games-portrait"),
                          pane(heat, "games-heatmap"), pane(along, "games-spectra"), pane(rates, "games-rates"))
 
-    def _use_beta(self, x=None, y=None) -> None:
-        if x is not None and y is not None:
-            self.param.update(rule="simcm", beta_abs=float(np.clip(y, 0, 1)), beta_arg=float(np.clip(x, 0, math.pi)))
+    def use_beta(self, x=None, y=None) -> None:
+        """A click on the rate map at (arg β, |β|) = (x, y): SimCM with the map's α and that β."""
+        if x is None or y is None or self.rates is None:
+            return
+        chosen = {"alpha": config_of(self.rates)["alpha"], "beta_abs": float(np.clip(y, 0, 1)),
+                  "beta_arg": float(np.clip(x, 0, math.pi))}
+        self.param.update(rule="simcm", hparams={**self.hparams, "simcm": {**entry(self, "simcm"), **chosen}})
 
+    def restore(self, settings: dict[str, Any], results=None) -> None:
+        """:meth:`BaseView.restore`, with the shared hyperparameters of older settings moved into ``hparams``."""
+        settings = dict(settings)
+        legacy = {name: settings.pop(name) for name in LEGACY_HYPER if name in settings}
+        if legacy:
+            hparams = dict(settings.get("hparams") or self.hparams)
+            for rule, algorithm in RULES.items():
+                hparams[rule] = {**hparams.get(rule, {}), **{k: v for k, v in legacy.items() if k in algorithm.defaults}}
+            settings["hparams"] = hparams
+        super().restore(settings, results)
 
     def body(self):
-        numbers = {name: pn.widgets.FloatInput for name in (*HYPER, "grr_step")}
+        numbers = {"grr_step": pn.widgets.FloatInput}
         numbers.update({name: pn.widgets.IntInput for name in ("steps", "k", "n", "resolution", "chunk", "grr_steps")})
         # the column is as wide as Param's default 300 px widgets: narrower clips them
-        settings = pn.Param(self.param, parameters=list(self.settings_params), widgets=numbers, show_name=False,
-                            width=300)
+        rows = hyper_rows(self, RULES, lambda rule: rule == self.rule, ["rule", "problem"], width=125,
+                          defaults=self.suggested)
+        parameters = [name for name in self.settings_params if name not in ("rule", "hparams")]
+        settings = pn.Column(pn.widgets.Select.from_param(self.param.rule, width=290), *rows.values(),
+                             pn.Param(self.param, parameters=parameters, widgets=numbers, show_name=False, width=300),
+                             width=310)
         return pn.Column(
             pn.Row(self.runner.controls(on_run=self.run, label="Lyapunov map"),
                    action_button("GRR", self.run_grr, self.runner, 100),

@@ -21,12 +21,13 @@ import panel as pn
 import param
 import xarray as xr
 
-from landscape import problems
+from landscape import optim, problems
 from landscape import teleport as tp
 from landscape.problems import Problem, default_dtype
 from landscape.teleport import report
 
 from ..components.actions import action_button
+from ..components.hypers import hyper_param, spec_bounds
 from ..components.surface import frame_size, surface_element, surface_grid
 from ..components.text import set_text, text_pane
 from ..figures import teleport as fig
@@ -48,7 +49,7 @@ class TeleportView(BaseView):
                        "objective", "seeds")
     setting = param.Selector(default=SETTINGS[0], objects=list(SETTINGS), doc="Surface or network.")
     optimizer = param.Selector(default="gd", objects=list(tp.OPTIMIZERS), doc="optax optimizer.")
-    lr = param.Number(default=0.02, bounds=(0, None), doc="Optimizer learning rate.")
+    lr = hyper_param(optim.get(tp.OPTIMIZERS[0]).hyper("lr"))  # bounds follow the optimizer's spec
     epochs = param.Integer(default=60, bounds=(1, 100_000), doc="Epochs (2-D: steps).")
     teleport_every = param.Integer(default=0, bounds=(0, None), doc="Teleport every k epochs (0: once, at the start).")
     objective = param.Selector(default="‖∇L‖²", objects=list(OBJECTIVE_LABELS), doc="What the teleport changes.")
@@ -68,6 +69,10 @@ class TeleportView(BaseView):
         self.plot.linked_axes = False
         self._intro, self._report = text_pane(), text_pane()
 
+    @param.depends("optimizer", watch=True, on_init=True)
+    def _follow_optimizer(self) -> None:
+        spec_bounds(self.param.lr, optim.get(self.optimizer).hyper("lr"))
+
     # -- engine call -----------------------------------------------------------
     @property
     def on_surface(self) -> bool:
@@ -83,8 +88,8 @@ class TeleportView(BaseView):
                                        self.state_mode)
         if self.on_surface:
             kwargs = {"theta0": jnp.asarray(self.start, default_dtype())}
-            return report.iter_report(self.surface, self.optimizer, schedule, lr=float(self.lr), cancel=cancel, **kwargs)
-        return report.iter_report(report.paper_mlp(), self.optimizer, schedule, lr=float(self.lr), cancel=cancel,
+            return report.iter_report(self.surface, self.optimizer, schedule, lr=self.lr, cancel=cancel, **kwargs)
+        return report.iter_report(report.paper_mlp(), self.optimizer, schedule, lr=self.lr, cancel=cancel,
                                   seeds=tuple(range(self.seeds)))
 
     def draw(self, result: xr.Dataset) -> hv.Layout:

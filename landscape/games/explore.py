@@ -3,6 +3,9 @@
 * :func:`default_step`: a step size that shows each game's characteristic
   dynamics (LOLA at α = η = 4 on the mixed game shows its Hopf ring, Lorraine
   thesis App. C.1, Fig. C.1; the payoff games need α ≈ 1; the GAN toys 0.1).
+* :func:`suggested_hypers`: per update rule, the hyperparameters that differ from the
+  catalogue's defaults (:mod:`landscape.optim`) when a game is first shown: α and LOLA's η
+  at :func:`default_step`.
 * :func:`heatmap_axes`: the cell centres of a Lyapunov heatmap over the game's box.
 * :func:`heatmap_peak`: the start of generalized Ridge Rider, the cell of the
   largest k-step exponent (thesis §5.4: branch where trajectories separate
@@ -17,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..problems import Game, Problem
+from .rules import RULES
 
 #: Step sizes (and LOLA look-aheads) per game; others use :data:`DEFAULT_STEP`.
 STEP_SIZES = {"mixed": 4.0, "small-ipd": 1.0, "matching-pennies": 1.0, "subspace": 0.5}
@@ -26,6 +30,13 @@ DEFAULT_STEP = 0.1
 def default_step(game: Problem) -> float:
     """Step size α (and LOLA look-ahead η) the game is shown with first."""
     return STEP_SIZES.get(game.name, DEFAULT_STEP)
+
+
+def suggested_hypers(game: Problem) -> dict[str, dict[str, float]]:
+    """Per update rule of :data:`~landscape.games.rules.RULES`: ``alpha`` (and ``lookahead`` where the
+    rule has one) at :func:`default_step`; the other hyperparameters keep the catalogue's defaults."""
+    step = default_step(game)
+    return {name: {h: step for h in ("alpha", "lookahead") if h in rule.defaults} for name, rule in RULES.items()}
 
 
 def is_planar_game(problem: Problem) -> tuple[bool, str]:

@@ -55,12 +55,13 @@ _FIRST_MOMENTS = ("trace", "mu")
 
 
 @KERNELS("teleport.training.make_optimizer")
-def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
-    """A catalogue optimizer with learning rate ``lr`` and its other defaults, validated
-    (cached, so equal requests share compiled kernels)."""
+def make_optimizer(name: str, lr: float | None = None) -> optax.GradientTransformation:
+    """A catalogue optimizer with learning rate ``lr`` (``None``: the catalogue's default) and its
+    other defaults, validated by :func:`landscape.optim.build` (cached, so equal requests share
+    compiled kernels)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    return optim.build(name, {"lr": lr})
+    return optim.build(name, None if lr is None else {"lr": lr})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,7 +349,7 @@ def iter_train(
     optimizer: optax.GradientTransformation | str = "gd",
     schedule: Schedule = Schedule(),
     *,
-    lr: float = 1e-2,
+    lr: float | None = None,
     seeds=(0,),
     theta0=None,
     cancel: CancelToken | None = None,
@@ -356,7 +357,7 @@ def iter_train(
     """Train ``problem`` with ``optimizer`` and teleports per ``schedule``, streaming per epoch.
 
     ``optimizer`` is an optax transformation or a name of :data:`OPTIMIZERS`
-    (with ``lr``).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
+    (with ``lr``; ``None``: the catalogue's default for that optimizer).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
     every chunk of steps) and ``Event("teleport", ...)`` after every teleport,
     each with ``partial`` the Dataset so far (epochs and teleports done); returns a
     Dataset (kind ``"teleport-training"``, on 2-D problems
@@ -374,7 +375,8 @@ def iter_train(
     limits.check("runs", len(seeds))
     opt_name = optimizer if isinstance(optimizer, str) else None
     if opt_name is not None:
-        optimizer = make_optimizer(opt_name, float(lr))
+        optimizer = make_optimizer(opt_name, lr)
+        lr = optim.get(opt_name).defaults["lr"] if lr is None else float(lr)
     config = {**problem.config(), "optimizer": opt_name or "custom", "lr": lr if opt_name else None,
               "schedule": dataclasses.asdict(schedule), "seeds": [int(s) for s in seeds]}
     surface = problem.dim == 2

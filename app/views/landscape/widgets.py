@@ -9,51 +9,20 @@ import panel as pn
 from landscape import trajectories
 
 from ...components.actions import action_button
+from ...components.hypers import hyper_rows
 from ...components.text import escape
 from ...runner import describe
 from .layers import OPTIMIZER_COLORS
 
 
 def hyperparameter_rows(view) -> dict[str, pn.Column]:
-    """One row of inputs per optimizer, from its spec's defaults; shown for the chosen optimizers.
+    """One row of inputs per optimizer, generated from its catalogue specs (:mod:`app.components.hypers`),
+    headed by its colour swatch; shown for the chosen optimizers.  The inputs write ``view.hparams`` and follow it."""
+    def swatch(name: str) -> pn.pane.HTML:
+        return pn.pane.HTML(f'<span style="color:{OPTIMIZER_COLORS[name]};font-size:18px">■</span> {escape(name)}',
+                            margin=(4, 5, 0, 5))
 
-    The inputs write ``view.hparams`` and follow it (a restored exploration sets them)."""
-    rows, boxes = {}, {}
-    for name, algorithm in trajectories.OPTIMIZERS.items():  # the catalogue (landscape.optim) declares each once
-        inputs = []
-        for spec in algorithm.hypers:
-            box = pn.widgets.FloatInput(label=spec.name, value=spec.default, start=spec.low, end=spec.high,
-                                        description=spec.doc, width=80)  # fmt: skip
-            box.param.watch(lambda event, name=name, hp=spec.name: set_hparam(view, name, hp, event.new), "value")
-            boxes[name, spec.name] = (box, spec.default)
-            inputs.append(box)
-        swatch = f'<span style="color:{OPTIMIZER_COLORS[name]};font-size:18px">■</span> {escape(name)}'
-        rows[name] = pn.Column(pn.pane.HTML(swatch, margin=(4, 5, 0, 5)), pn.FlexBox(*inputs, margin=0), margin=0)
-
-    def follow(*_events) -> None:
-        for (name, hp), (box, default) in boxes.items():
-            value = _entry(view, name).get(hp, default)  # a malformed value is the engine's to refuse at Run
-            box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-        for name, row in rows.items():
-            row.visible = name in view.optimizers
-
-    view.param.watch(follow, ["hparams", "optimizers"])
-    follow()
-    return rows
-
-
-def _entry(view, name: str) -> dict:
-    entry = view.hparams.get(name, {})
-    return entry if isinstance(entry, dict) else {}
-
-
-def set_hparam(view, name: str, hp: str, value: float | None) -> None:
-    if value is None:
-        return
-    current, value = _entry(view, name).get(hp), float(value)
-    if current == value or (value != value and isinstance(current, float) and current != current):  # NaN == NaN here
-        return
-    view.hparams = {**view.hparams, name: {**_entry(view, name), hp: value}}
+    return hyper_rows(view, trajectories.OPTIMIZERS, lambda name: name in view.optimizers, ["optimizers"], swatch)
 
 
 def slice_controls(view) -> pn.Column:
