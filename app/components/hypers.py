@@ -52,31 +52,31 @@ def hyper_rows(view, algorithms: Mapping[str, Algorithm], shown: Callable[[str],
                defaults: Callable[[str], dict] | None = None) -> dict[str, pn.Column]:
     """One row of inputs per algorithm, from its specs; a row is visible when ``shown(name)``
     (re-checked when a parameter in ``watch`` changes).  An input not set in ``hparams`` shows
-    ``defaults(name)`` (the view's engine suggestion) where given, else the spec's default.  The inputs write ``view.hparams`` and follow it;
-    an input shows its default for a malformed value, which stays in ``hparams`` for the engine to refuse."""
-    rows, boxes, following = {}, {}, []
+    ``defaults(name)`` (the view's engine suggestion) where given, else the spec's default.  The
+    inputs write ``view.hparams`` and follow it; an input shows its default for a malformed value,
+    which stays in ``hparams`` for the engine to refuse."""
+    rows, boxes, following = {}, {}, []  # boxes: algorithm -> [(spec, input)]
 
     def typed(name: str, hp: str, value) -> None:
         if not following:  # a value the user typed, not one shown from hparams
             set_hparam(view, name, hp, value)
 
     for name, algorithm in algorithms.items():
-        inputs = []
-        for spec in algorithm.hypers:
-            box = hyper_input(spec, width=width)
+        boxes[name] = [(spec, hyper_input(spec, width=width)) for spec in algorithm.hypers]
+        for spec, box in boxes[name]:
             box.param.watch(lambda event, name=name, hp=spec.name: typed(name, hp, event.new), "value")
-            boxes[name, spec] = box
-            inputs.append(box)
         heading = [header(name)] if header is not None else []
-        rows[name] = pn.Column(*heading, pn.FlexBox(*inputs, margin=0), margin=0)
+        rows[name] = pn.Column(*heading, pn.FlexBox(*(box for _, box in boxes[name]), margin=0), margin=0)
 
     def follow(*_events) -> None:
         following.append(True)
         try:
-            for (name, spec), box in boxes.items():
-                default = (defaults(name) if defaults is not None else {}).get(spec.name, spec.default)
-                value = entry(view, name).get(spec.name, default)
-                box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+            for name, inputs in boxes.items():
+                suggested, chosen = defaults(name) if defaults is not None else {}, entry(view, name)
+                for spec, box in inputs:
+                    default = suggested.get(spec.name, spec.default)
+                    value = chosen.get(spec.name, default)
+                    box.value = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
         finally:
             following.pop()
         for name, row in rows.items():

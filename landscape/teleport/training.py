@@ -357,9 +357,9 @@ def iter_train(
     """Train ``problem`` with ``optimizer`` and teleports per ``schedule``, streaming per epoch.
 
     ``optimizer`` is an optax transformation or a name of :data:`OPTIMIZERS`
-    (with ``lr``; ``None``: the catalogue's default for that optimizer).  Yields ``Event("epoch", ...)`` after every epoch (2-D:
-    every chunk of steps) and ``Event("teleport", ...)`` after every teleport,
-    each with ``partial`` the Dataset so far (epochs and teleports done); returns a
+    (with ``lr``; ``None``: the catalogue's default for that optimizer).  Yields
+    ``Event("epoch", ...)`` after every epoch (2-D: every chunk of steps) and
+    ``Event("teleport", ...)`` after every teleport, each with ``partial`` the Dataset so far (epochs and teleports done); returns a
     Dataset (kind ``"teleport-training"``, on 2-D problems
     ``"teleport-training-surface"``) with dims ``run`` (one per seed, coord
     ``seed``), ``epoch`` (0 = before training; on 2-D problems one epoch is
