@@ -51,6 +51,8 @@ async def _open_and_destroy(refs: dict) -> None:
         refs["template"] = weakref.ref(template)
         return template
 
+    gc.collect()  # earlier tests' garbage; what is still alive then is not this session's
+    earlier = weakref.WeakSet(o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)))
     application = Application(FunctionHandler(partial(_eval_panel, make, None, "teardown", True, False)))
     application.add(DocumentLifecycleHandler())
     context = ApplicationContext(application, io_loop=IOLoop.current(), url="/main")
@@ -77,8 +79,10 @@ async def _open_and_destroy(refs: dict) -> None:
                 break
             await asyncio.sleep(0.1)
         assert opened(index), f"tab {index} was not built"
-    refs["views"] = [weakref.ref(o) for o in gc.get_objects() if isinstance(o, BaseView)]
-    refs["states"] = [weakref.ref(o) for o in gc.get_objects() if isinstance(o, AppState)]
+    built = [o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)) and o not in earlier]
+    refs["views"] = [weakref.ref(o) for o in built if isinstance(o, BaseView)]
+    refs["states"] = [weakref.ref(o) for o in built if isinstance(o, AppState)]
+    del built
     assert len(refs["views"]) == len(tabs) and len(refs["states"]) == 1
     del tabs, doc
     session._expiration_requested = True
