@@ -8,6 +8,8 @@
     landscape critical frye-quartic --runs 20 --out critical.zarr
     landscape trajectories himmelblau --optimizer gd --optimizer adam --runs 8 --out runs.zarr
     landscape info run.zarr
+    landscape resume run.zarr --workers 2
+    landscape open run.zarr
 
 Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores``);
 rerunning the same command resumes it, computing only the missing chunks.
@@ -42,11 +44,16 @@ def _key_values(ctx, param, items) -> dict:
     return out
 
 
-def _compute_options(fn):
-    """--out, --workers, --scheduler, --quiet: shared by every sweep command."""
+def _executor_options(fn):
+    """--workers, --scheduler, --quiet: where a sweep runs (shared by the sweep commands and resume)."""
     fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
     fn = click.option("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")(fn)
-    fn = click.option("--workers", type=click.IntRange(min=1), help="run on a local cluster of N worker processes")(fn)
+    return click.option("--workers", type=click.IntRange(min=1), help="run on a local cluster of N worker processes")(fn)
+
+
+def _compute_options(fn):
+    """--out and the executor options: shared by every sweep command."""
+    fn = _executor_options(fn)
     fn = click.option("--out", type=click.Path(dir_okay=True, file_okay=False), required=True,
                       help="zarr store to write (resumed when it exists)")(fn)
     return fn
@@ -281,6 +288,57 @@ def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, se
     starts = jax.vmap(built.init)(jax.random.split(jax.random.PRNGKey(seed), runs))
     _run_to_zarr(ctx, iter_trajectories(built, starts, [(name, None) for name in optimizer_names], steps),
                  out, quiet)
+
+
+@main.command("resume")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@_executor_options
+@click.pass_context
+def resume_command(ctx, store, workers, scheduler, quiet):
+    """Continue the sweep in STORE from the store alone (its problem, grid and chunking), computing only
+    the chunks it lacks."""
+    from .stores import resume
+
+    _run(ctx, lambda executor: resume(store, executor=executor), workers, scheduler, quiet)
+
+
+def serve_command(store: str, port: int = 5006, address: str = "127.0.0.1", show: bool = True) -> list[str]:
+    """The ``panel serve`` invocation of the dashboard (``app/main.py`` beside this package) with
+    ``--open STORE``: the result loaded in its view."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "app" / "main.py"
+    return [sys.executable, "-m", "panel", "serve", str(script), "--port", str(port), "--address", address,
+            "--allow-websocket-origin", f"{address}:{port}", *(["--show"] if show else []),
+            "--args", "--open", str(Path(store).resolve())]
+
+
+@main.command("open")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--port", type=click.IntRange(1, 65535), default=5006, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True, help="address the server listens on")
+@click.option("--show/--no-show", default=True, show_default=True, help="open the dashboard in a browser")
+@click.pass_context
+def open_command(ctx, store, port, address, show):
+    """Serve the dashboard with the sweep in STORE loaded in its view (an unfinished one offers Resume)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from .stores import VIEWS, StoreError, info
+
+    try:
+        summary = info(store)
+    except StoreError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from None
+    if summary["kind"] not in VIEWS:
+        raise click.UsageError(f"{store} holds a {summary['kind']!r} result; the dashboard opens "
+                               f"{', '.join(VIEWS)} stores", ctx=ctx)
+    click.echo(f"{summary['kind']} ({summary['status']}, {summary['chunks_done']}/{summary['chunks']} chunks): "
+               f"serving the dashboard at http://{address}:{port}/main", err=True)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    ctx.exit(subprocess.call(serve_command(store, port, address, show), env=env))
 
 
 @main.command("info")

@@ -1,0 +1,110 @@
+"""A sweep store opened in the dashboard: ``landscape open run.zarr`` (``panel serve app/main.py --args --open``).
+
+The store (:mod:`landscape.stores`, written by the ``landscape`` command or an
+earlier sweep) names its kind, problem and configuration.  :class:`SavedSweep`
+reads it (a foreign or corrupt store is refused with
+:class:`landscape.stores.StoreError`), the session shows its problem and opens
+the view of its kind (:data:`landscape.stores.VIEWS`), and that view gets the
+result, missing cells NaN where the sweep is unfinished:
+
+* ``slice-2d``: the Landscape view's network slice (the plane its runs are drawn on);
+* ``lyapunov-map``: the Games view's heatmap.
+
+Above the view a line says what was opened; an unfinished store offers
+**Resume**: :func:`landscape.stores.resume` rebuilds the sweep from the store
+and computes only the missing chunks, on the session's "Compute" setting
+(:mod:`app.components.compute`), through the view's runner (progress, Cancel),
+the view filling in as chunks arrive.
+"""
+
+from __future__ import annotations
+
+import os
+
+import panel as pn
+import xarray as xr
+
+from landscape import stores
+
+from .actions import action_button
+from .text import set_text, text_pane
+
+
+class SavedSweep:
+    """The store at ``path``: its kind, the view that shows it, its problem and (partial) result."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = str(path)
+        summary = stores.info(self.path)  # StoreError for a missing, foreign or corrupt store
+        self.kind = summary["kind"]
+        if self.kind not in stores.VIEWS:
+            raise stores.StoreError(f"{self.path} holds a {self.kind!r} result; the dashboard opens "
+                                    f"{', '.join(stores.VIEWS)} stores")
+        self.view_key = stores.VIEWS[self.kind]
+        self.problem = stores.problem_of(summary["config"])
+        self.result: xr.Dataset = stores.load(self.path, allow_partial=True)
+        self.summary = summary
+        self.view = self._resume = None
+        self._line = text_pane(margin=(0, 10))
+
+    @property
+    def finished(self) -> bool:
+        return self.summary["status"] == "complete"
+
+    def describe(self) -> str:
+        """One line: the store, its kind and problem, its status and progress."""
+        s = self.summary
+        line = (f"Opened {os.path.basename(self.path.rstrip(os.sep))}: a {self.kind} of {self.problem.name}, "
+                f"{s['status']} ({s['chunks_done']}/{s['chunks']} chunks, {s['cells_done']}/{s['cells']} cells).")
+        if not self.finished:
+            line += " Resume computes only the missing chunks, where the Compute setting says."
+        return line
+
+    # -- the view ---------------------------------------------------------------------------------
+    def show_in(self, view) -> None:
+        """Give the view of this kind the stored result (called once, when that view is built)."""
+        self.view = view
+        self._resume = action_button("Resume", self.resume, view.runner, 120)
+        self._show(self.result, final=True)
+        self._refresh()
+
+    def resume(self) -> None:
+        """Continue the stored sweep in the view's runner (progress and Cancel there)."""
+        view = self.view
+        if self.finished:
+            raise ValueError(f"{self.path} is complete: nothing to resume")
+        executor = view.executor
+        view.runner.start(lambda cancel: stores.resume(self.path, executor=executor, cancel=cancel),
+                          lambda event: self._show(event.partial, final=False), self._resumed)
+
+    def panel(self) -> pn.Row:
+        """The line above the view (after :meth:`show_in`): what was opened, and Resume while it is unfinished."""
+        return pn.Row(self._line, self._resume, sizing_mode="stretch_width")
+
+    # -- internals --------------------------------------------------------------------------------
+    def _show(self, result: xr.Dataset, final: bool) -> None:
+        view = self.view
+        if view.problem.config() != self.problem.config():  # the user picked another problem meanwhile
+            return
+        if self.kind == "lyapunov-map":
+            view.show(result)
+            return
+        from ..views.landscape.modes import SliceMode, slice_grid
+
+        if not isinstance(view.mode, SliceMode):
+            return
+        if final:
+            view.restore({}, {"slice": result})  # adopts the plane: runs are drawn on it
+        else:
+            view.mode.pipe.send(slice_grid(result.loss.values, result.alpha.values, result.beta.values))
+
+    def _resumed(self, result: xr.Dataset) -> None:
+        self.summary = stores.info(self.path)
+        self.result = result
+        self._show(result, final=True)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        set_text(self._line, self.describe())
+        if self._resume is not None:
+            self._resume.visible = not self.finished
