@@ -19,7 +19,7 @@ from landscape.games import iter_lyapunov_map
 from landscape.jobs import CancelToken, drive
 from landscape.slices import iter_slice, make_directions
 
-XS = np.linspace(-2, 2, 4)
+XS = np.linspace(-4, 4, 4)  # matching-pennies' box
 
 
 def lyapunov(store=None, cancel=None):
@@ -55,6 +55,7 @@ def test_an_unfinished_lyapunov_store_opens_in_games_and_resumes_only_its_missin
     stored = stores.load(path, allow_partial=True).exponent.values
     np.testing.assert_array_equal(view.heatmap.exponent.values, stored)  # the partial map, NaN where missing
     assert np.isnan(stored).sum() == 11
+    assert (view.rule, view.hparams["simgd"], view.k, view.resolution) == ("simgd", {"alpha": 0.5}, 3, 4)
     resume = line[1]
     assert resume.visible and resume.name == "Resume"
 

@@ -8,7 +8,9 @@ the view of its kind (:data:`landscape.stores.VIEWS`), and that view gets the
 result, missing cells NaN where the sweep is unfinished:
 
 * ``slice-2d``: the Landscape view's network slice (the plane its runs are drawn on);
-* ``lyapunov-map``: the Games view's heatmap.
+* ``lyapunov-map``: the Games view's heatmap, the view's settings set to the stored sweep's
+  (rule, its hyperparameters, k, n, objective, directions, and the resolution of a square map
+  over the game's box), so its inputs say what is shown and "Lyapunov map" recomputes it.
 
 Above the view a line says what was opened; an unfinished store offers
 **Resume**: :func:`landscape.stores.resume` rebuilds the sweep from the store
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import panel as pn
 import xarray as xr
 
@@ -61,10 +64,30 @@ class SavedSweep:
         return line
 
     # -- the view ---------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        """The settings of the view of this kind that recompute the stored sweep (``{}`` for a slice)."""
+        if self.kind != "lyapunov-map":
+            return {}
+        config = self.summary["config"]
+        settings = {name: config[name] for name in ("rule", "k", "n", "objective", "directions")}
+        settings["hparams"] = {config["rule"]: config["hyperparameters"]}
+        xs, ys = self.result.x.values, self.result.y.values
+        from landscape.games.explore import heatmap_axes
+
+        if len(xs) == len(ys) and all(np.array_equal(a, b) for a, b in zip(heatmap_axes(self.problem, len(xs)),
+                                                                            (xs, ys))):
+            settings["resolution"] = len(xs)
+        return settings
+
     def show_in(self, view) -> None:
-        """Give the view of this kind the stored result (called once, when that view is built)."""
+        """Give the view of this kind the stored result and settings (once, when that view is built);
+        settings the view refuses (e.g. out of its bounds) leave its own, with the reason shown."""
         self.view = view
         self._resume = action_button("Resume", self.resume, view.runner, 120)
+        try:
+            view.restore(self.settings())
+        except ValueError as error:
+            view.runner.message = f"Error: the stored settings do not fit the view ({error})"
         self._show(self.result, final=True)
         self._refresh()
 
