@@ -118,6 +118,7 @@ def test_critical_and_trajectories_write_the_engine_result_to_zarr(run, tmp_path
     (["trajectories", "no-such-problem"], "unknown problem"),
     (["critical", "frye-quartic", "--method", "magic"], "Invalid value for '--method'"),
     (["critical", "frye-quartic", "--runs", "0"], "Invalid value for '--runs'"),
+    (["trajectories", "himmelblau", "--workers", "2", "--scheduler", "tcp://h:1"], "not both"),
 ])  # fmt: skip
 def test_critical_and_trajectories_bad_arguments_exit_2(run, args, message, tmp_path):
     result = run(*args, "--out", tmp_path / "x.zarr")
