@@ -62,7 +62,7 @@ def test_an_unfinished_lyapunov_store_opens_in_games_and_resumes_only_its_missin
     resume.clicks += 1  # the sync runner computes the missing chunks here
     expected = drive(lyapunov()).exponent.values
     np.testing.assert_array_equal(view.heatmap.exponent.values, expected)
-    assert stores.info(path)["status"] == "complete" and not resume.visible
+    assert stores.info(path)["status"] == "complete" and not resume.visible and view.runner.message == "Done"
     assert "complete (4/4 chunks" in line[0].object
 
 
@@ -85,7 +85,9 @@ def test_a_slice_store_with_problem_options_opens_as_the_landscape_plane(tmp_pat
     session.attach("landscape", view)
     np.testing.assert_array_equal(view.slice_result.loss.values, stores.load(path, allow_partial=True).loss.values)
     np.testing.assert_array_equal(view.mode.plane[0], centre)  # the plane runs are drawn on
+    assert (view.direction, view.span, view.resolution) == ("random", 1.0, 4)
     session.opened.resume()
+    assert view.runner.message == "Done"  # not "Cancelled at 100%"
     xr.testing.assert_identical(view.slice_result.loss, drive(make(None)).loss)
     assert state.problem is opened and view.slice_result.attrs["status"] == "complete"
 

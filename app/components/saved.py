@@ -7,7 +7,8 @@ reads it (a foreign or corrupt store is refused with
 the view of its kind (:data:`landscape.stores.VIEWS`), and that view gets the
 result, missing cells NaN where the sweep is unfinished:
 
-* ``slice-2d``: the Landscape view's network slice (the plane its runs are drawn on);
+* ``slice-2d``: the Landscape view's network slice (the plane its runs are drawn on), with
+  the view's directions kind, span and points set to the stored slice's;
 * ``lyapunov-map``: the Games view's heatmap, the view's settings set to the stored sweep's
   (rule, its hyperparameters, k, n, objective, directions, and the resolution of a square map
   over the game's box), so its inputs say what is shown and "Lyapunov map" recomputes it.
@@ -65,10 +66,18 @@ class SavedSweep:
 
     # -- the view ---------------------------------------------------------------------------------
     def settings(self) -> dict:
-        """The settings of the view of this kind that recompute the stored sweep (``{}`` for a slice)."""
-        if self.kind != "lyapunov-map":
-            return {}
+        """The settings of the view of this kind that describe the stored sweep: a slice's directions
+        kind, and its span and points on a square grid over [-span, span]; see the module docstring."""
         config = self.summary["config"]
+        if self.kind == "slice-2d":
+            from landscape.slices import DIRECTION_KINDS
+
+            alpha, beta = self.result.alpha.values, self.result.beta.values
+            settings = {"direction": config["direction_kind"]} if config["direction_kind"] in DIRECTION_KINDS else {}
+            span = float(alpha[-1])
+            if np.array_equal(alpha, beta) and np.array_equal(alpha, np.linspace(-span, span, len(alpha))):
+                settings.update(span=span, resolution=len(alpha))
+            return settings
         settings = {name: config[name] for name in ("rule", "k", "n", "objective", "directions")}
         settings["hparams"] = {config["rule"]: config["hyperparameters"]}
         xs, ys = self.result.x.values, self.result.y.values
@@ -116,8 +125,10 @@ class SavedSweep:
 
         if not isinstance(view.mode, SliceMode):
             return
-        if final:
-            view.restore({}, {"slice": result})  # adopts the plane: runs are drawn on it
+        if final and view.runner.running:  # the end of Resume: restore would cancel the finishing job
+            view.mode.adopt(result)
+        elif final:
+            view.restore({}, {"slice": result})  # cancels the view's own first slice; adopts the plane
         else:
             view.mode.pipe.send(slice_grid(result.loss.values, result.alpha.values, result.beta.values))
 
