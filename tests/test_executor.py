@@ -129,6 +129,19 @@ def test_trajectory_batch_same_in_process_and_on_two_workers(client):
     np.testing.assert_allclose(local.theta.values, whole.theta.values, rtol=0, atol=1e-9)
 
 
+def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
+    from landscape.games import lyapunov_subspace_maps
+
+    xs = np.linspace(-1, 1, 3)
+    args = ("matching-pennies", "simgd", [0, 1], xs, xs)
+    local = lyapunov_subspace_maps(*args, k=3, executor=InProcess())  # one subspace per task
+    remote = lyapunov_subspace_maps(*args, k=3, executor=DaskExecutor(client))
+    assert remote.dims == ("subspace", "y", "x") and list(remote.subspace.values) == [0, 1]
+    assert remote.attrs["status"] == "complete" and np.isfinite(remote).all()
+    np.testing.assert_allclose(remote.values, local.values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(local.values[1], lyapunov_subspace_maps(*args[:2], [1], xs, xs, k=3).values[0])
+
+
 def test_problem_ref_ships_registered_problem_by_name():
     import pickle
 
