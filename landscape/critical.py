@@ -813,7 +813,7 @@ def _runs_in_order(done: dict[int, xr.Dataset], ranges, status: str) -> xr.Datas
     parts = [done[i].assign_coords(run=np.arange(*ranges[i])) for i in sorted(done)]
     ds = xr.concat(parts, dim="run", join="outer", data_vars="minimal", coords="minimal", compat="override",
                    combine_attrs="override")
-    ds.attrs["status"] = status
+    ds.attrs["status"] = "done" if status == "complete" else status  # iter_find's word for a finished run
     return ds
 
 
