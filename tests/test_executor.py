@@ -99,9 +99,9 @@ def test_residual_map_same_in_process_and_on_two_workers(client):
 def test_critical_experiment_same_in_process_and_on_two_workers(client):
     problem = problems.get("frye-quartic")
     kwargs = dict(num_runs=4, starts="uniform", num_steps=6, runs_per_task=2)  # two batches of 2 runs: one compile
-    local = drive(critical.iter_experiment(problem, "newton-mr", executor=InProcess(), **kwargs))
+    local = drive(critical.iter_experiment(problem, "pinv-newton", executor=InProcess(), **kwargs))
     batches = []
-    remote = drive(critical.iter_experiment(problem, "newton-mr", executor=DaskExecutor(client), **kwargs),
+    remote = drive(critical.iter_experiment(problem, "pinv-newton", executor=DaskExecutor(client), **kwargs),
                    lambda event: batches.append(sorted(event.partial.run.values.tolist())))
     assert batches[-1] == [0, 1, 2, 3] and batches[0] in ([0, 1], [2, 3])  # runs as their batch arrives
     assert remote.attrs["status"] == local.attrs["status"] == "done" and remote.attrs["kind"] == "critical-points"
