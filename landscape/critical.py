@@ -85,7 +85,7 @@ from matfree import lstsq
 from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
-from .executor import Executor, ProblemRef, Sweep, batches, chunk_ranges, iter_batches, run_chunks
+from .executor import Executor, InProcess, ProblemRef, Sweep, batches, chunk_ranges, iter_batches, run_chunks
 from .grids import Grid, GridSpec, is_resolution
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
@@ -770,7 +770,8 @@ def iter_experiment(
     ``"uniform"`` (the problem's own sampler, e.g. uniform over a 2-D box) or
     an explicit ``(runs, dim)`` array.  Returns the Dataset of :func:`iter_find`.
 
-    With an ``executor`` (:mod:`landscape.executor`) the runs are cut into batches of
+    With a distributed ``executor`` (:mod:`landscape.executor`; the in-process one keeps
+    :func:`iter_find`'s streaming, an event per chunk of steps) the runs are cut into batches of
     ``runs_per_task`` (default: one batch per Dask worker), each a pure task
     (:func:`experiment_task`: :func:`find` from its starts); events come per finished batch
     (``partial``: the runs finished so far) and the result is the batches' runs in order, the
@@ -786,7 +787,7 @@ def iter_experiment(
             raise ValueError(f"starts must be 'trajectory', 'uniform' or an array, got {starts!r}")
     else:
         thetas0 = jnp.asarray(starts)
-    if executor is None:
+    if executor is None or isinstance(executor, InProcess):
         ds = yield from iter_find(problem, thetas0, method, num_steps=num_steps, **kwargs)
     else:
         cancel = kwargs.pop("cancel", None)

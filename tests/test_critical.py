@@ -18,7 +18,8 @@ import scipy.optimize
 
 from landscape import critical
 from landscape.io import load, save
-from landscape.jobs import CancelToken
+from landscape.executor import InProcess
+from landscape.jobs import CancelToken, drive
 from landscape.problems import registry
 
 QUARTIC_FLAT_GSQ = 113 - 72 * math.sqrt(2)  # ‖∇f(√2, 0)‖² = (9 − 4√2)²
@@ -309,3 +310,15 @@ def test_flatness_is_measured_with_the_measuring_tolerance_not_the_step_solver()
     np.testing.assert_allclose(own.r.values[0, 0], r_tight, rtol=1e-6, atol=1e-12)
     # the step itself is the tight solve's either way
     np.testing.assert_allclose(measured.theta.values, own.theta.values, rtol=1e-12)
+
+
+def test_an_in_process_executor_keeps_streaming_per_chunk_of_steps():
+    """The dashboard hands its Compute setting's executor to every experiment: in-process, the runs
+    still stream a partial result per chunk of steps (batches of runs are for Dask workers)."""
+    problem = registry.get("frye-quartic")
+    kwargs = dict(num_runs=3, starts="uniform", num_steps=8, chunk=2)
+    events = []
+    streamed = drive(critical.iter_experiment(problem, "newton-mr", executor=InProcess(), **kwargs), events.append)
+    plain = critical.experiment(problem, "newton-mr", **kwargs)
+    assert len(events) >= 4 and all(event.partial.sizes["run"] == 3 for event in events)  # not one batch event
+    np.testing.assert_array_equal(streamed.theta.values, plain.theta.values)

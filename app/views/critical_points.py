@@ -105,7 +105,7 @@ class CriticalPointsView(BaseView):
         self.starts = np.zeros((0, self.problem.dim))
 
     def stream(self, cancel):
-        """``critical.iter_experiment`` from the chosen or sampled starts."""
+        """``critical.iter_experiment`` from the chosen or sampled starts, on the session's Compute setting."""
         problem, sampling = self.problem, self.sampling
         if sampling == "auto":
             sampling = "uniform" if problem.is_2d else "trajectory"
@@ -113,7 +113,7 @@ class CriticalPointsView(BaseView):
         return critical.iter_experiment(
             problem, critical.Method(self.method, index_every=10**9), num_runs=self.num_runs, seed=self.seed,
             starts=starts, num_steps=self.steps, chunk=steps_per_chunk(problem, self.steps), cutoff=self.cutoff,
-            cancel=cancel)
+            executor=self.executor, cancel=cancel)
 
     def draw(self, result: xr.Dataset) -> hv.Layout:
         """The picture of ``result`` rebuilt from stored data (what export saves)."""
