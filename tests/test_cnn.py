@@ -11,9 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
 from landscape import curvature, problems, slices
-from landscape.problems.cnn import cnn_digits, conv3x3
+from landscape.problems.cnn import _trained_path, cnn_digits, conv3x3
 
 jax.config.update("jax_enable_x64", True)
 
@@ -47,6 +48,17 @@ def test_registered_trained_and_cached_deterministically(small, cache, tmp_path,
     np.testing.assert_array_equal(cnn_digits(**SMALL).theta0, small.theta0)
     with pytest.raises(ValueError, match="channels=\\(c1, c2\\)"):
         cnn_digits(channels=(4,))
+
+
+def test_an_unreadable_cached_path_is_retrained_and_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE_DIR", str(tmp_path))
+    path = np.arange(6.0).reshape(2, 3)
+    assert np.array_equal(_trained_path({"seed": 0}, jnp.float64, lambda: path), path)  # trained, then cached
+    [cached] = tmp_path.glob("cnn-digits-*.nc")
+    assert np.array_equal(_trained_path({"seed": 0}, jnp.float64, lambda: pytest.fail("retrained")), path)
+    xr.Dataset({"trajectory": (("epoch", "param"), -path)}).to_netcdf(cached, engine="h5netcdf")  # no 'kind': not ours
+    assert np.array_equal(_trained_path({"seed": 0}, jnp.float64, lambda: path + 1), path + 1)
+    assert np.array_equal(_trained_path({"seed": 0}, jnp.float64, lambda: pytest.fail("retrained")), path + 1)
 
 
 def test_conv3x3_is_lax_conv_same():
