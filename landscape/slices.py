@@ -30,7 +30,7 @@ picture shows) differ exactly when the residual is large.
 Grid points are evaluated by one jitted kernel in chunks of fixed size (the
 last chunk is padded, so a grid compiles once): the fast plane kernel of
 :mod:`landscape.plane` for MLPs (float32 by default), else a ``vmap`` of the
-loss.  Each chunk is a pure task (:func:`slice_task`, DESIGN.md "Scale-out") that
+loss (a ``lax.map`` when the problem evaluates its loss over data chunks).  Each chunk is a pure task (:func:`slice_task`, DESIGN.md "Scale-out") that
 :func:`iter_slice` hands to an executor (:mod:`landscape.executor`: in-process, or a
 Dask cluster) and may write to a resumable store (:mod:`landscape.stores`); it
 streams the chunks (``landscape.jobs`` convention) and :func:`slice_loss` runs it
@@ -155,14 +155,28 @@ def project(trajectory, centre, directions) -> tuple[np.ndarray, np.ndarray]:
 
 
 @KERNELS("slices._evaluator")
-def _evaluator(loss: Callable[[Array], Array]):
-    """Jitted ``(centre, directions (k, dim), coefficients (m, k)) -> losses (m,)``."""
+def _evaluator(loss: Callable[[Array], Array], sequential: bool = False):
+    """Jitted ``(centre, directions (k, dim), coefficients (m, k)) -> losses (m,)``: a ``vmap``
+    over the rows, or with ``sequential`` a ``lax.map`` (one row at a time inside the one call)."""
 
     @jax.jit
     def evaluate(centre, directions, coefficients):
-        return jax.vmap(lambda c: loss(centre + c @ directions))(coefficients)
+        def at(c):
+            return loss(centre + c @ directions)
+
+        return jax.lax.map(at, coefficients) if sequential else jax.vmap(at)(coefficients)
 
     return evaluate
+
+
+def chunks_its_data(problem: Problem) -> bool:
+    """Whether ``problem`` evaluates its loss over data chunks (``options["chunk"]`` below its number
+    of samples): then one loss already fills the machine and its memory was bounded on purpose, so
+    the generic kernel maps grid points one at a time instead of vmapping them (a vmap multiplies the
+    memory by the points per chunk and turns convolutions into slow grouped ones: ``bench_cnn``)."""
+    chunk = problem.options.get("chunk")
+    samples = problem.options.get("num_samples", problem.options.get("samples"))
+    return chunk is not None and samples is not None and chunk < samples
 
 
 @KERNELS("slices._plane_evaluator")
@@ -188,12 +202,14 @@ def slice_kernel(problem: Problem, loss: Callable[[Array], Array] | None = None,
     The fast plane kernel (:class:`landscape.plane.MLPPlane`, in ``problem.extras["plane"]``)
     serves the problem's own loss and defaults to float32 (sweeps need no float64;
     critical-point work keeps it); any other problem or a custom ``loss`` gets the
-    generic ``vmap`` of the loss in the centre's dtype (``dtype=None``).  ``chunk`` is
+    generic kernel (a ``vmap`` of the loss, a ``lax.map`` for a problem that
+    :func:`chunks_its_data`) in the centre's dtype (``dtype=None``).  ``chunk`` is
     the plane's cost-model chunk size, else :data:`GENERIC_CHUNK`.
     """
     plane = problem.extras.get("plane") if loss is None or loss is problem.loss else None
     if plane is None:
-        return _evaluator(problem.loss if loss is None else loss), dtype, GENERIC_CHUNK
+        evaluate = _evaluator(problem.loss if loss is None else loss, sequential=chunks_its_data(problem))
+        return evaluate, dtype, GENERIC_CHUNK
     dtype = jnp.dtype(jnp.float32 if dtype is None else dtype)
     return _plane_evaluator(plane), dtype, plane.chunk_size(dtype.itemsize)
 
