@@ -59,3 +59,15 @@ def test_minibatch_mode_uses_one_seeded_batch_and_says_so_in_results():
         from_function(loss, params, name="mini", data=(x, y), data_mode="minibatch", batch_size=500)
     with pytest.raises(ValueError, match="data_mode must be one of"):
         from_function(loss, params, name="mini", data=(x, y), data_mode="stochastic")
+
+
+def test_a_slice_of_a_chunked_problem_has_the_values_of_a_loop_over_its_points():
+    loss, params, data = _model()
+    whole = from_function(loss, params, name="whole", data=data)
+    chunked = from_function(loss, params, name="chunked", data=data, chunk=30)
+    directions = np.random.default_rng(2).normal(size=(2, whole.dim))
+    grid = np.linspace(-1.0, 1.0, 5)
+    looped = [[float(whole.loss(whole.theta0 + a * directions[0] + b * directions[1])) for a in grid] for b in grid]
+    for problem in (whole, chunked):  # 25 points in chunks of 8 (the last one padded)
+        ds = slices.slice_loss(problem, problem.theta0, directions, grid, chunk=8)
+        np.testing.assert_allclose(ds.loss.values, looped, rtol=1e-12)

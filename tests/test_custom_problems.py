@@ -94,6 +94,8 @@ def test_from_flax_matches_the_builtin_mlp(reference):
                         name="flax-mlp", chunk=128)
     np.testing.assert_array_equal(problem.theta0, reference.theta0[perm])
     _check_same(reference, problem, perm)
+    # the default description says what the model is (its name and size are shown beside it, not repeated)
+    assert problem.description == "Your own Flax NNX MLP, cross_entropy loss, the mean over all 300 samples in chunks of 128."
 
 
 def test_from_equinox_matches_the_builtin_mlp(reference):
@@ -113,6 +115,13 @@ def test_from_equinox_matches_the_builtin_mlp(reference):
     problem = from_equinox(model_with(reference.unravel(reference.theta0)), _data(reference),
                            loss=lambda out, y: problems.custom.cross_entropy(out, y), name="eqx-mlp")
     _check_same(reference, problem, perm)
+    assert problem.description == "Your own Equinox MLP, custom loss, the mean over all 300 samples."
+    mine = from_equinox(model_with(reference.unravel(reference.theta0)), _data(reference), name="eqx-mlp",
+                        data_mode="minibatch", batch_size=50, seed=3, description="My MLP.")
+    assert mine.description == "My MLP."
+    assert from_function(lambda p, b: jnp.mean((b[0] @ p - b[1]) ** 2), jnp.ones(3), name="lsq",
+                         data=(np.ones((40, 3)), np.ones(40)), data_mode="minibatch", batch_size=10).description == (
+        "Your own loss, on one fixed batch of 10 of its 40 samples (seed 0).")
 
 
 def test_losses_by_name():

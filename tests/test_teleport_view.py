@@ -22,6 +22,7 @@ from landscape.teleport import report
 def test_surface_comparison_runs_reports_the_teleport_and_exports():
     view = TeleportView(problem=problems.get("mlp-moons"))  # not 2-D: the ellipse ½(x² + 10y²)
     assert view.surface.name == "ellipse"
+    assert "mlp-moons itself is not teleported: the network teleports here act on the paper" in view._intro.object
     view.start = np.array([2.0, 0.5])
     view.epochs = 20
     view.run()  # synchronous outside a server

@@ -127,7 +127,8 @@ class TeleportView(BaseView):
         set_text(self._intro, "Teleportation with parameter symmetries (Zhao et al.): move within a level set of "
                  "the loss to a point of larger gradient norm (or changed sharpness/curvature), then keep "
                  f"optimizing. Surface: {self.surface.name} (follows the sidebar when it is 2-D); click it to move "
-                 "the start.")
+                 "the start." + ("" if problem.is_2d else f" {problem.name} itself is not teleported: the network "
+                                 "teleports here act on the paper's bias-free MLP only (its GL(h) symmetry)."))
         if not self.on_surface:
             self.grid = None
             self._show_curves()

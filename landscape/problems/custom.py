@@ -24,6 +24,7 @@ batch).  Flax and Equinox are optional extras, imported only here.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -142,9 +143,32 @@ def from_function(
         extras.update(data=data, batch_loss=lambda theta, batch: loss(unravel(theta), batch))
     return Problem(
         name=name, dim=dim, loss=flat_loss, sampler=flat_sampler, bounds=bounds,
-        description=description or f"User model {name} ({dim} parameters).",
+        description=description or f"Your own loss{_data_summary(options)}.",
         options=options, unravel=unravel, default_point=theta0, extras=extras,
     )
+
+
+def _data_summary(options: dict) -> str:
+    """What the loss is a mean over, for a problem's default description (its name and size are shown apart)."""
+    if "num_samples" not in options:
+        return ""
+    n = options["num_samples"]
+    if options["data_mode"] == "minibatch":
+        return f", on one fixed batch of {options['batch_size']} of its {n} samples (seed {options['batch_seed']})"
+    chunk = options["chunk"]
+    return f", the mean over all {n} samples" + ("" if chunk is None or chunk >= n else f" in chunks of {chunk}")
+
+
+def _model_problem(batch_loss, params, model, framework: str, loss, data, name: str, extras: dict,
+                   kwargs: dict) -> Problem:
+    """:func:`from_function` for a module's parameters, described by its framework, class and loss."""
+    problem = from_function(batch_loss, params, name=name, data=data, extras=extras, **kwargs)
+    if kwargs.get("description"):
+        return problem
+    loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "<lambda>")
+    loss_name = "custom" if loss_name == "<lambda>" else loss_name
+    text = f"Your own {framework} {type(model).__name__}, {loss_name} loss{_data_summary(problem.options)}."
+    return dataclasses.replace(problem, description=text)
 
 
 def _flat_sampler(sampler, theta0, unravel, name):
@@ -207,8 +231,8 @@ def from_flax(model, data, loss="cross_entropy", *, name: str = "flax-model", **
         x, y = batch
         return output_loss(apply(p, x), y)
 
-    problem = from_function(batch_loss, params, name=name, data=_xy(data, name),
-                            extras={"output_axis": -1, "framework": "flax"}, **kwargs)
+    problem = _model_problem(batch_loss, params, model, "Flax NNX", loss, _xy(data, name), name,
+                             {"output_axis": -1, "framework": "flax"}, kwargs)
     return _with_apply(problem, apply)
 
 
@@ -231,8 +255,8 @@ def from_equinox(model, data, loss="cross_entropy", *, name: str = "equinox-mode
         x, y = batch
         return output_loss(apply(p, x), y)
 
-    problem = from_function(batch_loss, params, name=name, data=_xy(data, name),
-                            extras={"framework": "equinox"}, **kwargs)
+    problem = _model_problem(batch_loss, params, model, "Equinox", loss, _xy(data, name), name,
+                             {"framework": "equinox"}, kwargs)
     return _with_apply(problem, apply)
 
 
