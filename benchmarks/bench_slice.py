@@ -1,11 +1,12 @@
-"""2-D slices of MLPs: the fast plane kernel against the generic vmapped kernel, a Python loop,
+"""2-D slices of MLPs: the fast plane kernel against the generic kernel, a Python loop,
 and the machine's matmul rate, all in the same run.
 
 Workloads: ``mlp-moons`` (2-10-10-2 tanh, 400 samples: dispatch-bound) at 41² and 81², and the
 64-128-128-10 tanh MLP on the 8×8 digits (``mlp-digits`` with ``resolution=8``; 1437 training
 samples; compute-bound) at 41².  For each: :func:`landscape.slices.slice_loss` (the fast
-kernel of :mod:`landscape.plane`, float32 by default), the generic kernel (``vmap`` of the
-per-point float32 loss, chunks of 256: the engine before the fast path), and for mlp-moons a
+kernel of :mod:`landscape.plane`, float32 by default), the generic kernel of any other loss
+(the per-point float32 loss in chunks of 256, ``vmap``ped, or ``lax.map``ped when one point
+costs at least ``landscape.plane.MAP_THRESHOLD`` FLOPs: the strategy is printed), and for mlp-moons a
 Python loop of a jitted per-point loss.  The achieved rate counts the FLOPs of one plain
 forward pass per grid point (``2·samples·Σ in·out``; the fast kernel does fewer, since the
 first layer is shared) against numpy's float32 matmul (2048², median) measured in this run just before each workload.
@@ -41,11 +42,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="only the 41² mlp-moons slice")
     args = parser.parse_args()
-    header("2-D slices of MLPs: fast plane kernel vs generic vmap vs Python loop, and the matmul limit")
+    header("2-D slices of MLPs: fast plane kernel vs generic kernel vs Python loop, and the matmul limit")
     print(f"load average (1, 5, 15 min): {os.getloadavg()}")
 
     from landscape import problems
-    from landscape.slices import make_directions, slice_loss
+    from landscape.plane import MAP_THRESHOLD
+    from landscape.slices import make_directions, point_flops, slice_loss
 
     for name, options, n in WORKLOADS[:1] if args.quick else WORKLOADS:
         problem = problems.get(name, **options)
@@ -82,7 +84,8 @@ def main() -> None:
         print(f"  numpy float32 matmul 2048² (median of 5): {peak32 / 1e9:.1f} GFLOP/s; load {os.getloadavg()[0]:.1f}")
         print(f"  fast plane kernel (float32):  {t_fast * 1e3:9.1f} ms  {flops / t_fast / 1e9:6.1f} GFLOP/s "
               f"= {flops / t_fast / peak32:.0%} of numpy f32 matmul   (first call {first * 1e3:.0f} ms)")
-        print(f"  generic vmap kernel (float32): {t_generic * 1e3:9.1f} ms  {flops / t_generic / 1e9:6.1f} GFLOP/s "
+        strategy = "map" if point_flops(loss32, problem.dim, "float32") >= MAP_THRESHOLD else "vmap"
+        print(f"  generic kernel ({strategy}, float32): {t_generic * 1e3:6.1f} ms  {flops / t_generic / 1e9:6.1f} GFLOP/s "
               f"= {flops / t_generic / peak32:.0%}")
         print(f"  fast / generic speed-up: {t_generic / t_fast:.1f}x;  max relative difference "
               f"{np.max(np.abs(fast_values - generic_values) / np.abs(generic_values)):.1e}")
