@@ -64,3 +64,26 @@ def test_every_surface_fits_beside_the_settings_at_1280_px(name):
     size = frame_size(problems.get(name).bounds)
     assert size["frame_width"] + 110 <= 560  # axes, colour bar and toolbar take ~110 px; ~560 px are left
     assert size["frame_height"] >= 250  # and it is no thin band
+
+
+def _legends(figure):
+    """Where the Bokeh plot of ``figure`` puts its legends: ``(inside the frame, beside it)``."""
+    import holoviews as hv
+    from bokeh.models import Legend
+
+    hv.extension("bokeh")
+    state = hv.renderer("bokeh").get_plot(figure).state
+    return ([m for m in state.center if isinstance(m, Legend)],
+            [m for m in state.right + state.left + state.above + state.below if isinstance(m, Legend)])
+
+
+def test_the_loss_index_legend_is_beside_the_points_not_over_them():
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    result = xr.Dataset({"final_index": ("run", [0.0, 1.0]), "final_loss": ("run", [0.1, 3.0]),
+                         "grad_norm_sq": (("run", "step"), [[1.0, 1e-20], [1.0, 1e-20]]),
+                         "r": (("run", "step"), [[0.0, 0.0], [0.0, 0.0]])})
+    inside, beside = _legends(fig.loss_index(result))
+    assert inside == [] and len(beside) == 1  # inside, it covered the run at (1, 3) in the top-right corner

@@ -81,8 +81,9 @@ def loss_index(result: xr.Dataset | None, analytic: xr.Dataset | None = None) ->
         layers.append(styled(hv.Points(xy, kdims=["index", "loss"], label=cls), color=color,
                              bokeh={"size": 8, "line_color": "white", "tools": ["hover"]},
                              matplotlib={"s": 30, "edgecolors": "white"}))
+    # the legend beside the frame: points can lie anywhere, and one inside covered the top-right ones
     return styled(hv.Overlay(layers), title="Final points: loss against index", show_legend=True,
-                  framewise=True)
+                  framewise=True, bokeh={"legend_position": "right"})
 
 
 def run_paths(result: xr.Dataset | None, selected: int = -1) -> hv.Overlay:
