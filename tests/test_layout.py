@@ -87,3 +87,19 @@ def test_the_loss_index_legend_is_beside_the_points_not_over_them():
                          "r": (("run", "step"), [[0.0, 0.0], [0.0, 0.0]])})
     inside, beside = _legends(fig.loss_index(result))
     assert inside == [] and len(beside) == 1  # inside, it covered the run at (1, 3) in the top-right corner
+
+
+def test_the_analysed_point_spectrum_title_of_a_network_fits_half_a_1280_px_page():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    hv.extension("bokeh")
+    analysis = xr.Dataset({"eigenvalue": ("k", [-0.5, 2.0, 12.7]), "theta": ("param", np.full(162, 0.5))},
+                          attrs={"loss": 0.248312, "grad_norm_sq": 4e-5, "r": 0.0123, "r_h": 0.004})
+    state = hv.renderer("bokeh").get_plot(fig.point_spectrum(analysis)).state
+    # about 6.5 px a character: a half-page panel at 1280 px has about 360 px for its title (it clipped at 63)
+    assert len(state.title.text) <= 52, state.title.text
+    assert state.title.text.startswith("‖θ‖ = 6.36 (162 weights): L = 0.2483") and "index = 0.333" in state.title.text
+    assert state.xaxis[0].axis_label == "λ   (r = 0.01, r_H = 0.00)"
