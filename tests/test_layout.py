@@ -103,3 +103,21 @@ def test_the_analysed_point_spectrum_title_of_a_network_fits_half_a_1280_px_page
     assert len(state.title.text) <= 52, state.title.text
     assert state.title.text.startswith("‖θ‖ = 6.36 (162 weights): L = 0.2483") and "index = 0.333" in state.title.text
     assert state.xaxis[0].axis_label == "λ   (r = 0.01, r_H = 0.00)"
+
+
+def test_the_games_spectra_show_an_eigenvalue_at_arg_pi_inside_the_frame_and_the_legend_beside_it():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import games as fig
+
+    hv.extension("bokeh")
+    along = xr.Dataset({name: (("t", "k"), values) for name, values in {
+        "jacobian_arg": [[0.0, np.pi]], "jacobian_logabs": [[-0.1, -3.9]],
+        "hessian_arg": [[-np.pi / 2, np.pi / 2]], "hessian_logabs": [[-1.4, -1.4]]}.items()}, coords={"t": [0]})
+    figure = fig.spectra(along)
+    state = hv.renderer("bokeh").get_plot(figure).state
+    assert state.x_range.start < -np.pi / 2 and state.x_range.end > np.pi  # was exactly π: half a marker cut
+    assert state.y_range.start < -3.9 and state.y_range.end > -0.1
+    inside, beside = _legends(figure)
+    assert inside == [] and len(beside) == 1
