@@ -65,8 +65,9 @@ def report(kind: str, runs: list[list[float | None]]) -> None:
           flush=True)
 
 
-def repeat(page, kind: str, repeats: int, action, prepare=None, titles: str = "") -> None:
-    """``1 + repeats`` runs of one job kind; each waits for the tab to be idle first (one job per session)."""
+def repeat(page, kind: str, repeats: int, action, prepare=None, titles: str = "", cancel: bool = True) -> None:
+    """``1 + repeats`` runs of one job kind; each waits for the tab to be idle first (one job per session);
+    ``cancel``: a job still running once its partial result showed is cancelled."""
     from playwright.sync_api import Error
 
     runs = []
@@ -76,10 +77,10 @@ def repeat(page, kind: str, repeats: int, action, prepare=None, titles: str = ""
             if prepare:
                 prepare(i)
             figures = timed(page, lambda: action(i), titles=titles)
-            cancel = page.get_by_role("button", name="Cancel")
-            if cancel.is_visible():
+            button = page.get_by_role("button", name="Cancel")
+            if cancel and button.is_visible():
                 with contextlib.suppress(Error):  # the job may end meanwhile: its button is Run again
-                    cancel.click(timeout=2000)
+                    button.click(timeout=2000)
             idle(page)
         except Error as error:  # a page state not reached: recorded, the benchmark goes on
             print(f"  {kind} run {i}: {str(error).splitlines()[0]}", flush=True)
@@ -106,7 +107,9 @@ def landscape_jobs(browser, url: str, repeats: int) -> None:
     run_enabled(page)
     idle(page)
     set_value(page, "Points", "31")
-    repeat(page, "Landscape slice (mlp-moons)", repeats, lambda i: page.get_by_role("button", name="Slice").click())
+    # not cancelled: a cancelled slice has no plane, and a click on it computes no spectrum
+    repeat(page, "Landscape slice (mlp-moons)", repeats, lambda i: page.get_by_role("button", name="Slice").click(),
+           cancel=False)
     surface = page.locator("canvas").first
 
     def click(i):

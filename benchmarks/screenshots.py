@@ -14,6 +14,7 @@ surfaces and empty axes are what this is for::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import tempfile
 import time
@@ -109,6 +110,8 @@ def network(browser, url: str, out: Path) -> None:
 
 
 def game(browser, url: str, out: Path) -> None:
+    from playwright.sync_api import Error, expect
+
     page = open_page(browser, url, "matching-pennies", WIDTHS[0], HEIGHT)
     open_tab(page, "Games", page.get_by_role("button", name="Lyapunov map"))
     page.locator(".games-info").filter(has_text="fixed point").wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -118,6 +121,9 @@ def game(browser, url: str, out: Path) -> None:
     finished(page)
     set_value(page, "Resolution", "48")
     page.get_by_role("button", name="Lyapunov map").click()
+    with contextlib.suppress(Error):  # the trajectory's "Done" is still shown until the map's job starts
+        expect(page.locator("pre:visible", has_text=re.compile(r"^(Compiling|Queued|\d+ / )")).first).to_be_visible(
+            timeout=30_000)
     finished(page)
     shoot(page, out, "matching-pennies_games")
     page.locator(".bk-tab", has_text="Landscape").first.click()

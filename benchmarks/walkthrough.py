@@ -53,12 +53,13 @@ def download(page, name: str, folder: Path, timeout_ms: float) -> xr.Dataset:
     return xr.load_dataset(path)
 
 
-def steps(folder: Path, timeout_ms: float):
-    """The walkthrough: ``(name, act(page, i), check(page, i))``; a check raises if the action was lost."""
+def steps(folder: Path, budget):
+    """The walkthrough: ``(name, act(page, i), check(page, i))``; a check raises if the action was lost.
+    ``budget()``: milliseconds left for the step (all sessions acted at once, so they share one deadline)."""
     from playwright.sync_api import expect
 
     def finished(page) -> None:
-        expect(status_done(page)).to_be_visible(timeout=timeout_ms)
+        expect(status_done(page)).to_be_visible(timeout=budget())
         text = status_done(page).inner_text()
         if text.startswith("Error"):
             raise Refused(text)
@@ -66,11 +67,11 @@ def steps(folder: Path, timeout_ms: float):
     def landscape_run(page, i):
         click(page, "Random starts")
         set_value(page, "Steps", str(200 + i))
-        expect(page.get_by_role("button", name="Run")).to_be_enabled(timeout=timeout_ms)
+        expect(page.get_by_role("button", name="Run")).to_be_enabled(timeout=budget())
         click(page, "Run")
 
     def landscape_export(page, i):
-        data = download(page, "netCDF", folder, timeout_ms)
+        data = download(page, "netCDF", folder, budget())
         assert config_of(data)["steps"] == 200 + i, config_of(data)
 
     def rr_mis(page, i):
@@ -83,8 +84,13 @@ def steps(folder: Path, timeout_ms: float):
         set_value(page, "Rides", str(1 + i))
         click(page, "Run")
 
+    def rr_tree(page, i):  # "Done" may still be Find MIS's: the tree's own line says the run ended
+        expect(page.get_by_text(re.compile(rf"^Tree: \d+ nodes, {1 + i} rides, ")).first).to_be_visible(
+            timeout=budget())
+        finished(page)
+
     def rr_export(page, i):
-        tree = download(page, "netCDF", folder, timeout_ms)
+        tree = download(page, "netCDF", folder, budget())
         config = config_of(tree)["ridge_rider"]
         assert (config["max_depth"], config["max_nodes"]) == (1, 1 + i), config
 
@@ -99,8 +105,8 @@ def steps(folder: Path, timeout_ms: float):
     def cp_check(page, i):
         finished(page)
         expect(page.get_by_text(re.compile(rf"^{2 + i} runs of damped Newton \(Alg\. 11\):"))).to_be_visible(
-            timeout=timeout_ms)
-        data = download(page, "netCDF", folder, timeout_ms)
+            timeout=budget())
+        data = download(page, "netCDF", folder, budget())
         assert config_of(data)["method"]["name"] == "damped-newton" and data.sizes["run"] == 2 + i, config_of(data)
         options = field(page, "Run", "select").locator("option").all_inner_texts()
         assert len(options) == 3 + i, options
@@ -111,23 +117,23 @@ def steps(folder: Path, timeout_ms: float):
         click(page, "MLP (4×4 digits)")
 
     def teleport_back(page, i):
-        expect(page.get_by_text("Objective", exact=True)).to_be_visible(timeout=timeout_ms)
+        expect(page.get_by_text("Objective", exact=True)).to_be_visible(timeout=budget())
         click(page, "2-D surface")
-        expect(page.get_by_text("Objective", exact=True)).to_be_hidden(timeout=timeout_ms)
+        expect(page.get_by_text("Objective", exact=True)).to_be_hidden(timeout=budget())
         click(page, "Run")
 
     def teleport_check(page, i):
         finished(page)
-        expect(page.get_by_text(re.compile(r"^teleport at epoch 0: "))).to_be_visible(timeout=timeout_ms)
+        expect(page.get_by_text(re.compile(r"^teleport at epoch 0: "))).to_be_visible(timeout=budget())
 
     def mis_shown(page, i):
-        expect(page.get_by_text(re.compile(r"^MIS: loss ")).first).to_be_visible(timeout=timeout_ms)
+        expect(page.get_by_text(re.compile(r"^MIS: loss ")).first).to_be_visible(timeout=budget())
 
     return [
         ("Landscape Run", landscape_run, lambda page, i: finished(page)),
         ("Landscape netCDF export", lambda page, i: None, landscape_export),
         ("Ridge Rider Find MIS", rr_mis, mis_shown),
-        ("Ridge Rider Run", rr_run, lambda page, i: finished(page)),
+        ("Ridge Rider Run", rr_run, rr_tree),
         ("Ridge Rider netCDF export", lambda page, i: None, rr_export),
         ("Critical Points settings + Run + export", cp_run, cp_check),
         ("Teleport MLP toggle", teleport_toggle, lambda page, i: None),
@@ -154,8 +160,10 @@ def main() -> None:
     with served(str(cache_path())) as url, chromium() as browser:  # the user's cache: compiled by earlier runs
         pages = [open_page(browser, url, "rr-demo") for _ in range(args.sessions)]
         alive = list(range(args.sessions))
-        for name, act, check in steps(folder, args.timeout * 1000):
+        deadline = [0.0]
+        for name, act, check in steps(folder, lambda: max(5_000, (deadline[0] - time.monotonic()) * 1000)):
             start = time.monotonic()
+            deadline[0] = start + args.timeout
             for phase in (act, check):
                 for i in list(alive):
                     try:
@@ -170,7 +178,7 @@ def main() -> None:
                         print(f"  {lost[-1] if lost and lost[-1].startswith(f'session {i}') else refused[-1]}")
             print(f"  {name:<42} {time.monotonic() - start:6.1f} s in {len(alive)} sessions  ({load_average()})",
                   flush=True)
-    total = args.sessions * len(steps(folder, 0))
+    total = args.sessions * len(steps(folder, lambda: 0))
     print(f"actions checked: {done} of {total}; refused with a message: {len(refused)}; LOST: {len(lost)}")
     for text in lost + refused:
         print("  ", text)
