@@ -13,6 +13,9 @@
   typed expression, the active tab and each view's settings
   (``?problem=booth&tab=0&landscape.steps=50``), so a reload or a copied link
   reopens the same view with the same settings.
+* **A sweep store** (``landscape open run.zarr``): :meth:`Session.open_store`
+  shows its problem and opens the view of its kind with the stored result, a
+  line above it with Resume while unfinished (:mod:`app.components.saved`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import panel as pn
 
 from landscape import io as landscape_io
 
+from .components.saved import SavedSweep
 from .runner import describe, served
 from .state import CUSTOM, AppState
 from .views.base import BaseView
@@ -36,6 +40,7 @@ class Session:
         self.state = state
         self.views: dict[str, BaseView] = {}
         self.pending: dict[str, landscape_io.ViewState] = {}
+        self.opened: SavedSweep | None = None
 
     # -- views -------------------------------------------------------------
     def attach(self, key: str, view) -> None:
@@ -46,11 +51,35 @@ class Session:
         if key in self.pending:
             saved = self.pending.pop(key)
             view.restore(saved.settings, saved.results)
+        if self.opened is not None and self.opened.view_key == key:
+            self.opened.show_in(view)
         if served() and pn.state.location is not None:  # after the page has loaded: its URL is known then
             mapping = {name: f"{key}.{name}" for name in view.settings_params}
             pn.state.onload(lambda: pn.state.location.sync(view, mapping))
 
+    def frame(self, key: str, view):
+        """What the tab of ``key`` shows: the view, below the opened store's line if it shows that store."""
+        if self.opened is None or self.opened.view_key != key or self.opened.view is not view:
+            return view
+        return pn.Column(self.opened.panel(), view, sizing_mode="stretch_width")
+
     # -- files ------------------------------------------------------------
+    def open_store(self, path: str | os.PathLike) -> bool:
+        """Show the sweep store at ``path`` (:class:`app.components.saved.SavedSweep`) in the view of
+        its kind, with its problem; on refusal keep the session and set ``state.message``."""
+        try:
+            opened = SavedSweep(path)
+        except (ValueError, OSError) as error:  # StoreError is a ValueError
+            self.state.message = describe(error)
+            return False
+        self.opened = opened
+        self.state.show(opened.problem, opened.problem.name)
+        if opened.view_key in self.views:
+            opened.show_in(self.views[opened.view_key])
+        self.state.tab = opened.view_key
+        self.state.param.trigger("tab")
+        return True
+
     def exploration(self) -> landscape_io.Exploration:
         """The session as an :class:`landscape.io.Exploration` (views not yet opened keep their saved state)."""
         views = dict(self.pending)

@@ -93,5 +93,10 @@ def install(state, doc=None) -> None:
     if doc is None:
         return
     _SESSIONS[doc] = state
+    if doc.session_context is not None:
+        # Forgotten when the session closes, not when its document is collected: until then this module
+        # would hold the state and every view, and they would only become garbage after the document's
+        # collection, so a full garbage collection later (issue 14 item 8).
+        doc.on_session_destroyed(lambda session_context: _SESSIONS.pop(doc, None))
     pn.config.exception_handler = handle
     logging.getLogger("panel.reactive").addFilter(_FILTER)  # adding the same filter twice is a no-op

@@ -1,4 +1,5 @@
-"""The operator's own problem for the served dashboard: ``panel serve app/main.py --args --problem mod:fn``.
+"""The operator's own problem for the served dashboard: ``panel serve app/main.py --args --problem mod:fn``;
+``--open STORE.zarr`` opens a sweep store in its view (what ``landscape open`` runs).
 
 ``--problem package.module:function`` is the operator's own problem: the
 module is imported with :func:`importlib.import_module` (the working
@@ -24,7 +25,7 @@ from typing import Any
 from landscape.problems import Problem
 
 IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-USAGE = "panel serve app/main.py --args [--problem package.module:function]"
+USAGE = "panel serve app/main.py --args [--problem package.module:function] [--open STORE.zarr]"
 
 #: Problems already built, by import path: every session of one server shows the same object
 #: (its compiled kernels are reused), and the operator's function runs once.
@@ -68,14 +69,29 @@ def load_problem(spec: str) -> Problem:
     return problem
 
 
+def check_store(path: str) -> str:
+    """``path`` if it is a sweep store the dashboard opens (``landscape open``; :mod:`app.components.saved`)."""
+    from landscape import stores
+
+    try:
+        kind = stores.info(path)["kind"]
+    except stores.StoreError as error:
+        raise LaunchError(f"--open {path}: {error}") from None
+    if kind not in stores.VIEWS:
+        raise LaunchError(f"--open {path}: a {kind!r} store; the dashboard opens {', '.join(stores.VIEWS)} stores")
+    return path
+
+
 def parse(argv: list[str]) -> dict[str, Any]:
-    """``{"problem": Problem | None}`` from the script's arguments."""
+    """``{"problem": Problem | None, "store": str | None}`` from the script's arguments."""
     parser = _Parser(prog="app/main.py", usage=USAGE, add_help=False)
     parser.add_argument("--problem", default=None)
+    parser.add_argument("--open", default=None)
     known, unknown = parser.parse_known_args(argv)
     if unknown:
         raise LaunchError(f"unknown argument(s) {' '.join(unknown)}; usage: {USAGE}")
-    return {"problem": load_problem(known.problem) if known.problem is not None else None}
+    return {"problem": load_problem(known.problem) if known.problem is not None else None,
+            "store": check_store(known.open) if known.open is not None else None}
 
 
 def options_or_exit(argv: list[str]) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def view_tabs(
                 session.attach(specs[index].key, view)
             except ValueError as error:  # a saved or linked setting the view refuses
                 state.message = runner.describe(error)
-        tabs[index] = (specs[index].title, view)
+        tabs[index] = (specs[index].title, view if session is None else session.frame(specs[index].key, view))
 
     def open_tab(index: int) -> None:
         if index in built or not 0 <= index < len(specs):
@@ -175,8 +175,9 @@ def view_tabs(
     return tabs
 
 
-def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, pn.Tabs]:
-    """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected."""
+def dashboard(state: AppState | None = None, problem=None, store=None) -> tuple[pn.Column, pn.Tabs]:
+    """The sidebar and the tabs of one session; ``problem`` (the user's own) is offered and selected;
+    ``store`` (a sweep store's path, ``landscape open``) is shown in its view."""
     if runner.served():
         offline.serve_locally(pn.state.curdoc)
     pn.extension(notifications=False)
@@ -186,14 +187,17 @@ def dashboard(state: AppState | None = None, problem=None) -> tuple[pn.Column, p
         state.add_problem(problem)
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
+    opened = store is not None and session.open_store(store)  # its problem first: the tabs build with it
     tabs = view_tabs(state, session=session)
+    if opened:
+        state.param.trigger("tab")  # open the store's view
     session.sync_url(tabs)
     return sidebar(state, session), tabs
 
 
-def create_app(state: AppState | None = None, problem=None) -> pn.template.BootstrapTemplate:
-    """A fresh dashboard (one per session): sidebar plus one tab per view."""
-    side, tabs = dashboard(state, problem)
+def create_app(state: AppState | None = None, problem=None, store=None) -> pn.template.BootstrapTemplate:
+    """A fresh dashboard (one per session): sidebar plus one tab per view (``store``: see :func:`dashboard`)."""
+    side, tabs = dashboard(state, problem, store)
     # Bootstrap's CSS/JS ship inside Panel; the Fast/Material templates fetch web
     # fonts from Google, which fails (with console errors) on offline machines.
     return pn.template.BootstrapTemplate(
@@ -209,4 +213,4 @@ def show(problem, state: AppState | None = None) -> pn.Row:
 
 
 if __name__.startswith("bokeh"):
-    create_app(problem=launch.options_or_exit(sys.argv[1:])["problem"]).servable()
+    create_app(**launch.options_or_exit(sys.argv[1:])).servable()

@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +71,7 @@ class BoundedPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landscape-job")
         self._lock = threading.Lock()
         self._waiting: set[int] = set()
+        self._unfinished = 0
         self._tickets = itertools.count()
 
     def submit(self, fn: Callable[..., Any], *args) -> tuple[Future, int]:
@@ -79,17 +79,28 @@ class BoundedPool:
         ticket = next(self._tickets)
         with self._lock:
             self._waiting.add(ticket)
+            self._unfinished += 1
 
         def work():
             with self._lock:
                 self._waiting.discard(ticket)
-            return fn(*args)
+            try:
+                return fn(*args)
+            finally:
+                with self._lock:
+                    self._unfinished -= 1
 
         return self._executor.submit(work), ticket
 
     def waiting(self, ticket: int) -> bool:
         with self._lock:
             return ticket in self._waiting
+
+    def unfinished(self) -> int:
+        """Submissions queued or running.  A running one holds what its function refers to (a destroyed
+        session's view, say) until it returns: a worker thread's frame is not seen by the garbage collector."""
+        with self._lock:
+            return self._unfinished
 
     def ahead(self, ticket: int) -> int:
         """Submissions queued before ``ticket`` that have not started yet."""

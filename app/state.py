@@ -68,6 +68,7 @@ class AppState(param.Parameterized):
         self.compute = ComputeSetting(sync=sync)
         self.builder.param.watch(self._build_failed, "message")
         self._custom = None
+        self._shown = None  # a problem shown by show(): its name in the picker does not rebuild it
         self._own: dict[str, problems.Problem] = {}  # the user's own problems (app.show, --problem)
         self._set_problem(problems.get(self.problem_name))
 
@@ -112,6 +113,8 @@ class AppState(param.Parameterized):
             if self.problem is not self._own[name]:
                 self._set_problem(self._own[name])
             return
+        if self.problem is self._shown and self.problem.name == name:  # shown with its own options
+            return
         self.loading = name
 
         def built(problem) -> None:
@@ -130,7 +133,7 @@ class AppState(param.Parameterized):
         if name == CUSTOM:
             self.expression = problem.options.get("expression", "")
             self._custom = problem
-        self.loading = ""
+        self.loading, self._shown = "", problem
         self._set_problem(problem)
         with param.discard_events(self):
             self.problem_name = name

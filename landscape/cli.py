@@ -8,9 +8,14 @@
     landscape critical frye-quartic --runs 20 --out critical.zarr
     landscape trajectories himmelblau --optimizer gd --optimizer adam --runs 8 --out runs.zarr
     landscape info run.zarr
+    landscape resume run.zarr --workers 2
+    landscape open run.zarr
 
 Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores``);
-rerunning the same command resumes it, computing only the missing chunks.
+rerunning the same command (or ``landscape resume STORE``) resumes it, computing only the
+missing chunks.  ``critical`` and ``trajectories`` run batches of runs on the workers and
+write their store when done (not resumable).  ``landscape open STORE`` serves the dashboard
+with a slice or Lyapunov map loaded in its view (Resume there for an unfinished one).
 Slices and Lyapunov maps are seeded (``--seed``, default 0), so two runs of one
 command compute the same grid.  Computation is in float64 (DESIGN.md "Precision").  Bad
 arguments exit with a usage message and code 2; a sweep where some chunk
@@ -42,11 +47,16 @@ def _key_values(ctx, param, items) -> dict:
     return out
 
 
-def _compute_options(fn):
-    """--out, --workers, --scheduler, --quiet: shared by every sweep command."""
+def _executor_options(fn):
+    """--workers, --scheduler, --quiet: where a sweep runs (shared by the sweep commands and resume)."""
     fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
     fn = click.option("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")(fn)
-    fn = click.option("--workers", type=click.IntRange(min=1), help="run on a local cluster of N worker processes")(fn)
+    return click.option("--workers", type=click.IntRange(min=1), help="run on a local cluster of N worker processes")(fn)
+
+
+def _compute_options(fn):
+    """--out and the executor options: shared by every sweep command."""
+    fn = _executor_options(fn)
     fn = click.option("--out", type=click.Path(dir_okay=True, file_okay=False), required=True,
                       help="zarr store to write (resumed when it exists)")(fn)
     return fn
@@ -193,26 +203,34 @@ def residuals_command(ctx, problem, grid, chunk, out, workers, scheduler, quiet)
          workers, scheduler, quiet)
 
 
-def _run_to_zarr(ctx, stream, out: str, quiet: bool) -> None:
-    """Drive an in-process ``stream`` with a progress bar and write its result to the zarr store ``out``."""
+def _run_to_zarr(ctx, make_stream, out: str, workers, scheduler, quiet: bool) -> None:
+    """Drive ``make_stream(executor)`` with a progress bar and write its result to the zarr store ``out``:
+    in-process (executor ``None``: the engine's own step-chunked stream), or as batches of runs on a
+    local cluster (``--workers``) or a scheduler (``--scheduler``)."""
     from tqdm import tqdm
 
+    from .executor import InProcess, make_executor
     from .jobs import drive
 
-    bar = tqdm(disable=quiet, file=sys.stderr, dynamic_ncols=True, delay=0.5)
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give either --workers (a local cluster) or --scheduler, not both", ctx=ctx)
     start = time.perf_counter()
+    with make_executor(workers, scheduler, dashboard=True) as executor:
+        link = getattr(getattr(executor, "client", None), "dashboard_link", None)
+        click.echo(f"running on {executor.description}" + (f"; Dask dashboard: {link}" if link else ""), err=True)
+        bar = tqdm(disable=quiet, file=sys.stderr, dynamic_ncols=True, delay=0.5)
 
-    def progress(event):
-        if bar.total != event.total:
-            bar.reset(total=event.total)
-        bar.update(event.done - bar.n)
+        def progress(event):
+            if bar.total != event.total:
+                bar.reset(total=event.total)
+            bar.update(event.done - bar.n)
 
-    try:
-        result = drive(stream, progress)
-    except ValueError as exc:
-        raise click.UsageError(str(exc), ctx=ctx) from None
-    finally:
-        bar.close()
+        try:
+            result = drive(make_stream(None if isinstance(executor, InProcess) else executor), progress)
+        except ValueError as exc:
+            raise click.UsageError(str(exc), ctx=ctx) from None
+        finally:
+            bar.close()
     result.to_zarr(out, mode="w-")
     click.echo(f"{result.attrs.get('kind', 'result')}: {result.attrs.get('status', 'complete')} in "
                f"{time.perf_counter() - start:.1f} s; written to {out}", err=True)
@@ -229,8 +247,8 @@ def _new_store(ctx, param, value):
 
 
 def _run_options(fn):
-    """--option, --seed, --out (a new store), --quiet: shared by the in-process run commands."""
-    fn = click.option("--quiet", is_flag=True, help="no progress bar")(fn)
+    """--option, --seed, --out (a new store) and the executor options: shared by the many-run commands."""
+    fn = _executor_options(fn)
     fn = click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
                       help="zarr store to write (a new path)")(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts")(fn)
@@ -248,13 +266,15 @@ def _run_options(fn):
               help="points along gradient-descent runs (Frye §3.2.3.2) or the problem's sampler")
 @_run_options
 @click.pass_context
-def critical_command(ctx, problem, method, runs, steps, starts, options, seed, out, quiet):
-    """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each (in-process)."""
+def critical_command(ctx, problem, method, runs, steps, starts, options, seed, out, workers, scheduler, quiet):
+    """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each (batches of runs
+    on the workers with --workers/--scheduler)."""
     from .critical import iter_experiment
 
     built = _problem(ctx, problem, options)
-    _run_to_zarr(ctx, iter_experiment(built, method, num_runs=runs, seed=seed, starts=starts, num_steps=steps),
-                 out, quiet)
+    _run_to_zarr(ctx, lambda executor: iter_experiment(built, method, num_runs=runs, seed=seed, starts=starts,
+                                                       num_steps=steps, executor=executor),
+                 out, workers, scheduler, quiet)
 
 
 @main.command("trajectories")
@@ -265,8 +285,9 @@ def critical_command(ctx, problem, method, runs, steps, starts, options, seed, o
 @click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="steps per run")
 @_run_options
 @click.pass_context
-def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, out, quiet):
-    """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM (in-process), with default hyperparameters."""
+def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, out, workers, scheduler, quiet):
+    """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM, with default hyperparameters (batches of
+    starts on the workers with --workers/--scheduler)."""
     import jax
 
     from . import optim
@@ -279,8 +300,59 @@ def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, se
                                  ctx=ctx, param_hint="--optimizer")
     built = _problem(ctx, problem, options)
     starts = jax.vmap(built.init)(jax.random.split(jax.random.PRNGKey(seed), runs))
-    _run_to_zarr(ctx, iter_trajectories(built, starts, [(name, None) for name in optimizer_names], steps),
-                 out, quiet)
+    _run_to_zarr(ctx, lambda executor: iter_trajectories(built, starts, [(name, None) for name in optimizer_names],
+                                                         steps, executor=executor), out, workers, scheduler, quiet)
+
+
+@main.command("resume")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@_executor_options
+@click.pass_context
+def resume_command(ctx, store, workers, scheduler, quiet):
+    """Continue the sweep in STORE from the store alone (its problem, grid and chunking), computing only
+    the chunks it lacks."""
+    from .stores import resume
+
+    _run(ctx, lambda executor: resume(store, executor=executor), workers, scheduler, quiet)
+
+
+def serve_command(store: str, port: int = 5006, address: str = "127.0.0.1", show: bool = True) -> list[str]:
+    """The ``panel serve`` invocation of the dashboard (``app/main.py`` beside this package) with
+    ``--open STORE``: the result loaded in its view."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "app" / "main.py"
+    return [sys.executable, "-m", "panel", "serve", str(script), "--port", str(port), "--address", address,
+            "--allow-websocket-origin", f"{address}:{port}", *(["--show"] if show else []),
+            "--args", "--open", str(Path(store).resolve())]
+
+
+@main.command("open")
+@click.argument("store", type=click.Path(exists=True, file_okay=False))
+@click.option("--port", type=click.IntRange(1, 65535), default=5006, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True, help="address the server listens on")
+@click.option("--show/--no-show", default=True, show_default=True, help="open the dashboard in a browser")
+@click.pass_context
+def open_command(ctx, store, port, address, show):
+    """Serve the dashboard with the sweep in STORE loaded in its view (an unfinished one offers Resume)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from .stores import VIEWS, StoreError, info
+
+    try:
+        summary = info(store)
+    except StoreError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from None
+    if summary["kind"] not in VIEWS:
+        raise click.UsageError(f"{store} holds a {summary['kind']!r} result; the dashboard opens "
+                               f"{', '.join(VIEWS)} stores", ctx=ctx)
+    click.echo(f"{summary['kind']} ({summary['status']}, {summary['chunks_done']}/{summary['chunks']} chunks): "
+               f"serving the dashboard at http://{address}:{port}/main", err=True)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    ctx.exit(subprocess.call(serve_command(store, port, address, show), env=env))
 
 
 @main.command("info")

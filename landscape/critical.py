@@ -85,7 +85,7 @@ from matfree import lstsq
 from . import limits
 from .curvature import hessian
 from .curvature import index as hessian_index
-from .executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
+from .executor import Executor, ProblemRef, Sweep, batches, chunk_ranges, iter_batches, run_chunks
 from .grids import Grid, GridSpec, is_resolution
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
@@ -760,6 +760,8 @@ def iter_experiment(
     starts: str | Array = "trajectory",
     num_steps: int = 100,
     trajectory_steps: int = 1000,
+    executor: Executor | None = None,
+    runs_per_task: int | None = None,
     **kwargs,
 ) -> Stream[xr.Dataset]:
     """Sample starting points and run a finder from each (the thesis's experiments).
@@ -767,6 +769,12 @@ def iter_experiment(
     ``starts`` is ``"trajectory"`` (§3.2.3.2, :func:`sample_starts`),
     ``"uniform"`` (the problem's own sampler, e.g. uniform over a 2-D box) or
     an explicit ``(runs, dim)`` array.  Returns the Dataset of :func:`iter_find`.
+
+    With an ``executor`` (:mod:`landscape.executor`) the runs are cut into batches of
+    ``runs_per_task`` (default: one batch per Dask worker), each a pure task
+    (:func:`experiment_task`: :func:`find` from its starts); events come per finished batch
+    (``partial``: the runs finished so far) and the result is the batches' runs in order, the
+    same numbers in-process and on a cluster for the same batches.
     """
     key = jax.random.PRNGKey(seed)
     if isinstance(starts, str):
@@ -778,8 +786,34 @@ def iter_experiment(
             raise ValueError(f"starts must be 'trajectory', 'uniform' or an array, got {starts!r}")
     else:
         thetas0 = jnp.asarray(starts)
-    ds = yield from iter_find(problem, thetas0, method, num_steps=num_steps, **kwargs)
+    if executor is None:
+        ds = yield from iter_find(problem, thetas0, method, num_steps=num_steps, **kwargs)
+    else:
+        cancel = kwargs.pop("cancel", None)
+        thetas0 = np.asarray(jnp.atleast_2d(thetas0))
+        ranges = batches(len(thetas0), runs_per_task, executor)
+        ref = ProblemRef(problem)
+        calls = [(i, (ref, thetas0[start:stop], method, num_steps, kwargs)) for i, (start, stop) in enumerate(ranges)]
+        ds = yield from iter_batches(experiment_task, calls, lambda done, status: _runs_in_order(done, ranges, status),
+                                     executor=executor, cancel=cancel)
     ds.attrs["seed"] = seed
+    return ds
+
+
+def experiment_task(problem: ProblemRef, thetas0: np.ndarray, method: Method | str, num_steps: int,
+                    options: dict[str, Any]) -> xr.Dataset:
+    """One batch of a critical-point experiment as a pure task (DESIGN.md "Scale-out"): :func:`find`
+    from each row of ``thetas0`` (``options``: its keyword arguments)."""
+    return find(problem.resolve(), thetas0, method, num_steps=num_steps, **options)
+
+
+def _runs_in_order(done: dict[int, xr.Dataset], ranges, status: str) -> xr.Dataset:
+    """The finished batches' runs as one experiment Dataset, numbered as in the whole experiment (a
+    batch whose runs all stopped early has fewer ``step`` rows: NaN there)."""
+    parts = [done[i].assign_coords(run=np.arange(*ranges[i])) for i in sorted(done)]
+    ds = xr.concat(parts, dim="run", join="outer", data_vars="minimal", coords="minimal", compat="override",
+                   combine_attrs="override")
+    ds.attrs["status"] = "done" if status == "complete" else status  # iter_find's word for a finished run
     return ds
 
 

@@ -24,6 +24,9 @@ the same numbers on a worker as in-process (same dtype, same chunk shape).
 a resumable store (``landscape.stores``) already holds, submits the rest,
 writes each finished chunk to the store as it arrives, turns a task that
 raises into a recorded failure (NaN cells plus a reason) and honours cancel.
+:func:`iter_batches` is its form for many-run experiments (critical-point
+experiments, trajectory batches): each task computes a batch of runs as a
+whole result Dataset, and the batches are combined into one as they arrive.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .jobs import CancelToken, frozen, is_cancelled
+from .jobs import CancelToken, Event, frozen, is_cancelled
 
 Values = dict[str, np.ndarray]
 
@@ -295,3 +298,44 @@ class Sweep:
         if store is not None:
             store.finish(self.status)
         return self.attrs()
+
+
+# --------------------------------------------------------------------------
+# Many-run experiments: batches of runs as tasks
+# --------------------------------------------------------------------------
+def batches(n: int, size: int | None, executor) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of ``size`` runs covering ``n`` runs; by default one batch per
+    worker of a Dask executor (at least 2 runs a batch), one batch in-process."""
+    if size is None:
+        workers = len(executor.client.scheduler_info().get("workers", {})) if isinstance(executor, DaskExecutor) else 1
+        size = max(2, -(-n // max(1, workers)))
+    return chunk_ranges(n, size)
+
+
+def iter_batches(task: Callable[..., Any], calls: Sequence[tuple[int, tuple]],
+                 combine: Callable[[dict[int, Any], str], Any], *, executor: Executor | None = None,
+                 cancel: CancelToken | None = None):
+    """Run batch tasks (``task(*args)`` returns one batch's result Dataset) and stream their combination.
+
+    Yields ``Event("batch", batches done, batches, partial)`` as batches finish (in completion
+    order on Dask), ``partial = combine(finished, "running")`` with ``finished`` ``{index:
+    Dataset}``; returns ``combine(finished, status)``, status ``complete`` or ``cancelled``, with the
+    reasons of batches whose task raised in ``attrs["failed_chunks"]`` (their runs are absent).
+    """
+    executor = InProcess() if executor is None else executor
+    finished: dict[int, Any] = {}
+    failures: dict[int, str] = {}
+    for outcome in executor.run(task, list(calls), cancel):
+        if outcome.error is not None:
+            failures[outcome.index] = outcome.error
+        else:
+            finished[outcome.index] = outcome.values
+        if finished:
+            yield Event("batch", len(finished) + len(failures), len(calls), combine(finished, "running"))
+    if not finished:
+        raise ValueError("every batch failed: " + "; ".join(sorted(set(failures.values()))))
+    status = "complete" if len(finished) + len(failures) == len(calls) else "cancelled"
+    result = combine(finished, status)
+    if failures:
+        result.attrs["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(failures.items())})
+    return result

@@ -217,3 +217,65 @@ def load(path, allow_partial: bool = False) -> xr.Dataset:
         raise StoreError(f"{path} is {summary['status']} ({summary['chunks_done']}/{summary['chunks']} chunks); "
                          "rerun the same sweep to resume it, or pass allow_partial=True")
     return xr.open_zarr(str(path)).load()
+
+
+# --------------------------------------------------------------------------
+# Resuming a store from its own record (``landscape resume``, the dashboard's Resume)
+# --------------------------------------------------------------------------
+RESUMABLE = ("slice-1d", "slice-2d", "lyapunov-map", "residual-map")
+#: The dashboard view (its key in ``app.views``) that shows each kind of store (``landscape open``).
+VIEWS = {"slice-2d": "landscape", "lyapunov-map": "games"}
+
+
+def problem_of(config: dict[str, Any]):
+    """The problem a store's ``config`` names (registry name and options, or a typed expression)."""
+    from .io import Exploration
+
+    try:
+        return Exploration(config["problem"], dict(config.get("options") or {})).build_problem()
+    except KeyError as exc:
+        raise StoreError(f"the store's config names no problem it can rebuild ({exc})") from None
+
+
+def resume(path, *, executor=None, cancel=None):
+    """The sweep stored at ``path`` rebuilt from the store alone, as its ``iter_*`` stream.
+
+    Everything the sweep was started with is in the store: the problem (by registry name and
+    options), the grid (the stored coordinates), the fixed data (a slice's centre and directions),
+    the chunking (``chunks``) and the kernel settings (``config``, ``dtype``).  The stream is the
+    same ``iter_*`` call with ``store=path``, so the store's own check (:meth:`SweepStore.open`)
+    confirms the rebuilt sweep is the stored one, the chunks in ``chunks_done`` are read back and
+    only the missing ones are computed (by ``executor``).  A complete store streams its chunks back
+    without computing.  Kinds: :data:`RESUMABLE`; a slice with a drawn optimizer path is refused
+    (its trajectory is not in the store).
+    """
+    summary = info(path)
+    kind, config = summary["kind"], summary["config"]
+    if kind not in RESUMABLE:
+        raise StoreError(f"{path} holds a {kind!r} result; only {', '.join(RESUMABLE)} sweeps can be resumed")
+    attrs = dict(_open_group(path, "r").attrs)
+    ranges = json.loads(attrs["chunks"])
+    chunk = ranges[0][1] - ranges[0][0] if ranges else 1
+    stored = xr.open_zarr(str(path))
+    problem = problem_of(config)
+    common = {"executor": executor, "store": path, "cancel": cancel}
+    if kind in ("slice-1d", "slice-2d"):
+        from .slices import iter_slice
+
+        if "path_alpha" in stored.variables:
+            raise StoreError(f"{path} is a slice with an optimizer's path drawn on it; the path is not stored, "
+                             "so the sweep cannot be rebuilt: run it again from the dashboard")
+        beta = stored.beta.values if kind == "slice-2d" else None
+        return iter_slice(problem, stored.centre.values, stored.directions.values, stored.alpha.values, beta,
+                          chunk=config["chunk"], direction_kind=config["direction_kind"], dtype=attrs.get("dtype"),
+                          **common)
+    if kind == "lyapunov-map":
+        from .games import iter_lyapunov_map
+
+        return iter_lyapunov_map(problem, config["rule"], stored.x.values, stored.y.values, k=config["k"],
+                                 n=config["n"], objective=config["objective"], directions=config["directions"],
+                                 chunk=chunk, seed=config.get("seed", 0), **common, **config["hyperparameters"])
+    from .critical import Solver, iter_residual_map
+
+    return iter_residual_map(problem, (stored.x.values, stored.y.values), Solver(**config["solver"]), chunk=chunk,
+                             **common)

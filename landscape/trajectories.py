@@ -205,12 +205,21 @@ def iter_trajectories(
     steps: int = 500,
     chunk: int = 50,
     cancel: CancelToken | None = None,
+    *,
+    executor=None,
+    starts_per_task: int | None = None,
 ) -> Stream[xr.Dataset]:
     """Run every optimizer from every start, yielding one Event per chunk of steps.
 
     Returns the Dataset of :func:`run_trajectories`; when ``cancel`` is set it
     stops between chunks and returns the steps done so far with
     ``attrs["status"] == "cancelled"``.
+
+    With an ``executor`` (:mod:`landscape.executor`) the starts are cut into batches of
+    ``starts_per_task`` (default: one batch per Dask worker), each a pure task
+    (:func:`trajectories_task`: every optimizer from its starts); events come per finished
+    batch and the result numbers its runs as the whole batch would (optimizer-major), the same
+    numbers in-process and on a cluster for the same batches.
     """
     steps, chunk = optim.validate_settings("trajectories", steps=steps, chunk=chunk).values()
     resolved = resolve(optimizers)
@@ -221,6 +230,9 @@ def iter_trajectories(
         starts = starts.astype(jnp.zeros(()).dtype)
     if starts.shape[1] != problem.dim:
         raise ValueError(f"starts must have shape (n, {problem.dim}), got {starts.shape}")
+    if executor is not None:
+        return (yield from _batched_runs(problem, np.asarray(starts), resolved, steps, chunk, cancel, executor,
+                                         starts_per_task))
     names = tuple(name for name, _ in resolved)
     hps = tuple({k: jnp.asarray(v, starts.dtype) for k, v in hp.items()} for _, hp in resolved)
     n_starts, n_runs = starts.shape[0], len(resolved) * starts.shape[0]
@@ -284,6 +296,37 @@ def iter_trajectories(
         done += c
         yield Event("chunk", done, steps, dataset(steps + 1, "running"))
     return dataset(done + 1, status).copy(deep=True)  # writable, detached from the buffers
+
+
+def trajectories_task(problem, starts: np.ndarray, optimizers, steps: int, chunk: int) -> xr.Dataset:
+    """One batch of starts as a pure task (DESIGN.md "Scale-out"): :func:`run_trajectories` of every
+    optimizer from ``starts``; ``problem`` a :class:`landscape.executor.ProblemRef`."""
+    return run_trajectories(problem.resolve(), starts, optimizers, steps, chunk)
+
+
+def _batched_runs(problem, starts, resolved, steps, chunk, cancel, executor, size):
+    """:func:`iter_trajectories` on ``executor``: batches of starts, recombined optimizer-major."""
+    from .executor import ProblemRef, batches, iter_batches
+
+    ranges = batches(len(starts), size, executor)
+    ref = ProblemRef(problem)
+    calls = [(i, (ref, starts[a:b], resolved, steps, chunk)) for i, (a, b) in enumerate(ranges)]
+    n_starts = len(starts)
+
+    def combine(done: dict[int, xr.Dataset], status: str) -> xr.Dataset:
+        parts = []
+        for i in sorted(done):
+            part, offset = done[i], ranges[i][0]
+            start = part.start.values + offset
+            optimizer_index = part.run.values // (ranges[i][1] - offset)
+            parts.append(part.assign_coords(run=optimizer_index * n_starts + start, start=("run", start)))
+        ds = xr.concat(parts, dim="run", join="outer", data_vars="minimal", coords="minimal", compat="override",
+                       combine_attrs="override").sortby("run").drop_vars("run")
+        config = json.loads(ds.attrs["config"])
+        ds.attrs.update(config=json.dumps({**config, "n_starts": n_starts}, sort_keys=True), status=status)
+        return ds
+
+    return (yield from iter_batches(trajectories_task, calls, combine, executor=executor, cancel=cancel))
 
 
 def run_trajectories(

@@ -118,7 +118,59 @@ def test_critical_and_trajectories_write_the_engine_result_to_zarr(run, tmp_path
     (["trajectories", "no-such-problem"], "unknown problem"),
     (["critical", "frye-quartic", "--method", "magic"], "Invalid value for '--method'"),
     (["critical", "frye-quartic", "--runs", "0"], "Invalid value for '--runs'"),
+    (["trajectories", "himmelblau", "--workers", "2", "--scheduler", "tcp://h:1"], "not both"),
 ])  # fmt: skip
 def test_critical_and_trajectories_bad_arguments_exit_2(run, args, message, tmp_path):
     result = run(*args, "--out", tmp_path / "x.zarr")
     assert result.exit_code == 2 and message in result.output and "Usage:" in result.output
+
+
+def test_resume_continues_a_stored_sweep_from_the_store_alone(run, tmp_path):
+    from landscape import stores
+    from landscape.games import iter_lyapunov_map
+    from landscape.jobs import CancelToken, drive
+
+    out, xs = tmp_path / "map.zarr", np.linspace(-4, 4, 4)
+    token = CancelToken()
+    stream = iter_lyapunov_map("matching-pennies", "simgd", xs, xs, k=3, chunk=6, store=out, cancel=token, alpha=0.5)
+    next(stream)
+    token.cancel()
+    drive(stream)
+    assert stores.info(out)["chunks_done"] == 1
+    result = run("resume", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    expected = lyapunov_map("matching-pennies", "simgd", xs, xs, k=3, chunk=6, alpha=0.5)
+    np.testing.assert_array_equal(stores.load(out).exponent.values, expected.values)
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
+    refused = run("resume", foreign)
+    assert refused.exit_code == 2 and "not a landscape sweep store" in refused.output
+
+
+def test_open_serves_the_dashboard_with_the_store(run, tmp_path, monkeypatch):
+    import subprocess
+    from pathlib import Path
+
+    from landscape import cli
+
+    out = tmp_path / "map.zarr"
+    assert run("lyapunov", "matching-pennies", "--grid", 3, "--k", 2, "--out", out, "--quiet").exit_code == 0
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    result = run("open", out, "--port", 5107, "--no-show")
+    assert result.exit_code == 0, result.output
+    (argv, env), = calls
+    app = Path(cli.__file__).resolve().parents[1] / "app" / "main.py"
+    assert argv[1:] == ["-m", "panel", "serve", str(app), "--port", "5107", "--address", "127.0.0.1",
+                        "--allow-websocket-origin", "127.0.0.1:5107", "--args", "--open", str(out.resolve())]
+    assert str(app.parents[1]) in env["PYTHONPATH"].split(":")
+    assert "lyapunov-map (complete, 1/1 chunks)" in result.output
+
+    residuals = tmp_path / "residuals.zarr"
+    assert run("residuals", "frye-quartic", "--grid", 3, "--out", residuals, "--quiet").exit_code == 0
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
+    for store, message in [(foreign, "not a landscape sweep store"), (residuals, "the dashboard opens slice-2d")]:
+        refused = run("open", store)
+        assert refused.exit_code == 2 and message in refused.output and "Usage:" in refused.output
+    assert len(calls) == 1

@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
-from landscape import curvature, problems, slices
+from landscape import curvature, io, problems, slices
 from landscape.problems.cnn import cnn_digits, conv3x3
 
 jax.config.update("jax_enable_x64", True)
@@ -47,6 +48,18 @@ def test_registered_trained_and_cached_deterministically(small, cache, tmp_path,
     np.testing.assert_array_equal(cnn_digits(**SMALL).theta0, small.theta0)
     with pytest.raises(ValueError, match="channels=\\(c1, c2\\)"):
         cnn_digits(channels=(4,))
+
+
+def test_a_cache_file_that_is_not_ours_is_retrained_and_replaced(small, cache, tmp_path, monkeypatch):
+    """An older version's cache file (no ``kind``) at the same name once made cnn-digits unbuildable."""
+    monkeypatch.setenv("LANDSCAPE_CACHE_DIR", str(tmp_path))
+    (name,) = [path.name for path in cache.glob("cnn-digits-*.nc")]
+    stale = tmp_path / name
+    xr.Dataset({"trajectory": (("epoch", "param"), np.zeros((1, small.dim)))}).to_netcdf(stale)  # no 'kind'
+    with pytest.raises(io.FormatError):
+        io.load(stale)
+    np.testing.assert_array_equal(cnn_digits(**SMALL).theta0, small.theta0)
+    assert io.load(stale).attrs["kind"] == "training-path"
 
 
 def test_conv3x3_is_lax_conv_same():

@@ -96,6 +96,52 @@ def test_residual_map_same_in_process_and_on_two_workers(client):
         np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
 
 
+def test_critical_experiment_same_in_process_and_on_two_workers(client):
+    problem = problems.get("frye-quartic")
+    kwargs = dict(num_runs=4, starts="uniform", num_steps=6, runs_per_task=2)  # two batches of 2 runs: one compile
+    local = drive(critical.iter_experiment(problem, "pinv-newton", executor=InProcess(), **kwargs))
+    batches = []
+    remote = drive(critical.iter_experiment(problem, "pinv-newton", executor=DaskExecutor(client), **kwargs),
+                   lambda event: batches.append(sorted(event.partial.run.values.tolist())))
+    assert batches[-1] == [0, 1, 2, 3] and batches[0] in ([0, 1], [2, 3])  # runs as their batch arrives
+    assert remote.attrs["status"] == local.attrs["status"] == "done" and remote.attrs["kind"] == "critical-points"
+    for name in ("start", "theta", "final_grad_norm_sq", "final_index", "r", "path"):
+        np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
+    assert list(remote["class"].values) == list(local["class"].values)
+    expected_starts = jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(0), 4))
+    np.testing.assert_array_equal(local.start.values, expected_starts)  # the seeded starts, in run order
+
+
+def test_trajectory_batch_same_in_process_and_on_two_workers(client):
+    from landscape.trajectories import iter_trajectories, run_trajectories
+
+    problem = problems.get("himmelblau")
+    starts = jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(3), 5))
+    optimizers = [("gd", None), ("adam", None)]
+    whole = run_trajectories(problem, starts, optimizers, 20, 10)
+    local = drive(iter_trajectories(problem, starts, optimizers, 20, 10, executor=InProcess(), starts_per_task=2))
+    remote = drive(iter_trajectories(problem, starts, optimizers, 20, 10, executor=DaskExecutor(client),
+                                     starts_per_task=2))
+    for ds in (local, remote):  # runs numbered optimizer-major, as the whole batch numbers them
+        assert list(ds.optimizer.values) == list(whole.optimizer.values)
+        assert list(ds.start.values) == list(whole.start.values) and ds.attrs["config"] == whole.attrs["config"]
+    np.testing.assert_allclose(remote.theta.values, local.theta.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(local.theta.values, whole.theta.values, rtol=0, atol=1e-9)
+
+
+def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
+    from landscape.games import lyapunov_subspace_maps
+
+    xs = np.linspace(-1, 1, 3)
+    args = ("matching-pennies", "simgd", [0, 1], xs, xs)
+    local = lyapunov_subspace_maps(*args, k=3, executor=InProcess())  # one subspace per task
+    remote = lyapunov_subspace_maps(*args, k=3, executor=DaskExecutor(client))
+    assert remote.dims == ("subspace", "y", "x") and list(remote.subspace.values) == [0, 1]
+    assert remote.attrs["status"] == "complete" and np.isfinite(remote).all()
+    np.testing.assert_allclose(remote.values, local.values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(local.values[1], lyapunov_subspace_maps(*args[:2], [1], xs, xs, k=3).values[0])
+
+
 def test_problem_ref_ships_registered_problem_by_name():
     import pickle
 

@@ -9,12 +9,17 @@ import xarray as xr
 from landscape import io, problems
 from landscape.jobs import CancelToken
 from landscape.problems import Problem
+from landscape.plane import FLOP_BUDGET, MAP_THRESHOLD
 from landscape.slices import (
+    GENERIC_CHUNK,
+    evaluate_chunk,
     filter_normalize,
     iter_slice,
     make_directions,
     pca_directions,
+    point_flops,
     project,
+    slice_kernel,
     slice_loss,
 )
 
@@ -40,6 +45,43 @@ def test_2d_slice_matches_analytic_values():
     np.testing.assert_array_equal(ds.directions.values, D)
     assert ds.centre_loss.item() == pytest.approx(np_loss(CENTRE), rel=1e-14)
     assert ds.attrs["kind"] == "slice-2d" and ds.attrs["status"] == "complete"
+
+
+def _primitives(jaxpr) -> set[str]:
+    """Names of the primitives in ``jaxpr`` and in the jaxprs nested in its equations (jit, scan, ...)."""
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            inner = getattr(value, "jaxpr", value)
+            if hasattr(inner, "eqns"):
+                names |= _primitives(inner)
+    return names
+
+
+@pytest.mark.parametrize("samples", [4, 2000])
+def test_generic_kernel_maps_costly_points_and_vmaps_cheap_ones(samples):
+    """A loss of ≥ MAP_THRESHOLD FLOPs a point is evaluated one point at a time (``lax.map``: a scan),
+    a cheap one as one batch; both agree with a Python loop to 1e-12, and the chunk holds ~FLOP_BUDGET."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(samples, 500)), rng.normal(size=(8, 500)) / 20
+
+    def loss(theta):  # a tanh layer of 500 x 8 weights over `samples` inputs: 2·samples·4000 FLOPs and more
+        return jnp.mean(jnp.tanh(jnp.asarray(x) @ (jnp.asarray(w) + theta.reshape(8, 500)).T) ** 2)
+
+    costly = point_flops(loss, 4000, "float64") >= MAP_THRESHOLD
+    assert costly == (samples == 2000)
+    problem = Problem(f"tanh-layer-{samples}", 4000, loss, lambda k: jnp.zeros(4000))
+    centre, directions = rng.normal(size=4000) / 10, rng.normal(size=(2, 4000)) / 10
+    coefficients = rng.uniform(-1, 1, size=(5, 2))
+    evaluate, _, chunk = slice_kernel(problem)
+    args = [jnp.asarray(v) for v in (centre, directions, coefficients)]
+    scans = "scan" in _primitives(jax.make_jaxpr(evaluate)(*args).jaxpr)
+    assert scans == costly
+    expected = [float(loss(jnp.asarray(centre + c @ directions))) for c in coefficients]
+    np.testing.assert_allclose(evaluate_chunk(loss, centre, directions, coefficients), expected, rtol=1e-12)
+    flops = point_flops(loss, 4000, str(jnp.result_type(float)))
+    assert chunk == GENERIC_CHUNK if not costly else chunk * flops <= FLOP_BUDGET < 2 * chunk * flops
 
 
 def test_1d_slice_matches_analytic_values():

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 from landscape import problems, stores
+from landscape.critical import iter_residual_map
 from landscape.games import iter_lyapunov_map
 from landscape.executor import InProcess
 from landscape.jobs import CancelToken, drive
@@ -172,3 +173,52 @@ def test_lyapunov_map_store_resumes(tmp_path):
     plain = drive(iter_lyapunov_map("matching-pennies", "simgd", xs, ys, k=3, chunk=5, alpha=0.5))
     np.testing.assert_array_equal(resumed.exponent.values, plain.exponent.values)
     np.testing.assert_array_equal(stores.load(path).exponent.values, plain.exponent.values)
+
+
+def _interrupted(make, path):
+    """The sweep ``make(path, cancel=token)`` cancelled after its first chunk."""
+    token = CancelToken()
+    stream = make(path, cancel=token)
+    next(stream)
+    token.cancel()
+    return drive(stream)
+
+
+SWEEPS = {  # each cut into 3 or more chunks, so one chunk done leaves work to resume
+    "slice-2d": lambda path, cancel=None: sweep(path, cancel=cancel),
+    "lyapunov-map": lambda path, cancel=None: iter_lyapunov_map(
+        "matching-pennies", "simgd", np.linspace(-1, 1, 4), np.linspace(-0.5, 0.5, 3), k=3, chunk=5, seed=2,
+        store=path, cancel=cancel, alpha=0.5),
+    "residual-map": lambda path, cancel=None: iter_residual_map(problems.get("frye-quartic"), 5, chunk=9, store=path,
+                                                                cancel=cancel),
+}
+
+
+@pytest.mark.parametrize("kind", list(SWEEPS))
+def test_resume_rebuilds_the_sweep_from_the_store_alone(tmp_path, kind):
+    path = tmp_path / "run.zarr"
+    interrupted = _interrupted(SWEEPS[kind], path)
+    assert interrupted.attrs["status"] == "cancelled" and stores.info(path)["kind"] == kind
+    chunks = stores.info(path)["chunks"]
+    counting = Counting()
+    resumed = drive(stores.resume(path, executor=counting))
+    assert counting.ran == chunks - 1  # only the missing chunks
+    plain = drive(SWEEPS[kind](None))
+    xr.testing.assert_identical(resumed[list(plain.data_vars)].drop_attrs(), plain.drop_attrs())
+    assert stores.info(path)["status"] == "complete"
+    again = Counting()
+    drive(stores.resume(path, executor=again))
+    assert again.ran == 0
+
+
+def test_resume_refuses_what_it_cannot_rebuild(tmp_path):
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"loss": ("alpha", np.zeros(6))}).to_zarr(foreign, consolidated=False)
+    with pytest.raises(stores.StoreError, match="not a landscape sweep store"):
+        stores.resume(foreign)
+    with_path = tmp_path / "path.zarr"
+    problem = problems.get("six-hump-camel")
+    drive(iter_slice(problem, np.zeros(2), np.eye(2), np.linspace(-1, 1, 3), trajectory=np.ones((3, 2)),
+                     store=with_path))
+    with pytest.raises(stores.StoreError, match="path is not stored"):
+        stores.resume(with_path)

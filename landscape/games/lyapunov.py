@@ -41,7 +41,7 @@ import optax
 import xarray as xr
 
 from .. import limits
-from ..executor import Executor, ProblemRef, Sweep, chunk_ranges, run_chunks
+from ..executor import Executor, ProblemRef, Sweep, chunk_ranges, iter_batches, run_chunks
 from ..grids import Grid
 from ..jobs import CancelToken, Event, drive, frozen, is_cancelled
 from ..kernel_cache import KERNELS
@@ -240,22 +240,28 @@ def lyapunov_map(game, rule, xs, ys=None, k: int = 10, **kwargs) -> xr.DataArray
 
 
 def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys=None, k: int = 10, n: int = 1,
-                           objective: str = "max", directions: str = "eigh", **hyper) -> xr.DataArray:
+                           objective: str = "max", directions: str = "eigh", executor: Executor | None = None,
+                           **hyper) -> xr.DataArray:
     """Max-exponent heatmaps on several random 2-D subspaces (§5.6, Fig 5.7), ``vmap``-ed over
     the subspaces and the grid (axes ``xs, ys`` or a grid spec ``xs``, as :func:`iter_lyapunov_map`).
-    Returns ``exponent (subspace, y, x)``."""
+    Returns ``exponent (subspace, y, x)``.  With an ``executor`` (:mod:`landscape.executor`) each
+    subspace is one task (:func:`subspace_maps_task`), the same numbers in-process and on a cluster;
+    ``attrs["status"]`` says ``complete``, a failed subspace's reason is in ``attrs["failed_chunks"]``."""
+    if executor is not None:
+        ref = ProblemRef(resolve(game, rule, hyper)[0])
+        calls = [(i, (ref, rule, int(seed), xs, ys, k, n, objective, directions, hyper))
+                 for i, seed in enumerate(seeds)]
+
+        def combine(done, status):
+            return xr.concat([done[i] for i in sorted(done)], dim="subspace").assign_attrs(status=status)
+
+        return drive(iter_batches(subspace_maps_task, calls, combine, executor=executor))
     game, _, h, hf = resolve(game, rule, hyper)
     grid = Grid.of(xs if ys is None else (xs, ys))
     bases = [subspace_basis(game, jax.random.PRNGKey(int(s))) for s in seeds]
     stacked = [jnp.stack(parts) for parts in zip(*bases)]
     points = as_points(grid.points(), 2)
-
-    def one(v_a, v_b, offset):
-        fmap = fixed_point_map.__wrapped__(subspace_game(game, v_a, v_b, offset), rule)
-        value = exponent_fn(fmap, k, n, objective, directions)
-        return jax.vmap(value, in_axes=(0, None, None))(points, h, jax.random.PRNGKey(0))
-
-    vals = jax.jit(jax.vmap(one))(*stacked)
+    vals = _subspace_kernel(game, rule, k, n, objective, directions)(*stacked, points, h)
     return xr.DataArray(
         np.asarray(vals).reshape(len(seeds), *grid.shape), dims=("subspace", "y", "x"),
         coords={"subspace": np.asarray(seeds), **grid.coords()},
@@ -263,6 +269,26 @@ def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys=None, k: i
         attrs=result_attrs("lyapunov-subspace-maps", game_config(game, rule, hf, k=k, n=n,
                                                                  objective=objective, directions=directions)),
     )
+
+
+@KERNELS("games.lyapunov._subspace_kernel")
+def _subspace_kernel(game: Game, rule: str, k: int, n: int, objective: str, directions: str):
+    """Jitted ``(v_a, v_b, offset (subspaces, ...), points, h) -> exponent (subspace, cell)``, compiled
+    once per game and settings (and input shapes), not on every call."""
+
+    def one(v_a, v_b, offset, points, h):
+        fmap = fixed_point_map.__wrapped__(subspace_game(game, v_a, v_b, offset), rule)
+        value = exponent_fn(fmap, k, n, objective, directions)
+        return jax.vmap(value, in_axes=(0, None, None))(points, h, jax.random.PRNGKey(0))
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None)))
+
+
+def subspace_maps_task(game: ProblemRef, rule: str, seed: int, xs, ys, k: int, n: int, objective: str,
+                       directions: str, hyper: dict) -> xr.DataArray:
+    """One subspace of :func:`lyapunov_subspace_maps` as a pure task (DESIGN.md "Scale-out")."""
+    return lyapunov_subspace_maps(game.resolve(), rule, [seed], xs, ys, k=k, n=n, objective=objective,
+                                  directions=directions, **hyper)
 
 
 def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: int = 1, objective: str = "max",

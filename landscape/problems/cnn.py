@@ -205,12 +205,18 @@ def cnn_digits(
 
 
 def _trained_path(options: dict, dtype, train) -> np.ndarray:
-    """The training path for ``options``: read from the cache, else trained (``train()``) and cached."""
+    """The training path for ``options``: read from the cache, else trained (``train()``) and cached.
+
+    A cache file that is not a readable training path of these options (written by an
+    older version, truncated by a killed save) is replaced, never an error."""
     key = json.dumps({**options, "dtype": str(jnp.dtype(dtype)), "version": VERSION}, sort_keys=True)
     path = cache_dir() / f"cnn-digits-{hashlib.sha256(key.encode()).hexdigest()[:16]}.nc"
     if path.exists():
-        cached = io.load(path)
-        if cached.attrs.get("options") == key:
+        try:
+            cached = io.load(path)
+        except io.FormatError:  # an older version's file, or a truncated one: trained anew and replaced
+            cached = None
+        if cached is not None and cached.attrs.get("options") == key:
             return cached["trajectory"].values
     trajectory = np.asarray(train())
     path.parent.mkdir(parents=True, exist_ok=True)

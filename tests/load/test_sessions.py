@@ -1,12 +1,13 @@
 """Several researchers at once (issue 14 item 8), reduced for CI: 4 browser sessions on different
 problems, each running a job, cancelling and switching tabs, in 2 waves.
 
-Every awaited page state (page built, job accepted, "Done"/"Cancelled at", the Critical Points
-tab built) is reached within the driver's bounded timeouts, no cross-talk between sessions, one
-more session's page loads while the jobs run, the server's memory returns to within 20% of its post-warm-up baseline after each wave (sessions release what
-they built), no traceback in the server log.  The full form (10 sessions, 3 waves, timings) is
-``python3 -m benchmarks.bench_load``.  Needs Chromium and Playwright (skipped without them,
-except under ``CI=true``).
+Every awaited page state (page built, job accepted, "Done"/"Cancelled at", the Critical Points tab
+built) is reached within the driver's bounded timeouts, no cross-talk between sessions, one more
+session's page loads while the jobs run, the server's memory returns to within 20% of its post-warm-up
+baseline after each wave, no AppState or view of a destroyed session is left in the server after
+a full collection (sessions release what they built; ``benchmarks._census``), no traceback in the
+server log. The full form (10 sessions, 3 waves, timings) is ``python3 -m benchmarks.bench_load``.
+Needs Chromium and Playwright (skipped without them, except under ``CI=true``).
 """
 
 from __future__ import annotations
@@ -36,4 +37,7 @@ def test_sessions_in_waves_do_not_interfere_and_release_their_memory(request):
     assert all(math.isfinite(seconds) for seconds in figures.extra_load_s), "the extra session's page did not load"
     for wave, rss in enumerate(figures.after_wave_mb, 1):
         assert rss <= 1.2 * figures.baseline_mb, f"wave {wave}: {rss:.0f} MB vs baseline {figures.baseline_mb:.0f} MB"
+    for wave, (_live, collected) in enumerate(figures.census):  # 0: the warm-up wave
+        held = {kind: collected.get(kind) for kind in ("AppState", "BaseView")}
+        assert held == {"AppState": 0, "BaseView": 0}, f"wave {wave}: destroyed sessions still held: {held}"
     assert figures.tracebacks == []
