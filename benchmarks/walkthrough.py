@@ -11,7 +11,9 @@ first done in every session, then checked in every session, so the server sees t
 3. Critical Points: method damped Newton, runs 2 + i, 15 iterations, Run -> "Done" and the summary
    names both; netCDF export -> ``config`` method damped-newton and 2 + i runs; the Run picker lists them;
 4. Teleport: the MLP toggle shows its Objective input, the 2-D toggle hides it; Run -> "Done" and the
-   teleport report.
+   teleport report;
+5. Games: the sidebar picks matching-pennies; resolution 24 + i, Lyapunov map -> "Done"; netCDF export
+   -> a map of that resolution.
 
 A step whose page shows an ``Error: …`` status instead is a refused action (counted, not lost)::
 
@@ -131,6 +133,18 @@ def steps(folder: Path, budget):
         finished(page)
         expect(page.get_by_text(re.compile(r"^teleport at epoch 0: "))).to_be_visible(timeout=budget())
 
+    def games_map(page, i):
+        field(page, "Problem", "select").select_option("matching-pennies")
+        page.locator(".bk-tab", has_text="Games").first.click()
+        expect(page.get_by_role("button", name="Lyapunov map")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+        set_value(page, "Resolution", str(24 + i))
+        click(page, "Lyapunov map")
+
+    def games_export(page, i):
+        finished(page)
+        data = download(page, "netCDF", folder, budget())
+        assert 24 + i in data.sizes.values(), dict(data.sizes)  # the session's own resolution reached the map
+
     def mis_shown(page, i):
         expect(page.get_by_text(re.compile(r"^MIS: loss ")).first).to_be_visible(timeout=budget())
 
@@ -143,6 +157,7 @@ def steps(folder: Path, budget):
         ("Critical Points settings + Run + export", cp_run, cp_check),
         ("Teleport MLP toggle", teleport_toggle, lambda page, i: None),
         ("Teleport 2-D toggle + Run", teleport_back, teleport_check),
+        ("Games (matching-pennies) resolution + Lyapunov map + export", games_map, games_export),
     ]
 
 
