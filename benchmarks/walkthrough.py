@@ -192,7 +192,9 @@ def main() -> None:
                     except Refused as why:
                         refused.append(f"session {i}: {name}: {why}")
                     except (PlaywrightError, AssertionError) as error:
-                        lost.append(f"session {i}: {name}: {str(error).splitlines()[0][:200]}")
+                        lines = str(error).splitlines()  # the first line, and the locator Playwright waited for
+                        waited = next((line.strip() for line in lines if "waiting for" in line), "")
+                        lost.append(f"session {i}: {name}: {lines[0][:200]} {waited[:200]}")
                         alive.remove(i)  # its later steps depend on this one
                     if phase is check and any(text.startswith(f"session {i}: {name}") for text in lost + refused):
                         print(f"  {lost[-1] if lost and lost[-1].startswith(f'session {i}') else refused[-1]}")
