@@ -24,17 +24,19 @@ def listening(port: int) -> bool:
 
 @contextlib.contextmanager
 def panel_serve(
-    args: list[str], log_path: Path, ready: Callable[[], bool], timeout: float = 180.0, env: dict | None = None
+    args: list[str], log_path: Path, ready: Callable[[], bool], timeout: float = 180.0, env: dict | None = None,
+    root: Path = ROOT,
 ) -> Iterator[subprocess.Popen]:
-    """``python -m panel serve *args`` from the repository root (this checkout first on the path).
+    """``python -m panel serve *args`` from the repository root (this checkout first on the path; ``root``:
+    another checkout of the project, e.g. an older commit a benchmark compares with).
 
     Yields the process once ``ready()`` holds; raises ``AssertionError`` with
     the server's log if it exits or is not ready within ``timeout`` seconds.
     """
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     environment = {**os.environ, **(env or {}), "PYTHONPATH": path}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "panel", "serve", *args], cwd=ROOT, env=environment,
+        process = subprocess.Popen([sys.executable, "-m", "panel", "serve", *args], cwd=root, env=environment,
                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + timeout

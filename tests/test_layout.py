@@ -64,3 +64,60 @@ def test_every_surface_fits_beside_the_settings_at_1280_px(name):
     size = frame_size(problems.get(name).bounds)
     assert size["frame_width"] + 110 <= 560  # axes, colour bar and toolbar take ~110 px; ~560 px are left
     assert size["frame_height"] >= 250  # and it is no thin band
+
+
+def _legends(figure):
+    """Where the Bokeh plot of ``figure`` puts its legends: ``(inside the frame, beside it)``."""
+    import holoviews as hv
+    from bokeh.models import Legend
+
+    hv.extension("bokeh")
+    state = hv.renderer("bokeh").get_plot(figure).state
+    return ([m for m in state.center if isinstance(m, Legend)],
+            [m for m in state.right + state.left + state.above + state.below if isinstance(m, Legend)])
+
+
+def test_the_loss_index_legend_is_beside_the_points_not_over_them():
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    result = xr.Dataset({"final_index": ("run", [0.0, 1.0]), "final_loss": ("run", [0.1, 3.0]),
+                         "grad_norm_sq": (("run", "step"), [[1.0, 1e-20], [1.0, 1e-20]]),
+                         "r": (("run", "step"), [[0.0, 0.0], [0.0, 0.0]])})
+    inside, beside = _legends(fig.loss_index(result))
+    assert inside == [] and len(beside) == 1  # inside, it covered the run at (1, 3) in the top-right corner
+
+
+def test_the_analysed_point_spectrum_title_of_a_network_fits_half_a_1280_px_page():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import critical_points as fig
+
+    hv.extension("bokeh")
+    analysis = xr.Dataset({"eigenvalue": ("k", [-0.5, 2.0, 12.7]), "theta": ("param", np.full(162, 0.5))},
+                          attrs={"loss": 0.248312, "grad_norm_sq": 4e-5, "r": 0.0123, "r_h": 0.004})
+    state = hv.renderer("bokeh").get_plot(fig.point_spectrum(analysis)).state
+    # about 6.5 px a character: a half-page panel at 1280 px has about 360 px for its title (it clipped at 63)
+    assert len(state.title.text) <= 52, state.title.text
+    assert state.title.text.startswith("‖θ‖ = 6.36 (162 weights): L = 0.2483") and "index = 0.333" in state.title.text
+    assert state.xaxis[0].axis_label == "λ   (r = 0.01, r_H = 0.00)"
+
+
+def test_the_games_spectra_show_an_eigenvalue_at_arg_pi_inside_the_frame_and_the_legend_beside_it():
+    import holoviews as hv
+    import xarray as xr
+
+    from app.figures import games as fig
+
+    hv.extension("bokeh")
+    along = xr.Dataset({name: (("t", "k"), values) for name, values in {
+        "jacobian_arg": [[0.0, np.pi]], "jacobian_logabs": [[-0.1, -3.9]],
+        "hessian_arg": [[-np.pi / 2, np.pi / 2]], "hessian_logabs": [[-1.4, -1.4]]}.items()}, coords={"t": [0]})
+    figure = fig.spectra(along)
+    state = hv.renderer("bokeh").get_plot(figure).state
+    assert state.x_range.start < -np.pi / 2 and state.x_range.end > np.pi  # was exactly π: half a marker cut
+    assert state.y_range.start < -3.9 and state.y_range.end > -0.1
+    inside, beside = _legends(figure)
+    assert inside == [] and len(beside) == 1

@@ -81,8 +81,9 @@ def loss_index(result: xr.Dataset | None, analytic: xr.Dataset | None = None) ->
         layers.append(styled(hv.Points(xy, kdims=["index", "loss"], label=cls), color=color,
                              bokeh={"size": 8, "line_color": "white", "tools": ["hover"]},
                              matplotlib={"s": 30, "edgecolors": "white"}))
+    # the legend beside the frame: points can lie anywhere, and one inside covered the top-right ones
     return styled(hv.Overlay(layers), title="Final points: loss against index", show_legend=True,
-                  framewise=True)
+                  framewise=True, bokeh={"legend_position": "right"})
 
 
 def run_paths(result: xr.Dataset | None, selected: int = -1) -> hv.Overlay:
@@ -144,9 +145,11 @@ def point_spectrum(analysis: xr.Dataset | None) -> hv.Overlay:
         return styled(spectrum_element(np.array([])), framewise=True).opts(  # norm options (λ stuck at 0..1)
             title="Hessian spectrum at the analysed point (none yet)")
     a = analysis.attrs
-    # one line (a Bokeh title's second line is drawn over the plot above): ‖∇L‖² is in the run picker
-    title = f"{point_title(analysis.theta.values)}: L = {a['loss']:.4g}, r = {a['r']:.2f}, r_H = {a['r_h']:.2f}"
-    return styled(spectrum_element(analysis.eigenvalue.values, title), framewise=True)
+    # one line (a Bokeh title's second line is drawn over the plot above) short enough for half a 1280-px
+    # page: r and r_H go under the axis (with them the title ran off the panel), ‖∇L‖² is in the run picker
+    title = f"{point_title(analysis.theta.values)}: L = {a['loss']:.4g}"
+    return styled(spectrum_element(analysis.eigenvalue.values, title), framewise=True,
+                  xlabel=f"λ   (r = {a['r']:.2f}, r_H = {a['r_h']:.2f})")
 
 
 def summary(result: xr.Dataset) -> dict[str, int]:

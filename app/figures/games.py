@@ -111,8 +111,10 @@ def spectra(along: xr.Dataset | None) -> hv.Overlay:
     opts = {"size": 5, "alpha": 0.6, "tools": ["hover"]}
     jac = styled(hv.Scatter(frame("jacobian"), "arg λ", ["log |λ|", "time"], label="J"), color="blue", bokeh=opts)
     hess = styled(hv.Scatter(frame("hessian"), "arg λ", ["log |λ|", "time"], label="Ĥ"), color="green", bokeh=opts)
+    # padded ranges: an eigenvalue at arg λ = ±π (a real negative one) sat half outside the frame; the legend
+    # beside the frame, where it covers no eigenvalue
     return styled(jac * hess, title="Spectra along the trajectory (log-polar)", framewise=True, show_legend=True,
-                  bokeh=SMALL_PANEL)
+                  padding=0.08, bokeh={**SMALL_PANEL, "legend_position": "right"})
 
 
 def rates(rate_map: xr.DataArray | None) -> hv.Image:
