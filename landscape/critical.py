@@ -770,12 +770,14 @@ def iter_experiment(
     ``"uniform"`` (the problem's own sampler, e.g. uniform over a 2-D box) or
     an explicit ``(runs, dim)`` array.  Returns the Dataset of :func:`iter_find`.
 
-    With a distributed ``executor`` (:mod:`landscape.executor`; the in-process one keeps
-    :func:`iter_find`'s streaming, an event per chunk of steps) the runs are cut into batches of
-    ``runs_per_task`` (default: one batch per Dask worker), each a pure task
+    With a Dask ``executor`` (:mod:`landscape.executor`), or any executor and ``runs_per_task``,
+    the runs are cut into batches of ``runs_per_task`` (default: one batch per Dask worker), each a
+    pure task
     (:func:`experiment_task`: :func:`find` from its starts); events come per finished batch
     (``partial``: the runs finished so far) and the result is the batches' runs in order, the
-    same numbers in-process and on a cluster for the same batches.
+    same numbers in-process and on a cluster for the same batches.  The in-process executor without
+    ``runs_per_task`` keeps :func:`iter_find`'s streaming (an event per chunk of steps), which the
+    dashboard shows while the runs progress.
     """
     key = jax.random.PRNGKey(seed)
     if isinstance(starts, str):
@@ -787,7 +789,7 @@ def iter_experiment(
             raise ValueError(f"starts must be 'trajectory', 'uniform' or an array, got {starts!r}")
     else:
         thetas0 = jnp.asarray(starts)
-    if executor is None or isinstance(executor, InProcess):
+    if executor is None or (isinstance(executor, InProcess) and runs_per_task is None):
         ds = yield from iter_find(problem, thetas0, method, num_steps=num_steps, **kwargs)
     else:
         cancel = kwargs.pop("cancel", None)
