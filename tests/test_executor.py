@@ -129,6 +129,19 @@ def test_trajectory_batch_same_in_process_and_on_two_workers(client):
     np.testing.assert_allclose(local.theta.values, whole.theta.values, rtol=0, atol=1e-9)
 
 
+def test_zero_shot_coordination_runs_same_in_process_and_on_two_workers(client):
+    from landscape.ridge_rider.zsc import iter_zero_shot_coordination
+
+    game = problems.get("lever-game", payoffs=[1.0, 0.8, 0.6])  # no equal payoffs: no relabelling, one compile
+    kwargs = dict(n_ridges=2, mis_steps=10, max_steps=3)  # a run per worker
+    local = drive(iter_zero_shot_coordination(game, 2, executor=InProcess(), **kwargs))
+    remote = drive(iter_zero_shot_coordination(game, 2, executor=DaskExecutor(client), **kwargs))
+    assert remote.attrs["status"] == local.attrs["status"] == "complete"
+    for name in ("solution", "self_play", "cross_play", "greedy"):
+        assert np.isfinite(local[name].values).all()
+        np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
     from landscape.games import lyapunov_subspace_maps
 

@@ -9,6 +9,7 @@ from landscape import critical, games, kinds, slices, trajectories
 from landscape import ridge_rider as rr
 from landscape import teleport as tp
 from landscape.jobs import Event
+from landscape.ridge_rider import zsc
 from landscape.teleport import report
 from landscape.problems import Problem, get
 from landscape.results import result_attrs
@@ -46,6 +47,8 @@ GENERATORS = {
         QUARTIC, "newton-mr", num_runs=2, starts="uniform", num_steps=8, chunk=4),
     "residual-map": lambda: critical.iter_residual_map(QUARTIC, 4, chunk=6),
     "ridge-rider-tree": lambda: rr.iter_search(_saddle(), jnp.zeros(3), max_depth=1, n_ridges=1, max_steps=8),
+    "zero-shot-coordination": lambda: zsc.iter_zero_shot_coordination(
+        get("lever-game", payoffs=[1.0, 0.8, 0.6]), 2, n_ridges=1, mis_steps=10, max_steps=3),
     "lyapunov-map": lambda: games.iter_lyapunov_map(
         "matching-pennies", "simgd", np.linspace(-1, 1, 3), np.linspace(-1, 1, 2), k=2, chunk=4, alpha=1.0),
     "exponent-ascent": lambda: games.iter_exponent_ascent(
