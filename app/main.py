@@ -52,7 +52,7 @@ def build_view(spec: ViewSpec, state: AppState):
         return spec.factory(state=state)
     except Exception as error:
         log.exception("view %s failed to build", spec.key)
-        return pn.pane.Alert(f"The {spec.title} view failed to start: {error}", alert_type="danger")
+        return pn.pane.Alert(escape(f"The {spec.title} view failed to start: {error}"), alert_type="danger")
 
 
 def exploration_files(session: Session) -> pn.Column:

@@ -31,11 +31,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.state import AppState
+from app.views.coordination import CoordinationView
 from app.views.critical_points import CriticalPointsView
 from app.views.games import GamesView
 from app.views.landscape import LandscapeView
 from app.views.ridge_rider import RidgeRiderView
 from app.views.teleport import TeleportView
+from landscape.problems import get
 
 TIGHT_LIMITS = {"LANDSCAPE_MAX_STEPS": "400", "LANDSCAPE_MAX_RUNS": "16", "LANDSCAPE_MAX_GRID_CELLS": "400",
                 "LANDSCAPE_MAX_HEATMAP_RESOLUTION": "20", "LANDSCAPE_MAX_TREE_NODES": "8"}
@@ -63,6 +65,8 @@ def _views():
                                       max_steps=40),
         "games": games,
         "teleport": TeleportView(state=AppState(problem_name="booth"), epochs=5),
+        # three levers of distinct payoff: no relabelling, so the runs share one compilation
+        "coordination": CoordinationView(problem=get("lever-game", payoffs=[1.0, 0.8, 0.6]), n_runs=2, n_ridges=1),
     }
 
 
@@ -144,7 +148,7 @@ def _trial(view, figures, name, value):
     assert press_run(view) == "Done", f"the next valid run after {name}={value!r} failed: {view.runner.message}"
 
 
-@pytest.mark.parametrize("key", ["landscape", "critical_points", "ridge_rider", "games", "teleport"])
+@pytest.mark.parametrize("key", ["landscape", "critical_points", "ridge_rider", "games", "teleport", "coordination"])
 @settings(max_examples=int(os.environ.get("BAD_INPUT_EXAMPLES", "8")), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_hostile_settings_are_answered_in_the_view(views, key, data):

@@ -59,6 +59,13 @@ TERMS: dict[str, Term] = {
         "it names the solution up to repeated eigenvalues, e.g. Ψ = [0, 2].",
         f"{RIDGE_RIDER}, §3 (Algorithm 1)",
     ),
+    "cross_play": Term(
+        "cross-play",
+        "How well two independently found policies coordinate: J(π₁ of run a, π₂ of run b), the payoff when player 1 "
+        "plays run a's solution and player 2 run b's. Averaged over all pairs of runs per fingerprint; the "
+        "fingerprint with the highest average is deployed (zero-shot coordination).",
+        f"{RIDGE_RIDER}, §3 (Algorithm 3) and App. C.2",
+    ),
     "delta_break": Term(
         "δ_break",
         "A ride ends when the overlap e·e′ between the followed eigenvector and its previous value drops below "

@@ -70,6 +70,8 @@ from collections.abc import Callable
 
 import panel as pn
 
+from ..components.text import escape
+
 log = logging.getLogger(__name__)
 
 
@@ -88,7 +90,7 @@ def _broken(key: str, error: BaseException) -> ViewSpec:
     return ViewSpec(
         key=key,
         title=key.replace("_", " ").title(),
-        factory=lambda state=None: pn.pane.Alert(text, alert_type="danger"),
+        factory=lambda state=None: pn.pane.Alert(escape(text), alert_type="danger"),
         order=1000,
     )
 

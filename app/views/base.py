@@ -44,7 +44,7 @@ from landscape.problems import Problem
 from ..components.cost import estimate
 from ..components.export import ExportBar, export_stem
 from ..components.glossary import glossary
-from ..components.text import set_text, text_pane
+from ..components.text import escape, set_text, text_pane
 from ..runner import JobRunner, LatestCall, Throttle
 from ..state import AppState, default_problem_name
 
@@ -237,7 +237,7 @@ class BaseView(pn.viewable.Viewer):
 
     def _show_background_message(self, event) -> None:
         """Set-up and follow-up work: its label while it runs ("Compiling…"), its error if it failed."""
-        self.notice.object = event.new
+        self.notice.object = escape(event.new)
         self.notice.alert_type = "danger" if event.new.startswith("Error") else "info"
         self.notice.visible = bool(event.new)
 
@@ -248,7 +248,7 @@ class BaseView(pn.viewable.Viewer):
         self.reset()
         reason = self.not_applicable(problem)
         if reason:
-            self._body[:] = [pn.pane.Alert(reason, alert_type="info", sizing_mode="stretch_width")]
+            self._body[:] = [pn.pane.Alert(escape(reason), alert_type="info", sizing_mode="stretch_width")]
             return
         self.on_problem()
         if self._content is None:

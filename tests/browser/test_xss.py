@@ -21,7 +21,7 @@ from .conftest import ServedApp, _free_port
 from .hostile_app import NAME
 
 LOAD_TIMEOUT_MS = 240_000
-TABS = ("Landscape", "Critical Points", "Ridge Rider", "Teleport", "Games")
+TABS = ("Landscape", "Critical Points", "Ridge Rider", "Coordination", "Teleport", "Games")
 TAB_SETTLE_MS = 2_000
 
 
