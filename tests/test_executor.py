@@ -142,6 +142,18 @@ def test_zero_shot_coordination_runs_same_in_process_and_on_two_workers(client):
         np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
 
 
+def test_tree_mdp_table_same_in_process_and_on_two_workers(client):
+    from landscape.ridge_rider.tree_mdp import iter_tree_mdp_table
+
+    kwargs = dict(total_steps=30, max_steps=10, gd_steps=10)  # one small tree: each tree compiles anew
+    local = drive(iter_tree_mdp_table((3,), (0,), executor=InProcess(), **kwargs))
+    remote = drive(iter_tree_mdp_table((3,), (0,), executor=DaskExecutor(client), **kwargs))
+    assert remote.attrs["status"] == local.attrs["status"] == "complete" and remote.attrs["trees_done"] == 1
+    for name in ("found", "rr_steps", "rr_rides", "n_positive", "dim"):
+        assert np.isfinite(local[name].values).all() and (local[name].values >= 0).all()
+        np.testing.assert_array_equal(remote[name].values, local[name].values, err_msg=name)
+
+
 def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
     from landscape.games import lyapunov_subspace_maps
 

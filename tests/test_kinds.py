@@ -9,7 +9,7 @@ from landscape import critical, games, kinds, slices, trajectories
 from landscape import ridge_rider as rr
 from landscape import teleport as tp
 from landscape.jobs import Event
-from landscape.ridge_rider import zsc
+from landscape.ridge_rider import tree_mdp, zsc
 from landscape.teleport import report
 from landscape.problems import Problem, get
 from landscape.results import result_attrs
@@ -47,6 +47,7 @@ GENERATORS = {
         QUARTIC, "newton-mr", num_runs=2, starts="uniform", num_steps=8, chunk=4),
     "residual-map": lambda: critical.iter_residual_map(QUARTIC, 4, chunk=6),
     "ridge-rider-tree": lambda: rr.iter_search(_saddle(), jnp.zeros(3), max_depth=1, n_ridges=1, max_steps=8),
+    "tree-mdp-diversity": lambda: tree_mdp.iter_tree_mdp_table((3,), (0,), total_steps=30, max_steps=10, gd_steps=10),
     "zero-shot-coordination": lambda: zsc.iter_zero_shot_coordination(
         get("lever-game", payoffs=[1.0, 0.8, 0.6]), 2, n_ridges=1, mis_steps=10, max_steps=3),
     "lyapunov-map": lambda: games.iter_lyapunov_map(

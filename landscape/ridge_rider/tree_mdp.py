@@ -30,6 +30,7 @@ ride steps); the random directions number its rides.
 
 from __future__ import annotations
 
+import json
 import time
 from functools import partial
 
@@ -39,6 +40,8 @@ import numpy as np
 import optax
 import xarray as xr
 
+from ..executor import Executor, ProblemRef, run_chunks
+from ..jobs import CancelToken, Event, Stream, drive
 from ..problems import get
 from ..results import result_attrs
 from .mis import find_mis
@@ -100,7 +103,12 @@ def tree_mdp_trial(
     """Fraction of positive leaves found by each method on ``tree-mdp(depth, seed)``;
     also ``rr_steps`` and ``rr_rides`` (the budget shared with the baselines) and
     ``rr_seconds`` (wall time of the two RR searches)."""
-    problem = get("tree-mdp", depth=depth, seed=seed)
+    return _trial(get("tree-mdp", depth=depth, seed=seed), seed, entropy_weight=entropy_weight, gd_steps=gd_steps,
+                  gd_lr=gd_lr, saddle_noise=saddle_noise, **rr_settings)
+
+
+def _trial(problem, seed: int, *, entropy_weight: float = 10.0, gd_steps: int = 200, gd_lr: float = 0.1,
+           saddle_noise: float = 1e-3, **rr_settings) -> dict[str, float]:
     settings = {**RR_SETTINGS, **rr_settings}
     mis = find_mis(problem, jnp.zeros(problem.dim), entropy_weight=entropy_weight)
     started = time.perf_counter()
@@ -129,23 +137,54 @@ def tree_mdp_trial(
             "n_positive": n_positive, "dim": problem.dim, "rr_seconds": seconds}
 
 
-def tree_mdp_table(depths=(4, 6, 8), seeds=range(10), **kwargs) -> xr.Dataset:
-    """:func:`tree_mdp_trial` over depths × trees: ``found (method, depth, tree)`` in [0, 1]
-    plus RR's ``steps``/``rides``/``seconds`` and each tree's ``n_positive``/``dim``."""
-    seeds = list(seeds)
-    found = np.zeros((len(METHODS), len(depths), len(seeds)))
-    extra = {name: np.zeros((len(depths), len(seeds)), int) for name in ("rr_steps", "rr_rides", "n_positive", "dim")}
-    extra["rr_seconds"] = np.zeros((len(depths), len(seeds)))
-    for a, depth in enumerate(depths):
-        for b, seed in enumerate(seeds):
-            trial = tree_mdp_trial(depth, seed, **kwargs)
-            found[:, a, b] = [trial[m] for m in METHODS]
+def trial_task(problem_ref: ProblemRef, seed: int, kwargs: dict) -> dict[str, float]:
+    """One tree of the table as a pure task of the executor seam (:mod:`landscape.executor`): the
+    problem travels by registry name with this process's precision, so a worker computes what
+    this process would."""
+    return _trial(problem_ref.resolve(), seed, **kwargs)
+
+
+def iter_tree_mdp_table(depths=(4, 6, 8), seeds=range(10), *, executor: Executor | None = None,
+                        cancel: CancelToken | None = None, **kwargs) -> Stream[xr.Dataset]:
+    """:func:`tree_mdp_trial` over depths × trees, one task per tree, streamed as trees finish:
+    ``found (method, depth, tree)`` in [0, 1] plus RR's ``steps``/``rides``/``seconds`` and each
+    tree's ``n_positive``/``dim`` (NaN, or -1 for the integer counts, until its tree is done).
+    A tree whose task raised keeps those values, its reason in ``attrs["failed_chunks"]``."""
+    depths, seeds = list(depths), list(seeds)
+    found = np.full((len(METHODS), len(depths), len(seeds)), np.nan)
+    extra = {name: np.full((len(depths), len(seeds)), -1) for name in ("rr_steps", "rr_rides", "n_positive", "dim")}
+    extra["rr_seconds"] = np.full((len(depths), len(seeds)), np.nan)
+    cells = [(a, b) for a in range(len(depths)) for b in range(len(seeds))]
+    calls = [(i, (ProblemRef(get("tree-mdp", depth=depths[a], seed=seeds[b])), seeds[b], kwargs))
+             for i, (a, b) in enumerate(cells)]
+    failures: dict[int, str] = {}
+    done = 0
+
+    def result(status: str) -> xr.Dataset:
+        attrs = {"status": status, "trees_done": done}
+        if failures:
+            attrs["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(failures.items())})
+        return xr.Dataset(
+            {"found": (("method", "depth", "tree"), found.copy()),
+             **{name: (("depth", "tree"), values.copy()) for name, values in extra.items()}},
+            coords={"method": list(METHODS), "depth": depths, "tree": seeds},
+            attrs=result_attrs("tree-mdp-diversity", {"depths": depths, "seeds": seeds, "rr": RR_SETTINGS,
+                                                      "overrides": kwargs}, **attrs),
+        )
+
+    for outcome in run_chunks(trial_task, calls, executor=executor, cancel=cancel):
+        a, b = cells[outcome.index]
+        if outcome.error is not None:
+            failures[outcome.index] = outcome.error
+        else:
+            found[:, a, b] = [outcome.values[m] for m in METHODS]
             for name in extra:
-                extra[name][a, b] = trial[name]
-    return xr.Dataset(
-        {"found": (("method", "depth", "tree"), found),
-         **{name: (("depth", "tree"), values) for name, values in extra.items()}},
-        coords={"method": list(METHODS), "depth": list(depths), "tree": seeds},
-        attrs=result_attrs("tree-mdp-diversity", {"depths": list(depths), "seeds": seeds,
-                                                  "rr": RR_SETTINGS, "overrides": kwargs}),
-    )
+                extra[name][a, b] = outcome.values[name]
+        done += 1
+        yield Event("tree", done, len(calls), result("running"))
+    return result("complete" if done == len(calls) else "cancelled")
+
+
+def tree_mdp_table(depths=(4, 6, 8), seeds=range(10), **kwargs) -> xr.Dataset:
+    """:func:`iter_tree_mdp_table` run to the end (in-process unless ``executor`` is given)."""
+    return drive(iter_tree_mdp_table(depths, seeds, **kwargs))
