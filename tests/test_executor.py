@@ -154,6 +154,22 @@ def test_tree_mdp_table_same_in_process_and_on_two_workers(client):
         np.testing.assert_array_equal(remote[name].values, local[name].values, err_msg=name)
 
 
+def test_sharpness_survey_same_in_one_batch_in_process_and_in_batches_on_two_workers(client):
+    from landscape.teleport import iter_sharpness_curvature
+
+    problem = problems.get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0)
+    thetas = 0.3 * np.asarray(jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(1), 5)))
+    kwargs = dict(n_directions=3, displacements=(0.1,), n_curves=2, batch_size=8)
+    whole = drive(iter_sharpness_curvature(problem, thetas, **kwargs))  # one task: the survey as it always ran
+    events = []
+    remote = drive(iter_sharpness_curvature(problem, thetas, executor=DaskExecutor(client), models_per_task=2,
+                                            **kwargs), events.append)
+    assert [e.done for e in events] != [] and events[-1].done == 5 and remote.attrs["status"] == "complete"
+    for name in ("sharpness", "curvature", "train_loss", "test_loss"):
+        assert np.isfinite(whole[name].values).all()
+        np.testing.assert_allclose(remote[name].values, whole[name].values, rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
     from landscape.games import lyapunov_subspace_maps
 

@@ -48,6 +48,9 @@ GENERATORS = {
     "residual-map": lambda: critical.iter_residual_map(QUARTIC, 4, chunk=6),
     "ridge-rider-tree": lambda: rr.iter_search(_saddle(), jnp.zeros(3), max_depth=1, n_ridges=1, max_steps=8),
     "tree-mdp-diversity": lambda: tree_mdp.iter_tree_mdp_table((3,), (0,), total_steps=30, max_steps=10, gd_steps=10),
+    "sharpness-curvature": lambda: tp.iter_sharpness_curvature(
+        TINY_MLP, np.ones((3, TINY_MLP.dim)) * 0.1, n_directions=2, displacements=(0.1,), n_curves=2, batch_size=8,
+        models_per_task=2),
     "zero-shot-coordination": lambda: zsc.iter_zero_shot_coordination(
         get("lever-game", payoffs=[1.0, 0.8, 0.6]), 2, n_ridges=1, mis_steps=10, max_steps=3),
     "lyapunov-map": lambda: games.iter_lyapunov_map(

@@ -9,12 +9,12 @@ Generalization Using Parameter Symmetries"; digest in ``shared/notes/teleportati
   ‖∇L‖_A, sharpness φ (eq. 13) or curvature ψ (eqs. 14, 80).
 * :func:`train` / :func:`iter_train` — any optax optimizer with teleports on a
   schedule, optimizer state kept, teleported or reset (App. G.1).
-* :func:`sharpness_curvature` — φ and ψ of many trained models beside their
+* :func:`sharpness_curvature` (streamed: :func:`iter_sharpness_curvature`, on the executor seam) — φ and ψ of many trained models beside their
   validation loss (Table 1).
 """
 
 from .groups import act, invariance_error, layers_of, weights_of
-from .metrics import sharpness_curvature
+from .metrics import iter_sharpness_curvature, sharpness_curvature
 from .mlp import TeleportReport, mlp_teleport
 from .objectives import curvature, curvature_per_pair, curve_curvature, grad_norm_A, grad_norm_sq, make_probes, sharpness
 from .surfaces import level_set, quadratic_symmetry
@@ -42,6 +42,7 @@ __all__ = [
     "mlp_teleport",
     "quadratic_symmetry",
     "sharpness",
+    "iter_sharpness_curvature",
     "sharpness_curvature",
     "train",
     "weights_of",
