@@ -1,4 +1,4 @@
-"""Test-wide set-up: float64 everywhere (DESIGN.md, "Precision"), browser tests last."""
+"""Test-wide set-up: float64 everywhere (DESIGN.md, "Precision"), browser tests last, notebooks in the background."""
 
 from pathlib import Path
 
@@ -17,3 +17,13 @@ def pytest_collection_modifyitems(config, items):
     loop and schedule their jobs as tasks on it instead of running them to the
     end (JobRunner's synchronous path outside a server)."""
     items.sort(key=lambda item: _BROWSER_DIR in Path(item.fspath).parents)
+
+
+def pytest_collection_finish(session):
+    """Start the selected notebooks (after every deselection) in the background: see tests/test_notebooks.py."""
+    notebooks = [item.callspec.params["path"] for item in session.items
+                 if item.module.__name__.endswith("test_notebooks")]
+    if notebooks:
+        from tests.test_notebooks import start
+
+        start(session.config, notebooks)

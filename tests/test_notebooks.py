@@ -1,15 +1,17 @@
 """Execute every notebook in ``notebooks/`` end to end in the fast setting (LANDSCAPE_FAST=1).
 
-Each notebook runs in its own kernel, a separate process, so the selected notebooks are started
-together, two at a time (a kernel keeps about one core busy), when the first of these tests
-runs; each test then waits for its own notebook and reports its errors.  The notebooks are the
-suite's slowest part, and this halves their share on CI's two cores.
+Each notebook runs in its own kernel, a separate process.  The selected notebooks start in the
+background as soon as the session's tests are collected (``tests/conftest.py`` calls
+:func:`start`), one kernel at a time, so they execute while the rest of the suite runs on the
+other core; each test then waits for its own notebook and reports its errors.  The notebooks
+are the suite's slowest part (about 450 s of one core on CI's two), and this hides most of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CONCURRENT_KERNELS = 2
+CONCURRENT_KERNELS = 1  # the other core runs the rest of the suite
 
 
 def execute(path: Path, export_dir: Path) -> nbformat.NotebookNode:
@@ -35,15 +37,22 @@ def execute(path: Path, export_dir: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-@pytest.fixture(scope="module")
-def executions(request, tmp_path_factory):
-    """One future per notebook selected in this session, all started at once on a bounded pool."""
-    selected = [item.callspec.params["path"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
+#: Where :func:`start` leaves the futures for this session's tests.
+FUTURES = pytest.StashKey[dict]()
+
+
+def start(config, paths) -> None:
+    """Start executing ``paths`` in the background, ``CONCURRENT_KERNELS`` at a time (from a
+    collection hook: the notebooks run while the other tests do)."""
     pool = ThreadPoolExecutor(max_workers=CONCURRENT_KERNELS, thread_name_prefix="notebook")
-    futures = {path: pool.submit(execute, path, tmp_path_factory.mktemp(path.stem)) for path in sorted(selected)}
-    yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
+    config.stash[FUTURES] = {path: pool.submit(execute, path, Path(tempfile.mkdtemp(prefix=f"{path.stem}-")))
+                             for path in sorted(paths)}
+    config.add_cleanup(lambda: pool.shutdown(wait=True, cancel_futures=True))
+
+
+@pytest.fixture
+def executions(request) -> dict[Path, Future]:
+    return request.config.stash[FUTURES]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
