@@ -96,3 +96,27 @@ def test_show_says_how_to_fix_resources_loaded_from_the_cdn_before_import_app(ke
     monkeypatch.setattr(main, "show", lambda problem, state=None: "shown")
     with pytest.warns(UserWarning, match=r"pn.extension\(inline=True\)"):
         assert app.show(object()) == "shown"
+
+
+def test_a_blank_slice_draws_without_warnings_and_its_colours_follow_the_first_data():
+    """Before a slice's first chunk its grid is all NaN: HoloViews took a colour range from it with NumPy's
+    "All-NaN slice" RuntimeWarning, which a notebook shows under the dashboard as a stderr box."""
+    import warnings
+
+    import holoviews as hv
+    import numpy as np
+    from bokeh.models import LinearColorMapper
+
+    from app.components.surface import surface_element
+    from app.views.landscape.layers import slice_grid
+
+    hv.extension("bokeh")
+    grid = np.linspace(-1.0, 1.0, 5)
+    pipe = hv.streams.Pipe(data=slice_grid(np.full((5, 5), np.nan), grid, grid))
+    surface = hv.DynamicMap(lambda data: surface_element(data, 18, "linear"), streams=[pipe]).opts(framewise=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot = hv.renderer("bokeh").get_plot(surface)
+    pipe.send(slice_grid(3.0 + 0.1 * np.arange(25.0).reshape(5, 5), grid, grid))
+    (mapper,) = plot.state.select({"type": LinearColorMapper})
+    assert (mapper.low, mapper.high) == pytest.approx((3.0, 5.4))  # the data's range, not the blank's
