@@ -42,6 +42,7 @@ from pathlib import Path
 
 import nbformat
 
+from benchmarks._served import field, set_value
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port
 from tests.serving import ROOT
 
@@ -291,6 +292,10 @@ def plot_png(page) -> bytes:
     return b""
 
 
+def answer(seconds: float | None) -> str:
+    return "kernel_info during the job: " + ("no answer" if seconds is None else f"answered in {seconds:.2f} s")
+
+
 def watch(page) -> None:
     """Start recording the status lines the page shows (:data:`WATCH_JS`)."""
     page.evaluate("() => { if (window.__watch) clearInterval(window.__watch); }")
@@ -332,10 +337,8 @@ def run_steps(page, client, steps: Steps, out: Path, expect) -> None:
 
     # 2. a new slice: random directions on a 15×15 grid
     before = plot_png(page)
-    dashboard.locator(".bk-input-group:has(label:text-is('Directions')) select").select_option("random")
-    points = dashboard.locator(".bk-input-group:has(label:text-is('Points')) input")
-    points.fill("15")
-    points.press("Tab")
+    field(dashboard, "Directions", "select").select_option("random")
+    set_value(dashboard, "Points", "15")
     watch(page)
     start = time.monotonic()
     dashboard.get_by_role("button", name="Slice", exact=True).click()
@@ -344,25 +347,20 @@ def run_steps(page, client, steps: Steps, out: Path, expect) -> None:
     time.sleep(1.0)  # the last redraw
     changed = plot_png(page) != before
     steps.record("Slice: random directions, 15 points", ok and changed, time.monotonic() - start,
-                 f"statuses {seen(page)}; plot changed {changed}; kernel {views}; kernel_info answered during "
-                 f"the job after {'no answer' if answered is None else f'{answered:.2f} s'}")
+                 f"statuses {seen(page)}; plot changed {changed}; kernel {views}; {answer(answered)}")
     dashboard.screenshot(path=str(out / "2_random_slice.png"))
 
     # 3. a trajectory run (3 optimizers, 100 steps) from the slice's centre fills the Trajectory picker
-    steps_box = dashboard.locator(".bk-input-group:has(label:text-is('Steps')) input")
-    steps_box.fill("100")
-    steps_box.press("Tab")
+    set_value(dashboard, "Steps", "100")
     watch(page)
     start = time.monotonic()
     dashboard.get_by_role("button", name="Run", exact=True).click()
     answered = kernel_answers(client, 30.0)
     ok, views = settled(page, client, lambda views: any(v["runs"] for v in views))
-    trajectory = dashboard.locator(".bk-input-group:has(label:text-is('Trajectory')) select")
-    options = trajectory.locator("option").all_inner_texts()
+    options = field(dashboard, "Trajectory", "select").locator("option").all_inner_texts()
     filled = bool(options) and "(run first)" not in options
     steps.record("Run: trajectories drawn, picker filled", ok and filled, time.monotonic() - start,
-                 f"statuses {seen(page)}; picker {options[:3]}; kernel {views}; kernel_info answered during "
-                 f"the job after {'no answer' if answered is None else f'{answered:.2f} s'}")
+                 f"statuses {seen(page)}; picker {options[:3]}; kernel {views}; {answer(answered)}")
     dashboard.screenshot(path=str(out / "3_trajectories.png"))
 
     # 4. switch to the Flax model: its slice replaces the Equinox one
