@@ -3,13 +3,15 @@
 DESIGN.md's concurrency recipe, in one place so every view follows it:
 
 * **Two explicit modes.**  A runner is *synchronous* (``sync=True``: the
-  notebook and test mode; :meth:`JobRunner.start` and :meth:`LatestCall.submit`
+  script and test mode; :meth:`JobRunner.start` and :meth:`LatestCall.submit`
   run the work on the calling thread and return when it is finished, callbacks
   included) or *served* (``sync=False``: every step runs in the global pool and
   the callbacks on the session's event loop).  The default, ``sync=None``,
-  means "served inside a ``panel serve`` session, synchronous anywhere else"
-  and is decided once, when the runner is made, never from whether an event
-  loop happens to be running.
+  means "served inside a ``panel serve`` session or a live Jupyter kernel (a
+  notebook: the kernel's event loop runs the callbacks, and the kernel stays
+  free for Cancel, progress and other cells while a job runs), synchronous
+  anywhere else" and is decided once, when the runner is made, never from
+  whether an event loop happens to be running.
 * **A global bound.**  Every ``next()`` of a ``landscape`` ``iter_*``
   generator, every generator construction and every set-up computation (a
   surface grid, a problem build, a spectrum, a caption's loss value) runs in
@@ -40,6 +42,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -115,6 +118,13 @@ def served() -> bool:
     """Whether this code runs inside a ``panel serve`` session (not a notebook, script or test)."""
     doc = pn.state.curdoc
     return doc is not None and doc.session_context is not None
+
+
+def in_kernel() -> bool:
+    """Whether this code runs in a live Jupyter kernel (a notebook; an IPython shell without a kernel is not one)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a script or test without it is not in a kernel
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 _BUILDING = threading.local()
@@ -228,7 +238,7 @@ class _Session:
     """What a runner needs to stop cleanly when its browser session closes."""
 
     def __init__(self, sync: bool | None, on_close: Callable[[], None]) -> None:
-        self.sync = (not served()) if sync is None else bool(sync)
+        self.sync = (not (served() or in_kernel())) if sync is None else bool(sync)
         self.closed = False
         if served():
 

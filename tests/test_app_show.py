@@ -99,3 +99,40 @@ def test_launch_imports_the_operators_function_once():
 def test_launch_refuses_bad_arguments_with_a_message(argv, message):
     with pytest.raises(launch.LaunchError, match=message):
         launch.parse(argv)
+
+
+def test_switching_between_two_networks_after_a_slice_slices_the_new_one(built):
+    """The Flax model shown, its slice done, then the Equinox one picked (another dimension): the old
+    slice's plane is not applied to the new problem's starts (a broadcast error did, in the picker's callback)."""
+    flax, equinox = own_models.make_flax(), own_models.make_equinox()
+    state = AppState()
+    state.add_problem(equinox, select=False)
+    layout = app.show(flax, state)
+    landscape = built[0]
+    assert landscape.slice_result is not None and landscape.slice_result.centre.size == flax.dim
+    layout[0][0][0].value = equinox.name  # the Problem picker
+    assert landscape.problem is equinox
+    ds = landscape.slice_result  # synchronous outside a server: the new slice is done
+    assert ds is not None and ds.attrs["status"] == "complete" and ds.centre.size == equinox.dim
+    assert landscape.starts.shape == (1, equinox.dim)
+
+
+def test_eigenvalues_along_a_run_of_the_previous_problem_are_not_shown_after_a_switch(built, monkeypatch):
+    """A run's caption and eigenvalues are computed in the background; if the user picks another problem
+    meanwhile (seen inline: the Flax model picked while the Equinox run's were computed), they are dropped."""
+    flax, equinox = own_models.make_flax(), own_models.make_equinox()
+    state = AppState()
+    state.add_problem(flax, select=False)
+    layout = app.show(equinox, state)
+    landscape = built[0]
+    landscape.steps = 3
+    landscape.run()  # synchronous outside a server
+    assert landscape.result is not None and landscape.caption.object  # the selected run's caption
+    pending = []
+    monkeypatch.setattr(landscape.background, "submit", lambda fn, on_result, label="": pending.append((fn, on_result)))
+    landscape.param.trigger("selected")  # its eigenvalues along the run: computing…
+    layout[0][0][0].value = flax.name  # …when the Flax model is picked
+    assert landscape.caption.object == ""
+    for fn, on_result in pending:  # the old computation finishes
+        on_result(fn())
+    assert landscape.problem is flax and landscape.caption.object == ""

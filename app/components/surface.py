@@ -62,11 +62,13 @@ def surface_element(grid: xr.Dataset, levels: int = 18, scale: str = "log") -> h
     if scale not in SCALES:
         raise ValueError(f"unknown colour scale {scale!r}; choose from {', '.join(SCALES)}")
     loss = grid.loss.values
+    # nothing computed yet (a slice before its first chunk): a fixed range, not one taken from all-NaN data
+    blank = {} if np.isfinite(loss).any() else {"range": (0.0, 1.0)}
     image = styled(
         hv.Image(
             (grid.x.values, grid.y.values, shade(loss) if scale == "log" else loss, loss),
             kdims=["x", "y"],
-            vdims=[hv.Dimension("shade", label=SCALES[scale]), hv.Dimension("loss", label="L")],
+            vdims=[hv.Dimension("shade", label=SCALES[scale], **blank), hv.Dimension("loss", label="L", **blank)],
         ),
         cmap="viridis",
         colorbar=True,

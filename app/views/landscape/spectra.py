@@ -102,6 +102,8 @@ def show_along(view, result, run: int) -> None:
         title = "Extreme λ(∇²L) along the run"
 
     def show(value) -> None:
+        if view.mode is not mode:  # the problem changed while this was computed: the run is not shown any more
+            return
         view.caption.object, evals = value
         view.spectra.show_along(steps, evals, escape(title))
 

@@ -90,6 +90,7 @@ class LandscapeView(BaseView):
         self.param.watch(lambda _event: self.mode is not None and self.show_plot(), ["levels", "color_scale"])
 
     def on_problem(self) -> None:
+        self.mode = None  # the old mode's slice plane has the old problem's dimension: no watcher below may use it
         with param.edit_constant(self):
             self.slice_result = None
         self.projection, self.run_labels = None, []
