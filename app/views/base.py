@@ -20,9 +20,11 @@ selection, reset, export, and ``settings()``/``restore()`` for the URL and
 saved explorations (``saved_results()`` too).  A view that does not apply to a problem says why in
 :meth:`BaseView.not_applicable`; the reason is shown instead of its body.
 
-In a notebook the same object works without a server: ``view.run()`` returns
-when the job is finished (the runner is synchronous outside ``panel serve``)
-and ``view.result`` holds the Dataset.
+The same object works without a server.  In a script or a test ``view.run()``
+returns when the job is finished (the runner is synchronous outside ``panel
+serve`` and Jupyter) and ``view.result`` holds the Dataset; in a live notebook
+kernel the job streams in the background as it does served, and ``view.result``
+fills in as it runs (``sync=True`` makes it synchronous there too).
 """
 
 from __future__ import annotations
