@@ -1,9 +1,9 @@
 """Screenshots of every tab at 1280 and 1920 px, after runs on a 2-D surface, a network and a game, with
 a check that every plotted line or scatter lies mostly inside its plot's ranges (issue 10 items 4 and 6).
 
-Three sessions: rr-demo (a Landscape run, a Ridge Rider tree, a Critical Points run, a Teleport run),
-mlp-moons (a Landscape run on the slice, a spectrum click, a Critical Points run) and matching-pennies
-(a Games trajectory and a Lyapunov map).  After each tab's jobs the page is shot at both widths (the
+Four sessions: rr-demo (a Landscape run, a Ridge Rider tree, a Critical Points run, a Teleport run),
+mlp-moons (a Landscape run on the slice, a spectrum click, a Critical Points run), matching-pennies
+(a Games trajectory and a Lyapunov map) and lever-game (a Coordination run).  After each tab's jobs the page is shot at both widths (the
 viewport resized, so the layout reflows) into ``--out`` as ``<problem>_<tab>_<width>.png``, and the
 plotted data outside its plot's ranges is printed.  Look at the pictures: clipped panels, stretched
 surfaces and empty axes are what this is for::
@@ -132,16 +132,28 @@ def game(browser, url: str, out: Path) -> None:
     page.context.close()
 
 
+def coordination(browser, url: str, out: Path) -> None:
+    page = open_page(browser, url, "lever-game", WIDTHS[0], HEIGHT)
+    open_tab(page, "Coordination", field(page, "Runs"))
+    page.get_by_role("button", name="Run").click()
+    finished(page)
+    shoot(page, out, "lever-game_coordination")
+    page.context.close()
+
+
+PARTS = {"surface": surface, "network": network, "game": game, "coordination": coordination}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="landscape-shots-")))
-    parser.add_argument("--only", choices=("surface", "network", "game"), nargs="*")
+    parser.add_argument("--only", choices=tuple(PARTS), nargs="*")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"# Screenshots into {args.out}; start {time.strftime('%H:%M:%S UTC', time.gmtime())}, {load_average()}")
     with served(str(cache_path())) as url, chromium() as browser:  # the user's cache: compiled by earlier runs
-        for part in args.only or ("surface", "network", "game"):
-            {"surface": surface, "network": network, "game": game}[part](browser, url, args.out)
+        for part in args.only or PARTS:
+            PARTS[part](browser, url, args.out)
     print(f"end {time.strftime('%H:%M:%S UTC', time.gmtime())}, {load_average()}")
 
 
