@@ -134,6 +134,11 @@ def building_on(loop: asyncio.AbstractEventLoop):
         _BUILDING.loop = None
 
 
+def building() -> bool:
+    """Whether this thread builds a view for a session (inside :func:`building_on`)."""
+    return getattr(_BUILDING, "loop", None) is not None
+
+
 def schedule(coroutine_function: Callable[[], Any]) -> None:
     """Run ``coroutine_function()`` on the session's event loop (from the loop or a view-building worker)."""
     loop = getattr(_BUILDING, "loop", None)
