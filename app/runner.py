@@ -300,11 +300,16 @@ class JobRunner(param.Parameterized):
         on_event: Callable[[Event], None],
         on_done: Callable[[Any], None] | None = None,
         estimate: Callable[[], str] | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         """Start a job; ``RuntimeError`` if this runner (or another of its group) is running one.
 
         ``estimate()`` (optional; runs in the pool, before the stream is built) says what the job
-        will cost, e.g. ``"961 loss evaluations × 2.1 ms ≈ 2 s"``; shown until the first event."""
+        will cost, e.g. ``"961 loss evaluations × 2.1 ms ≈ 2 s"``; shown until the first event.
+        ``prepare()`` (optional) readies the page for the job's results (a plot reset): it runs after
+        the status line says "Compiling…" and before the job's first work; served, on the session's
+        loop in a later tick than this call, so that status reaches the browser first (a plot rebuilt
+        in the click handler held it back for seconds on a loaded server)."""
         if self.running:
             raise RuntimeError("a job is already running; cancel it first")
         if self.group is not None:
@@ -315,11 +320,11 @@ class JobRunner(param.Parameterized):
         self.message = "Compiling…"
         self._estimate = estimate
         if self.sync:
-            self._run_sync(token, make_stream, on_event, on_done)
+            self._run_sync(token, make_stream, on_event, on_done, prepare)
         else:
 
             async def job() -> None:
-                await self._run_served(token, make_stream, on_event, on_done)
+                await self._run_served(token, make_stream, on_event, on_done, prepare)
 
             schedule(job)
 
@@ -351,9 +356,11 @@ class JobRunner(param.Parameterized):
             self._set(progress=progress.fraction)
             self.message = progress.text
 
-    def _run_sync(self, token, make_stream, on_event, on_done) -> None:
+    def _run_sync(self, token, make_stream, on_event, on_done, prepare=None) -> None:
         progress, throttle = Progress(), Throttle(0.2)
         try:
+            if prepare is not None:
+                prepare()
             if self._estimate is not None:
                 self.message = progress.text = f"Estimated {self._estimate()}; compiling…"
             stream = make_stream(token)
@@ -370,13 +377,15 @@ class JobRunner(param.Parameterized):
             return
         self._finish(token, progress, None)
 
-    async def _run_served(self, token, make_stream, on_event, on_done) -> None:
+    async def _run_served(self, token, make_stream, on_event, on_done, prepare=None) -> None:
         progress, throttle = Progress(), Throttle(0.2)
 
         def queued(ahead: int) -> None:
             self.message = queued_message(ahead)
 
         try:
+            if prepare is not None:
+                prepare()
             if self._estimate is not None:
                 progress.text = f"Estimated {await in_pool(self._estimate, waiting=queued)}; compiling…"
             stream = await in_pool(make_stream, token, waiting=queued)

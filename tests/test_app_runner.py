@@ -229,3 +229,26 @@ def test_progress_reports_count_and_an_estimate_after_the_first_event():
     time.sleep(0.01)
     progress.update(Event("chunk", 5, 10))
     assert progress.text.startswith("5 / 10 · ETA")
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_prepare_runs_once_the_status_says_compiling_and_before_the_job(sync):
+    """A view's page work for a new job (a plot reset) must not hold back its first feedback: served, it runs
+    in a later tick than the click that started the job (whose "Compiling…" is sent when the click returns)."""
+    order = []
+
+    def stream(cancel):
+        order.append("stream built")
+        return counting(1, cancel)
+
+    async def scenario():
+        job = JobRunner(sync=sync)
+        job.start(stream, lambda e: None, prepare=lambda: order.append(("prepare", job.message, job.running)))
+        order.append("start returned")
+        while job.running:
+            await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+    prepared = ("prepare", "Compiling…", True)
+    assert order == ([prepared, "stream built", "start returned"] if sync else
+                     ["start returned", prepared, "stream built"])
