@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -171,8 +172,9 @@ class BaseView(pn.viewable.Viewer):
         return self.state.compute.executor if self.state is not None else None
 
     # -- actions ------------------------------------------------------------
-    def run(self) -> None:
-        """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""
+    def run(self, prepare: Callable[[], None] | None = None) -> None:
+        """Start the engine call; each partial result is shown as it arrives (returns at the end when sync).
+        ``prepare()``: clear the page for the new result once the status says so (``JobRunner.start``)."""
         self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
@@ -182,6 +184,7 @@ class BaseView(pn.viewable.Viewer):
             lambda event: self._receive(problem, event.partial, final=False),
             lambda result: self._receive(problem, result, final=True),
             estimate=None if cost is None else lambda: estimate(problem, *cost),
+            prepare=prepare,
         )
 
     def validate(self) -> None:
