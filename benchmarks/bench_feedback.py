@@ -7,8 +7,9 @@ first one filled (``landscape.compilation``: ``LANDSCAPE_JAX_CACHE``).  ``--old 
 checkout of the project (``git archive <commit> | tar -x -C DIR``), served the same way; its Games tab
 opens its default game, ``mixed``.
 
-(b) **Per job kind** (``--jobs``: the groups of :data:`JOBS`): seconds from clicking Run (or the plot) to the first visible feedback (a status line
-or notice: "Compiling…", "Queued…", "Timing…", progress) and to the first partial result (progress
+(b) **Per job kind** (``--jobs``: the groups of :data:`JOBS`): seconds from clicking Run (or the plot) to
+the first visible feedback (a status line or notice: "Compiling…", "Estimated…", "Queued…", "Timing…",
+progress) and to the first partial result (progress
 "done / total", or the end): a Landscape optimizer run on himmelblau, a network slice and a spectrum
 click on mlp-moons, Ridge Rider, Critical Points and Teleport runs on rr-demo, a Games trajectory (a
 click on the portrait), a Lyapunov map and a GRR search on matching-pennies.  The first run of each
