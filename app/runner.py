@@ -494,7 +494,8 @@ class LatestCall(param.Parameterized):
                     value = await in_pool(fn, waiting=queued)
                     if not self._session.closed:
                         on_result(value)
-                    self.message = ""
+                    if self._pending is None:  # a follow-up (on_result submitted one) shows its own label next:
+                        self.message = ""  # no blank between (each hide/show of the notice re-lays out the page)
                 except Exception as error:
                     report("background call", error)
                     self.message = describe(error)

@@ -140,6 +140,22 @@ def test_latest_call_drops_superseded_submissions():
     assert asyncio.run(scenario()) == ["first", "third"]
 
 
+def test_a_follow_up_submission_replaces_the_label_without_a_blank_between():
+    """A click's spectrum: "Timing…", then (submitted from its result) "Computing…"; an empty message between
+    hid the notice and showed it again, two page re-layouts before the click's feedback stayed up."""
+    messages = []
+
+    async def scenario():
+        call = LatestCall(sync=False)
+        call.param.watch(lambda event: messages.append(event.new), "message")
+        call.submit(lambda: 2, lambda value: call.submit(lambda: value + 1, lambda _: None, "Computing…"), "Timing…")
+        while call.busy:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert messages == ["Timing…", "Computing…", ""]
+
+
 def test_throttle_lets_one_call_through_per_interval():
     throttle = Throttle(interval=60.0)
     assert [throttle.ready() for _ in range(3)] == [True, False, False]
