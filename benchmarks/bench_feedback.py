@@ -66,6 +66,8 @@ def report(kind: str, runs: list[list[float | None]]) -> None:
                for c in columns]  # fmt: skip
     print(f"  {kind:<28} first: {show(first)}   median of {len(rest)}: {show(medians)}   ({load_average()})",
           flush=True)
+    print(f"  {'':<28} each after the first: {' | '.join(show(run) for run in rest)}  (-: not shown within the wait)",
+          flush=True)
 
 
 def repeat(page, kind: str, repeats: int, action, prepare=None, titles: str = "", cancel: bool = True) -> None:
