@@ -32,6 +32,7 @@ from app.components.text import escape, set_text, text_pane  # noqa: E402
 from app.exploration import Session  # noqa: E402
 from app.state import AppState  # noqa: E402
 from app.views import ViewSpec, discover  # noqa: E402
+from app.views.base import BaseView  # noqa: E402
 from landscape.compilation import enable_persistent_cache  # noqa: E402
 
 enable_persistent_cache()
@@ -152,6 +153,9 @@ def view_tabs(
         async def build_then_install() -> None:
             try:
                 view = await runner.in_pool(build)
+                if isinstance(view, BaseView):  # on the loop, once built: the problem may have changed meanwhile
+                    with set_curdoc(doc):
+                        view.follow()
             except Exception as error:  # shown in the tab, never a placeholder left "compiling…" for ever
                 runner.report(f"Opening {spec.title}", error)
                 tabs[index] = (spec.title, text_pane(f"Opening {spec.title} failed. {runner.describe(error)}"))

@@ -144,6 +144,11 @@ def building_on(loop: asyncio.AbstractEventLoop):
         _BUILDING.loop = None
 
 
+def building() -> bool:
+    """Whether this thread builds a view for a session (inside :func:`building_on`)."""
+    return getattr(_BUILDING, "loop", None) is not None
+
+
 def schedule(coroutine_function: Callable[[], Any]) -> None:
     """Run ``coroutine_function()`` on the session's event loop (from the loop or a view-building worker)."""
     loop = getattr(_BUILDING, "loop", None)
@@ -305,11 +310,16 @@ class JobRunner(param.Parameterized):
         on_event: Callable[[Event], None],
         on_done: Callable[[Any], None] | None = None,
         estimate: Callable[[], str] | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         """Start a job; ``RuntimeError`` if this runner (or another of its group) is running one.
 
         ``estimate()`` (optional; runs in the pool, before the stream is built) says what the job
-        will cost, e.g. ``"961 loss evaluations × 2.1 ms ≈ 2 s"``; shown until the first event."""
+        will cost, e.g. ``"961 loss evaluations × 2.1 ms ≈ 2 s"``; shown until the first event.
+        ``prepare()`` (optional) readies the page for the job's results (a plot reset): it runs after
+        the status line says "Compiling…" and before the job's first work; served, on the session's
+        loop in a later tick than this call, so that status reaches the browser first (a plot rebuilt
+        in the click handler held it back for seconds on a loaded server)."""
         if self.running:
             raise RuntimeError("a job is already running; cancel it first")
         if self.group is not None:
@@ -320,11 +330,11 @@ class JobRunner(param.Parameterized):
         self.message = "Compiling…"
         self._estimate = estimate
         if self.sync:
-            self._run_sync(token, make_stream, on_event, on_done)
+            self._run_sync(token, make_stream, on_event, on_done, prepare)
         else:
 
             async def job() -> None:
-                await self._run_served(token, make_stream, on_event, on_done)
+                await self._run_served(token, make_stream, on_event, on_done, prepare)
 
             schedule(job)
 
@@ -356,9 +366,11 @@ class JobRunner(param.Parameterized):
             self._set(progress=progress.fraction)
             self.message = progress.text
 
-    def _run_sync(self, token, make_stream, on_event, on_done) -> None:
+    def _run_sync(self, token, make_stream, on_event, on_done, prepare=None) -> None:
         progress, throttle = Progress(), Throttle(0.2)
         try:
+            if prepare is not None:
+                prepare()
             if self._estimate is not None:
                 self.message = progress.text = f"Estimated {self._estimate()}; compiling…"
             stream = make_stream(token)
@@ -375,13 +387,15 @@ class JobRunner(param.Parameterized):
             return
         self._finish(token, progress, None)
 
-    async def _run_served(self, token, make_stream, on_event, on_done) -> None:
+    async def _run_served(self, token, make_stream, on_event, on_done, prepare=None) -> None:
         progress, throttle = Progress(), Throttle(0.2)
 
         def queued(ahead: int) -> None:
             self.message = queued_message(ahead)
 
         try:
+            if prepare is not None:
+                prepare()
             if self._estimate is not None:
                 progress.text = f"Estimated {await in_pool(self._estimate, waiting=queued)}; compiling…"
             stream = await in_pool(make_stream, token, waiting=queued)
@@ -490,7 +504,8 @@ class LatestCall(param.Parameterized):
                     value = await in_pool(fn, waiting=queued)
                     if not self._session.closed:
                         on_result(value)
-                    self.message = ""
+                    if self._pending is None:  # a follow-up (on_result submitted one) shows its own label next:
+                        self.message = ""  # no blank between (each hide/show of the notice re-lays out the page)
                 except Exception as error:
                     report("background call", error)
                     self.message = describe(error)

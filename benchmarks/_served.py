@@ -15,8 +15,9 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _answers, _free_port
 from tests.serving import ROOT, panel_serve
 
 LOAD_TIMEOUT_MS = 300_000  # a page state on a loaded 2-core machine
-#: A job's first visible feedback: the runner's status line or a view's set-up notice.
-FEEDBACK = r"^(Compiling|Queued|Starting|Timing|Computing|Evaluating|Sampling|Interpolating|\d+ / \d+)"
+#: A job's first visible feedback: the runner's status line (its cost estimate included: "Estimated 961 loss
+#: evaluations × …; compiling…" replaces "Compiling…" within milliseconds) or a view's set-up notice.
+FEEDBACK = r"^(Compiling|Queued|Estimated|Starting|Timing|Computing|Evaluating|Sampling|Interpolating|\d+ / \d+)"
 #: A job's first partial result: its progress line (a chunk arrived and was drawn) or its end.
 PARTIAL = r"^(\d+ / \d+|Done$|Cancelled at)"
 

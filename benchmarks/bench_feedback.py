@@ -7,8 +7,9 @@ first one filled (``landscape.compilation``: ``LANDSCAPE_JAX_CACHE``).  ``--old 
 checkout of the project (``git archive <commit> | tar -x -C DIR``), served the same way; its Games tab
 opens its default game, ``mixed``.
 
-(b) **Per job kind**: seconds from clicking Run (or the plot) to the first visible feedback (a status line
-or notice: "Compiling…", "Queued…", "Timing…", progress) and to the first partial result (progress
+(b) **Per job kind** (``--jobs``: the groups of :data:`JOBS`): seconds from clicking Run (or the plot) to
+the first visible feedback (a status line or notice: "Compiling…", "Estimated…", "Queued…", "Timing…",
+progress) and to the first partial result (progress
 "done / total", or the end): a Landscape optimizer run on himmelblau, a network slice and a spectrum
 click on mlp-moons, Ridge Rider, Critical Points and Teleport runs on rr-demo, a Games trajectory (a
 click on the portrait), a Lyapunov map and a GRR search on matching-pennies.  The first run of each
@@ -18,6 +19,7 @@ machine the absolute times move with it::
 
     python3 -m benchmarks.bench_feedback                  # 3 repeats after the first of each kind
     python3 -m benchmarks.bench_feedback --repeats 2 --old /tmp/old-checkout
+    python3 -m benchmarks.bench_feedback --jobs landscape,ridge-rider --skip-first-open [--root /tmp/old-checkout]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from benchmarks._served import (
     LOAD_TIMEOUT_MS, chromium, field, idle, load_average, open_page, open_tab, run_enabled, served, set_value, timed
 )  # fmt: skip
+from landscape.compilation import cache_path
 
 
 def games_first_open(url: str, old: bool = False) -> str:
@@ -62,6 +65,8 @@ def report(kind: str, runs: list[list[float | None]]) -> None:
     medians = [statistics.median([v for v in c if v is not None]) if any(v is not None for v in c) else None
                for c in columns]  # fmt: skip
     print(f"  {kind:<28} first: {show(first)}   median of {len(rest)}: {show(medians)}   ({load_average()})",
+          flush=True)
+    print(f"  {'':<28} each after the first: {' | '.join(show(run) for run in rest)}  (-: not shown within the wait)",
           flush=True)
 
 
@@ -121,12 +126,17 @@ def landscape_jobs(browser, url: str, repeats: int) -> None:
     page.context.close()
 
 
+def ridge_rider_jobs(browser, url: str, repeats: int) -> None:
+    page = open_page(browser, url, "rr-demo")
+    open_tab(page, "Ridge Rider", page.get_by_role("button", name="Find MIS"))
+    set_value(page, "Depth", "2")
+    repeat(page, "Ridge Rider run (rr-demo)", repeats, lambda i: page.get_by_role("button", name="Run").click())
+    page.context.close()
+
+
 def surface_views(browser, url: str, repeats: int) -> None:
     page = open_page(browser, url, "rr-demo")
     run = page.get_by_role("button", name="Run")
-    open_tab(page, "Ridge Rider", page.get_by_role("button", name="Find MIS"))
-    set_value(page, "Depth", "2")
-    repeat(page, "Ridge Rider run (rr-demo)", repeats, lambda i: run.click())
     open_tab(page, "Critical Points", field(page, "Runs"))
     set_value(page, "Runs", "8")
     set_value(page, "Iterations", "200")
@@ -154,15 +164,37 @@ def game_jobs(browser, url: str, repeats: int) -> None:
     page.context.close()
 
 
+#: Job groups of (b): Landscape run, slice and spectrum click; Ridge Rider; Critical Points and Teleport; Games.
+JOBS = {"landscape": landscape_jobs, "ridge-rider": ridge_rider_jobs, "surfaces": surface_views, "games": game_jobs}
+
+
+def jobs(url: str, args) -> None:
+    print("\n(b) Click -> first feedback, -> first partial result (s): first run (compiles), median after")
+    with chromium() as browser:
+        for name in args.jobs.split(","):
+            JOBS[name](browser, url, args.repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each job kind after the first")
     parser.add_argument("--old", type=Path, help="an older checkout: its Games first-open time too")
     parser.add_argument("--skip-jobs", action="store_true", help="only the Games first-open times")
+    parser.add_argument("--jobs", default=",".join(JOBS), help=f"job groups of (b), comma-separated: {', '.join(JOBS)}")
+    parser.add_argument("--skip-first-open", action="store_true", help="only the job timings (b), on a warm cache")
+    parser.add_argument("--root", type=Path, help="serve this checkout (an older commit, say) for the job timings")
     args = parser.parse_args()
+    unknown = set(args.jobs.split(",")) - set(JOBS)
+    if unknown:
+        parser.error(f"--jobs: unknown {', '.join(sorted(unknown))}; choose from {', '.join(JOBS)}")
     print("# Time to feedback in the served dashboard (headless Chromium)")
     print("command: python3 -m benchmarks.bench_feedback", *(f"{k}={v}" for k, v in vars(args).items()))
     print(f"start: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load_average()}")
+    if args.skip_first_open:  # the user's cache, compiled by earlier runs: first feedback without compiling
+        with served(str(cache_path()), **({"root": args.root.resolve()} if args.root else {})) as url:
+            jobs(url, args)
+        print(f"end: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load_average()}")
+        return
     cache = tempfile.mkdtemp(prefix="landscape-jax-cache-")
     print(f"\n(a) Games tab first-open, game mixed (JAX cache {cache})")
     if args.old:
@@ -171,11 +203,7 @@ def main() -> None:
     with served(cache) as url:
         print(f"  cold server, empty cache     {games_first_open(url)}  ({load_average()})", flush=True)
         if not args.skip_jobs:
-            print("\n(b) Click -> first feedback, -> first partial result (s): first run (compiles), median after")
-            with chromium() as browser:
-                landscape_jobs(browser, url, args.repeats)
-                surface_views(browser, url, args.repeats)
-                game_jobs(browser, url, args.repeats)
+            jobs(url, args)
     with served(cache) as url:
         print(f"  second start, cache filled   {games_first_open(url)}  ({load_average()})", flush=True)
     print(f"end: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load_average()}")

@@ -15,7 +15,9 @@ first done in every session, then checked in every session, so the server sees t
 5. Games: the sidebar picks matching-pennies; resolution 24 + i, Lyapunov map -> "Done"; netCDF export
    -> a map of that resolution.
 
-A step whose page shows an ``Error: …`` status instead is a refused action (counted, not lost)::
+A step whose page shows an ``Error: …`` status instead is a refused action (counted, not lost).  A lost
+action leaves, in the printed folder, the session's screenshot, its browser console and the page's visible
+status lines at the moment the script gave up (the server's log path is printed at the start)::
 
     python3 -m benchmarks.walkthrough                 # 6 sessions
     python3 -m benchmarks.walkthrough --sessions 2 --timeout 300
@@ -24,6 +26,7 @@ A step whose page shows an ``Error: …`` status instead is a refused action (co
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -161,6 +164,20 @@ def steps(folder: Path, budget):
     ]
 
 
+def keep_evidence(page, folder: Path, name: str, console: list[str]) -> Path:
+    """What session page showed when its action was given up: a screenshot, its console, its status lines."""
+    stem = folder / re.sub(r"\W+", "-", name).strip("-")
+    page.screenshot(path=f"{stem}.png", full_page=True)
+    shown = page.evaluate("""() => { const out = [];
+      const walk = root => { for (const el of root.querySelectorAll('*')) {
+        if ((el.tagName === 'PRE' || el.classList.contains('alert') || el.tagName === 'BUTTON')
+            && el.checkVisibility && el.checkVisibility()) out.push(el.tagName + ': ' + (el.shadowRoot || el).textContent.trim());
+        if (el.shadowRoot) walk(el.shadowRoot); } };
+      walk(document); return out; }""")
+    Path(f"{stem}.json").write_text(json.dumps({"console": console, "shown": shown}, indent=1, ensure_ascii=False))
+    return stem
+
+
 class Refused(Exception):
     """The page said why the action did not happen (an ``Error: …`` status): not a lost action."""
 
@@ -179,6 +196,11 @@ def main() -> None:
     lost, refused, done = [], [], 0
     with served(str(cache_path())) as url, chromium() as browser:  # the user's cache: compiled by earlier runs
         pages = [open_page(browser, url, "rr-demo") for _ in range(args.sessions)]
+        consoles: list[list[str]] = [[] for _ in pages]
+        for page, console in zip(pages, consoles):
+            page.on("console", lambda message, console=console: console.append(
+                f"{time.strftime('%H:%M:%S')} {message.type}: {message.text[:500]}"))
+        print(f"  evidence of lost actions: {folder}", flush=True)
         alive = list(range(args.sessions))
         deadline = [0.0]
         for name, act, check in steps(folder, lambda: max(5_000, (deadline[0] - time.monotonic()) * 1000)):
@@ -195,6 +217,7 @@ def main() -> None:
                         lines = str(error).splitlines()  # the first line, and the locator Playwright waited for
                         waited = next((line.strip() for line in lines if "waiting for" in line), "")
                         lost.append(f"session {i}: {name}: {lines[0][:200]} {waited[:200]}")
+                        lost[-1] += f" (evidence {keep_evidence(pages[i], folder, f'session {i} {name}', consoles[i])}.*)"
                         alive.remove(i)  # its later steps depend on this one
                     if phase is check and any(text.startswith(f"session {i}: {name}") for text in lost + refused):
                         print(f"  {lost[-1] if lost and lost[-1].startswith(f'session {i}') else refused[-1]}")

@@ -354,3 +354,24 @@ def test_readme_notebook_snippet_runs_verbatim():
     exec(compile(snippet, "README.md", "exec"), namespace)  # the project's own README, not user input
     view = next(v for v in namespace.values() if isinstance(v, LandscapeView))
     assert view.result is not None and view.result.attrs["status"] == "complete"
+
+
+def test_a_slice_says_compiling_before_its_plot_is_rebuilt_and_a_click_does_not_redraw_it(monkeypatch):
+    """First feedback first: the slice's status is set before its plot is rebuilt (served, the rebuild runs in
+    a later tick, after the status went out), and a click on the slice redraws an empty tap layer, not the
+    slice's image and contours (whose patch reached the browser before the click's "Timing…")."""
+    from app.views.landscape import modes, spectra
+
+    monkeypatch.setattr(spectra, "show_at", lambda view, point: None)  # the click's spectrum: tested above
+    view = LandscapeView(problem=problems.get("mlp-moons"), resolution=5)
+    rebuilt, rebuild = [], view.show_plot
+    monkeypatch.setattr(view, "show_plot", lambda: (rebuilt.append((view.runner.running, view.runner.message)),
+                                                    rebuild())[1])
+    view.compute_slice()
+    assert rebuilt[0] == (True, "Compiling…") and view.runner.message == "Done"
+    hv.renderer("bokeh").get_plot(view.plot.object)  # a live plot: its DynamicMaps redraw when their streams fire
+    drawn, draw = [], modes.surface_element
+    monkeypatch.setattr(modes, "surface_element", lambda *args, **kwargs: drawn.append(1) or draw(*args, **kwargs))
+    view.mode.tap.event(x=0.1, y=-0.2)
+    assert drawn == [] and len(view.starts) == 2  # the slice's centre, then the click
+    np.testing.assert_allclose(view.mode.xy(view.starts[-1:]), [[0.1, -0.2]], atol=1e-5)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import panel as pn
 import pytest
 
-from app import main
+from app import main, runner
 from app.components.text import escape
 from app.state import CUSTOM, AppState
 from app.views import ViewSpec
+from app.views.base import BaseView
 from app.views.landscape import LandscapeView
 from landscape import problems
 
@@ -62,6 +66,51 @@ def test_a_game_picked_in_the_sidebar_reaches_the_views_which_say_if_they_do_not
     assert view.problem.name == "matching-pennies" and view.result is None
     with pytest.raises(ValueError, match="is a game"):
         view.run()
+
+
+class GameOnly(BaseView):
+    """A view for games; its set-up can move the sidebar's picker (a switch made while a view is built)."""
+
+    title = "Game only"
+    switch_to = ""
+
+    def setup(self) -> None:
+        if self.switch_to:
+            self.state.problem_name = self.switch_to
+
+    def not_applicable(self, problem) -> str:
+        return "" if isinstance(problem, problems.Game) else f"{problem.name} is not a game"
+
+
+def test_a_problem_switched_while_a_view_is_built_reaches_it():
+    # the walkthrough's lost Games step: the picker moved to matching-pennies while the Games tab was built,
+    # and the tab stayed on "rr-demo is not a game"
+    state = AppState(problem_name="rr-demo", sync=True)
+    view = type("Switching", (GameOnly,), {"switch_to": "matching-pennies"})(state=state, sync=True)
+    assert view.problem.name == "matching-pennies" and view._body[0] is view._content
+    state.problem_name = "booth"
+    assert view.problem.name == "booth" and "booth is not a game" in view._body[0].object
+
+
+def test_a_view_built_in_a_worker_follows_the_session_only_once_built_from_the_loop():
+    state, loop = AppState(problem_name="rr-demo", sync=True), asyncio.new_event_loop()
+    views = []
+
+    def build():
+        with runner.building_on(loop):
+            views.append(GameOnly(state=state, sync=True))
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join()
+    view = views[0]
+    state.problem_name = "matching-pennies"  # on the loop, before the builder hands the view over
+    assert view.problem.name == "rr-demo"  # not changed under the building worker's feet
+    view.follow()  # what the tab's builder does on the loop once the view is built
+    assert view.problem.name == "matching-pennies" and view._body[0] is view._content
+    state.problem_name = "booth"
+    assert view.problem.name == "booth"
+    loop.close()
 
 
 @pytest.mark.parametrize("text", ["__import__('os').system('true')", "x.real + y", "lambda x: x"])

@@ -140,6 +140,22 @@ def test_latest_call_drops_superseded_submissions():
     assert asyncio.run(scenario()) == ["first", "third"]
 
 
+def test_a_follow_up_submission_replaces_the_label_without_a_blank_between():
+    """A click's spectrum: "Timing…", then (submitted from its result) "Computing…"; an empty message between
+    hid the notice and showed it again, two page re-layouts before the click's feedback stayed up."""
+    messages = []
+
+    async def scenario():
+        call = LatestCall(sync=False)
+        call.param.watch(lambda event: messages.append(event.new), "message")
+        call.submit(lambda: 2, lambda value: call.submit(lambda: value + 1, lambda _: None, "Computing…"), "Timing…")
+        while call.busy:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert messages == ["Timing…", "Computing…", ""]
+
+
 def test_throttle_lets_one_call_through_per_interval():
     throttle = Throttle(interval=60.0)
     assert [throttle.ready() for _ in range(3)] == [True, False, False]
@@ -229,3 +245,26 @@ def test_progress_reports_count_and_an_estimate_after_the_first_event():
     time.sleep(0.01)
     progress.update(Event("chunk", 5, 10))
     assert progress.text.startswith("5 / 10 · ETA")
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_prepare_runs_once_the_status_says_compiling_and_before_the_job(sync):
+    """A view's page work for a new job (a plot reset) must not hold back its first feedback: served, it runs
+    in a later tick than the click that started the job (whose "Compiling…" is sent when the click returns)."""
+    order = []
+
+    def stream(cancel):
+        order.append("stream built")
+        return counting(1, cancel)
+
+    async def scenario():
+        job = JobRunner(sync=sync)
+        job.start(stream, lambda e: None, prepare=lambda: order.append(("prepare", job.message, job.running)))
+        order.append("start returned")
+        while job.running:
+            await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+    prepared = ("prepare", "Compiling…", True)
+    assert order == ([prepared, "stream built", "start returned"] if sync else
+                     ["start returned", prepared, "stream built"])

@@ -39,12 +39,15 @@ def test_tree_frame_uses_the_shared_layout_and_the_figure_functions_read_the_tre
     hv.render(fig.ridge_rider_figure(tree), backend="matplotlib")
 
 
-def test_view_runs_selects_resumes_and_exports():
+def test_view_runs_selects_resumes_and_exports(monkeypatch):
     state = AppState(problem_name="rr-demo")
     view = VIEW.factory(state=state)
     assert isinstance(view, RidgeRiderView) and view.grid is not None
     view.param.update(n_ridges=2, max_depth=2, max_nodes=3, alpha=0.1, max_steps=150)
+    shown, show = [], view.show
+    monkeypatch.setattr(view, "show", lambda result: (shown.append((result, view.runner.message)), show(result))[1])
     view.run()  # synchronous outside a server
+    assert shown[0] == (None, "Compiling…")  # the old tree is cleared once the status says so, not before
     assert view.result is not None and view.result.attrs["status"] == "budget"
     assert (view.result.order.values > 0).sum() == 3
     view.select(1)

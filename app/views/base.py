@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -47,7 +48,7 @@ from ..components.cost import estimate
 from ..components.export import ExportBar, export_stem
 from ..components.glossary import glossary
 from ..components.text import escape, set_text, text_pane
-from ..runner import JobRunner, LatestCall, Throttle
+from ..runner import JobRunner, LatestCall, Throttle, building
 from ..state import AppState, default_problem_name
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,19 @@ class BaseView(pn.viewable.Viewer):
         self._content: pn.viewable.Viewable | None = None
         self.background.param.watch(self._show_background_message, "message")
         self.setup()
-        if state is not None:
-            state.param.watch(lambda event: setattr(self, "problem", event.new), "problem")
         self._follow_problem()
+        if state is not None and not building():  # built in a worker: its builder calls follow() on the loop
+            self.follow()
+
+    def follow(self) -> None:
+        """Follow the session's problem (``state.problem``) from now on, catching up on a switch made since
+        the view read it.  A served tab's view is built in a worker thread (:func:`app.runner.building_on`)
+        and follows only once built, called from the session's event loop: a switch made during the build
+        was otherwise lost (a Games tab said "rr-demo is not a game" under a picker showing
+        matching-pennies), or ran on the loop while the worker still built the view."""
+        self.state.param.watch(lambda event: setattr(self, "problem", event.new), "problem")
+        if self.problem is not self.state.problem:
+            self.problem = self.state.problem
 
     # -- what a view provides ---------------------------------------------
     def stream(self, cancel: CancelToken) -> Stream:
@@ -163,8 +174,9 @@ class BaseView(pn.viewable.Viewer):
         return self.state.compute.executor if self.state is not None else None
 
     # -- actions ------------------------------------------------------------
-    def run(self) -> None:
-        """Start the engine call; each partial result is shown as it arrives (returns at the end when sync)."""
+    def run(self, prepare: Callable[[], None] | None = None) -> None:
+        """Start the engine call; each partial result is shown as it arrives (returns at the end when sync).
+        ``prepare()``: clear the page for the new result once the status says so (``JobRunner.start``)."""
         self.validate()
         problem = self.problem
         self._redraw = Throttle(self.redraw_interval)
@@ -174,6 +186,7 @@ class BaseView(pn.viewable.Viewer):
             lambda event: self._receive(problem, event.partial, final=False),
             lambda result: self._receive(problem, result, final=True),
             estimate=None if cost is None else lambda: estimate(problem, *cost),
+            prepare=prepare,
         )
 
     def validate(self) -> None:

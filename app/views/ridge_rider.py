@@ -97,10 +97,12 @@ class RidgeRiderView(BaseView):
         if resume and (self.result is None or self.result.attrs.get("status") == "complete"):
             raise ValueError("Nothing to resume: run first (a finished tree has no open ridges left)")
         self._resume = resume
-        if not resume:
+
+        def clear() -> None:  # the old tree and plots, once the status says "Compiling…" (JobRunner.start)
             self.select(-1)
             self.show(None)
-        super().run()
+
+        super().run(prepare=None if resume else clear)
 
     def stream(self, cancel):
         """``ridge_rider.iter_search`` from the MIS (found first if needed), or resuming the stored tree."""

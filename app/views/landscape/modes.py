@@ -114,9 +114,12 @@ class SliceMode:
         if kind == "pca" and trajectory is None:
             raise ValueError("PCA directions need a run first (they are the principal directions of its path)")
         grid = np.linspace(-span, span, resolution)
-        self.plane = None
-        self.pipe.send(slice_grid(np.full((resolution, resolution), np.nan), grid, grid))
-        view.show_plot()
+
+        def blank() -> None:  # the new span and title over an empty grid: after "Compiling…" is shown
+            if view.mode is self:
+                self.plane = None
+                self.pipe.send(slice_grid(np.full((resolution, resolution), np.nan), grid, grid))
+                view.show_plot()
 
         def stream(cancel):
             centre = trajectory[-1] if trajectory is not None else np.asarray(problem.init(jax.random.PRNGKey(0)))
@@ -131,7 +134,7 @@ class SliceMode:
                 self.pipe.send(slice_grid(event.partial.loss.values, grid, grid))
 
         view.runner.start(stream, streamed, lambda ds: self._done(ds) if view.mode is self else None,
-                          estimate=lambda: cost.estimate(problem, resolution**2))
+                          estimate=lambda: cost.estimate(problem, resolution**2), prepare=blank)
 
     def _trajectory(self) -> np.ndarray | None:
         result, run = self.view.result, self.view.selected
@@ -185,11 +188,14 @@ class SliceMode:
         return centre + np.array([alpha, beta]) @ directions
 
     def plot(self, on_tap) -> tuple[hv.Element, dict]:
-        # the tap is one of the DynamicMap's own streams (a DynamicMap as a stream's `source` never gets taps)
+        # the tap is a DynamicMap's own stream (a DynamicMap as a stream's `source` never gets taps): that of an
+        # empty layer, so a click redraws it, not the slice's image and contours (sent to the browser before
+        # the click's "Timing…", they held that feedback back for seconds)
         self.tap = hv.streams.SingleTap(transient=True)
         self.tap.add_subscriber(on_tap)
         levels, scale = self.view.levels, self.view.color_scale
-        base = hv.DynamicMap(lambda data, x, y: surface_element(data, levels, scale), streams=[self.pipe, self.tap])
+        taps = hv.DynamicMap(lambda x, y: hv.Points(np.zeros((0, 2)), ["x", "y"]), streams=[self.tap])
+        base = hv.DynamicMap(lambda data: surface_element(data, levels, scale), streams=[self.pipe]) * taps
         span = self.view.span
         title = f"Slice L(c + α d₁ + β d₂), {self.view.direction} directions"  # paths: projections (caption)
         return base, {"title": title, "xlim": (-span, span), "ylim": (-span, span), "xlabel": "α", "ylabel": "β",
