@@ -4,6 +4,7 @@ and time what the page shows (in the page itself, so a status shown for a fracti
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.browser import widgets
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _answers, _free_port
 from tests.serving import ROOT, panel_serve
 
@@ -110,17 +112,8 @@ def open_tab(page, title: str, ready) -> float:
     return time.monotonic() - start
 
 
-def field(page, label: str, tag: str = "input"):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}:visible")
-
-
-def set_value(page, label: str, value: str) -> None:
-    from playwright.sync_api import expect
-
-    box = field(page, label)
-    box.fill(value)
-    box.press("Tab")  # Bokeh commits the typed value on change
-    expect(box).to_have_value(value)
+field = functools.partial(widgets.field, visible=True)  # the visible tab's input
+set_value = functools.partial(widgets.set_value, visible=True)
 
 
 def status(page):

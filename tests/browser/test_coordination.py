@@ -7,12 +7,10 @@ import re
 
 from playwright.sync_api import expect
 
+from .widgets import choose, set_value
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
-
-
-def field(page, label, tag="input"):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
 
 
 def test_coordination_runs_on_the_lever_game_and_hands_the_selected_solution_over(
@@ -22,13 +20,10 @@ def test_coordination_runs_on_the_lever_game_and_hands_the_selected_solution_ove
     page.wait_for_selector("canvas", timeout=LOAD_TIMEOUT_MS)
     page.get_by_text("Coordination", exact=True).first.click()
     expect(page.get_by_text(re.compile(r"needs a two-player coordination game"))).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    field(page, "Problem", "select").select_option("lever-game")
+    choose(page, "Problem", "lever-game")
     expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     for label, value in (("Runs", "2"), ("First ridges", "2")):
-        box = field(page, label)
-        box.fill(value)
-        box.press("Tab")
-        expect(box).to_have_value(value)
+        set_value(page, label, value)
     page.get_by_role("button", name="Run").click()
     status = page.locator("pre", has_text=re.compile(r"/|Done|Cancel|Error|Starting|Compiling|Queued"))
     expect(status).to_have_text("Done", timeout=RUN_TIMEOUT_MS)

@@ -9,19 +9,10 @@ from playwright.sync_api import expect
 
 from .test_teleport import assert_data_in_view
 
+from .widgets import field, set_value
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
-
-
-def field(page, label, tag="input"):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
-
-
-def set_value(page, label, value):
-    box = field(page, label)
-    box.fill(value)
-    box.press("Tab")  # Bokeh commits the typed value on change
-    expect(box).to_have_value(value)
 
 
 def test_critical_points_view_renders_and_a_short_run_streams(served_app, page, assert_no_console_errors, tmp_path):

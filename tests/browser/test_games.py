@@ -8,24 +8,11 @@ import re
 
 from playwright.sync_api import expect
 
+from .widgets import choose, set_value
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
 SHOTS = os.environ.get("LANDSCAPE_SCREENSHOTS")  # a folder: save the screenshots there
-
-
-def field(page, label):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) input")
-
-
-def choose(page, label, value):
-    page.locator(f".bk-input-group:has(label:text-is('{label}')) select").select_option(value)
-
-
-def set_value(page, label, value):
-    box = field(page, label)
-    box.fill(value)
-    box.press("Tab")
-    expect(box).to_have_value(value)
 
 
 def shot(locator, name):

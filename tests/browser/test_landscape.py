@@ -7,6 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .widgets import field
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 120_000
 LONG_RUN = "1000000"  # steps: far more than a test waits for, so only Cancel ends it
@@ -17,10 +19,6 @@ def open_dashboard(page, url):
     page.goto(url)
     page.wait_for_selector("canvas", timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-
-
-def field(page, label, tag="input"):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
 
 
 def status(page):

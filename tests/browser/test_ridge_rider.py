@@ -10,12 +10,10 @@ from playwright.sync_api import expect
 
 from app.components.tree import BORDER, FRAME, MARGIN
 
+from .widgets import set_value
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
-
-
-def field(page, label):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) input")
 
 
 def canvases_below(page, top):
@@ -39,10 +37,7 @@ def test_ridge_rider_tab_grows_a_tree_and_a_node_tap_updates_the_linked_plots(
     expect(page.get_by_role("button", name="Find MIS")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     # depth 1 with 2 ridges: root and its four rides 0+, 0-, 1+, 1- (layout x = 0..3, y = -1)
     for label, value in (("Depth", "1"), ("Rides", "4")):
-        box = field(page, label)
-        box.fill(value)
-        box.press("Tab")
-        expect(box).to_have_value(value)
+        set_value(page, label, value)
     page.get_by_role("button", name="Run").click()
     expect(page.locator("pre", has_text=re.compile(r"^Done$"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(r"Tree: 5 nodes, 4 rides"))).to_be_visible()

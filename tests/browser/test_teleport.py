@@ -7,12 +7,10 @@ import re
 
 from playwright.sync_api import expect
 
+from .widgets import field
+
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 240_000
-
-
-def field(page, label, tag="input"):
-    return page.locator(f".bk-input-group:has(label:text-is('{label}')) {tag}")
 
 
 def test_teleport_view_renders_and_a_teleported_run_streams(served_app, page, assert_no_console_errors, tmp_path):
