@@ -211,7 +211,10 @@ def create_app(state: AppState | None = None, problem=None, store=None) -> pn.te
 
 def show(problem, state: AppState | None = None) -> pn.Row:
     """The whole dashboard inline (a notebook cell), with the user's ``problem`` selected beside the
-    registered ones; the layout is returned (displayed when it ends a cell)."""
+    registered ones; the layout is returned (displayed when it ends a cell).  In a live Jupyter kernel
+    its jobs run in the background (the kernel stays free while they stream)."""
+    if state is None:
+        state = AppState(sync=False if runner.in_kernel() else None)
     side, tabs = dashboard(state, problem)
     return pn.Row(pn.Column(side, width=320), tabs, sizing_mode="stretch_width")
 

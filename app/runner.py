@@ -7,11 +7,13 @@ DESIGN.md's concurrency recipe, in one place so every view follows it:
   run the work on the calling thread and return when it is finished, callbacks
   included) or *served* (``sync=False``: every step runs in the global pool and
   the callbacks on the session's event loop).  The default, ``sync=None``,
-  means "served inside a ``panel serve`` session or a live Jupyter kernel (a
-  notebook: the kernel's event loop runs the callbacks, and the kernel stays
-  free for Cancel, progress and other cells while a job runs), synchronous
-  anywhere else" and is decided once, when the runner is made, never from
-  whether an event loop happens to be running.
+  means "served inside a ``panel serve`` session, synchronous anywhere else"
+  (a view made in a notebook cell: ``view.run()`` returns when done) and is
+  decided once, when the runner is made, never from whether an event loop
+  happens to be running.  The inline dashboard (``app.show`` in a live Jupyter
+  kernel, :func:`in_kernel`) asks for ``sync=False``: the kernel's event loop
+  runs the callbacks, and the kernel stays free for Cancel, progress and other
+  cells while a job runs.
 * **A global bound.**  Every ``next()`` of a ``landscape`` ``iter_*``
   generator, every generator construction and every set-up computation (a
   surface grid, a problem build, a spectrum, a caption's loss value) runs in
@@ -243,7 +245,7 @@ class _Session:
     """What a runner needs to stop cleanly when its browser session closes."""
 
     def __init__(self, sync: bool | None, on_close: Callable[[], None]) -> None:
-        self.sync = (not (served() or in_kernel())) if sync is None else bool(sync)
+        self.sync = (not served()) if sync is None else bool(sync)
         self.closed = False
         if served():
 

@@ -61,6 +61,8 @@ class AppState(param.Parameterized):
 
     def __init__(self, sync: bool | None = None, **params):
         super().__init__(**params)
+        #: The runner mode of the session's views (``None``: served in ``panel serve``, else synchronous).
+        self.sync = sync
         #: The session's runners: one job at a time across all its views (DESIGN.md).
         self.jobs = JobGroup()
         self.builder = LatestCall(sync=sync)

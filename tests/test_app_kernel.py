@@ -1,4 +1,5 @@
-"""The dashboard in a live Jupyter kernel (``app.show`` in a notebook): jobs run off the kernel's thread.
+"""The dashboard in a live Jupyter kernel (``app.show`` in a notebook): its jobs run off the kernel's
+thread, while a view made in a cell stays synchronous (``view.run()`` returns when done).
 
 A kernel is simulated here (an ``IPython`` module whose shell has a ``kernel``, an asyncio loop as the
 kernel's); ``python3 -m benchmarks.inline_jupyter`` drives a real one in JupyterLab and Chromium.
@@ -16,7 +17,9 @@ import pytest
 import app
 from app import main, runner
 from app.runner import JobRunner, LatestCall
+from app.views.coordination import CoordinationView
 from landscape.jobs import Event
+from landscape.problems import get
 
 from . import own_models
 
@@ -31,14 +34,26 @@ def kernel(monkeypatch):
 def test_a_live_kernel_is_detected_and_a_plain_python_is_not(monkeypatch):
     ipython = pytest.importorskip("IPython")
     monkeypatch.setattr(ipython, "get_ipython", lambda: None)  # IPython imported, no shell: a script
-    assert not runner.in_kernel() and JobRunner().sync
+    assert not runner.in_kernel()
     monkeypatch.setattr(ipython, "get_ipython", lambda: types.SimpleNamespace())  # a terminal: no kernel
-    assert not runner.in_kernel() and LatestCall().sync
+    assert not runner.in_kernel()
     monkeypatch.delitem(sys.modules, "IPython")  # never imported
     assert not runner.in_kernel()
 
 
-def test_in_a_kernel_a_job_runs_in_the_pool_and_its_callbacks_on_the_kernels_loop(kernel):
+def test_in_a_kernel_a_view_made_in_a_cell_runs_synchronously(kernel):
+    assert runner.in_kernel() and JobRunner().sync and LatestCall().sync
+
+    async def cell():  # the kernel's loop is running, as in a notebook cell
+        view = CoordinationView(problem=get("lever-game", payoffs=[1.0, 0.8, 0.6]), n_runs=2, n_ridges=1)
+        view.run()
+        return view.result  # view.run() returned when the job was done
+
+    result = asyncio.run(cell())
+    assert result is not None and result.attrs["status"] == "complete"
+
+
+def test_a_background_job_in_a_kernel_runs_in_the_pool_and_its_callbacks_on_the_kernels_loop(kernel):
     threads = {"steps": set(), "events": set(), "done": set()}
 
     def stream(cancel):
@@ -48,8 +63,7 @@ def test_in_a_kernel_a_job_runs_in_the_pool_and_its_callbacks_on_the_kernels_loo
         return "complete"
 
     async def scenario():
-        job = JobRunner()
-        assert not job.sync
+        job = JobRunner(sync=False)  # the inline dashboard's mode (app.show)
         results = []
         job.start(stream, lambda e: threads["events"].add(threading.current_thread().name),
                   lambda r: (threads["done"].add(threading.current_thread().name), results.append(r)))

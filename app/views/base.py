@@ -20,11 +20,11 @@ selection, reset, export, and ``settings()``/``restore()`` for the URL and
 saved explorations (``saved_results()`` too).  A view that does not apply to a problem says why in
 :meth:`BaseView.not_applicable`; the reason is shown instead of its body.
 
-The same object works without a server.  In a script or a test ``view.run()``
-returns when the job is finished (the runner is synchronous outside ``panel
-serve`` and Jupyter) and ``view.result`` holds the Dataset; in a live notebook
-kernel the job streams in the background as it does served, and ``view.result``
-fills in as it runs (``sync=True`` makes it synchronous there too).
+The same object works without a server: in a script, a test or a notebook cell
+``view.run()`` returns when the job is finished (the runner is synchronous
+outside ``panel serve``) and ``view.result`` holds the Dataset.  The views of
+the inline dashboard (``app.show`` in a live notebook kernel) run in the
+background instead, as served ones do (their session's ``AppState(sync=False)``).
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ class BaseView(pn.viewable.Viewer):
             params["problem"] = state.problem if state is not None else problems.get(default_problem_name())
         super().__init__(**params)
         self.state = state
+        sync = state.sync if sync is None and state is not None else sync  # the session's mode by default
         self.runner = JobRunner(sync=sync, group=state.jobs if state is not None else None, name=self.title)
         self.background = LatestCall(sync=sync)
         self.export = ExportBar(figure=lambda: self.draw(self._require_result()), dataset=self._require_result)
