@@ -98,8 +98,9 @@ def served_app(browser):  # needs the browser first: no server is started for a 
     port = _free_port()
     app = ServedApp(f"http://127.0.0.1:{port}/main", None, Path(tempfile.mkdtemp(prefix="landscape-serve-")) / "panel.log")
     args = ["app/main.py", "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    # runs long enough that only Cancel ends them (1e6 steps) are above the default server limit
-    env = {"LANDSCAPE_MAX_STEPS": "1000000"}
+    # runs long enough that only Cancel ends them (1e6 steps) are above the default server limit; a
+    # persistent compilation cache of its own, empty as on a fresh machine (tests watch a job compile)
+    env = {"LANDSCAPE_MAX_STEPS": "1000000", "LANDSCAPE_JAX_CACHE": str(app.log_path.parent / "jax-cache")}
     with panel_serve(args, app.log_path, lambda: _answers(app.url), SERVER_START_TIMEOUT, env=env) as process:
         app.process = process
         yield app

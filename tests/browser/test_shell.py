@@ -58,7 +58,9 @@ def test_a_job_says_compiling_then_shows_progress(served_app, page, assert_no_co
         timeout=LOAD_TIMEOUT_MS
     )
     start_long_run(page)  # a fresh problem and step count: the first chunk compiles
-    expect(status(page)).to_have_text(re.compile(r"^(Compiling…|Queued \(\d+ ahead\))$"), timeout=RUN_TIMEOUT_MS)
+    # "Compiling…" is replaced by the cost estimate's "Estimated …; compiling…" within milliseconds
+    compiling = r"^(Compiling…|Estimated .+; compiling…|Queued \(\d+ ahead\))$"
+    expect(status(page)).to_have_text(re.compile(compiling), timeout=RUN_TIMEOUT_MS)
     expect(status(page)).to_have_text(re.compile(r"^\d+ / 1000000 · ETA \d+ s$"), timeout=RUN_TIMEOUT_MS)
     cancel(page)
     assert_no_console_errors(page)
