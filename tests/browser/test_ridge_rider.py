@@ -17,14 +17,19 @@ RUN_TIMEOUT_MS = 240_000
 
 
 def canvases_below(page, top):
-    return [b for b in (c.bounding_box() for c in page.locator("canvas").all()) if b and b["y"] > top]
+    """Boxes of the drawn canvases (an unsized one, between layouts, is skipped) below ``top``."""
+    boxes = (c.bounding_box() for c in page.locator("canvas").all())
+    return [b for b in boxes if b and b["y"] > top and b["width"] > 0 and b["height"] > 0]
 
 
 def region(page, boxes):
-    x0 = min(b["x"] for b in boxes)
-    y0 = min(b["y"] for b in boxes)
-    x1 = max(b["x"] + b["width"] for b in boxes)
-    y1 = max(b["y"] + b["height"] for b in boxes)
+    """A screenshot of the part of the viewport the boxes cover."""
+    size = page.viewport_size
+    x0 = max(0, min(b["x"] for b in boxes))
+    y0 = max(0, min(b["y"] for b in boxes))
+    x1 = min(size["width"], max(b["x"] + b["width"] for b in boxes))
+    y1 = min(size["height"], max(b["y"] + b["height"] for b in boxes))
+    assert x1 > x0 and y1 > y0, f"the linked plots {boxes} are outside the {size} viewport"
     return page.screenshot(clip={"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0})
 
 
