@@ -129,6 +129,13 @@ class Outcome:
     cached: bool = False  # read back from a store, not computed
 
 
+def failure_attrs(failures: dict[int, str]) -> dict[str, str]:
+    """``{"failed_chunks": JSON {chunk: reason}}`` for a result whose tasks ``failures`` raised, else ``{}``."""
+    if not failures:
+        return {}
+    return {"failed_chunks": json.dumps({str(i): reason for i, reason in sorted(failures.items())})}
+
+
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -278,10 +285,7 @@ class Sweep:
 
     def attrs(self) -> dict[str, Any]:
         """The status attrs of the result: status, cells done and the failed chunks' reasons."""
-        extra: dict[str, Any] = {"status": self.status, "points_done": self.done}
-        if self.failures:
-            extra["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(self.failures.items())})
-        return extra
+        return {"status": self.status, "points_done": self.done, **failure_attrs(self.failures)}
 
     def partial(self, result):
         """``result`` (the Dataset these arrays fill in place) as the read-only partial of an
@@ -336,6 +340,5 @@ def iter_batches(task: Callable[..., Any], calls: Sequence[tuple[int, tuple]],
         raise ValueError("every batch failed: " + "; ".join(sorted(set(failures.values()))))
     status = "complete" if len(finished) + len(failures) == len(calls) else "cancelled"
     result = combine(finished, status)
-    if failures:
-        result.attrs["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(failures.items())})
+    result.attrs.update(failure_attrs(failures))
     return result

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .executor import Outcome
+from .executor import Outcome, failure_attrs
 
 STORE_FORMAT = "landscape-sweep/1"
 STATUSES = ("partial", "complete", "cancelled")
@@ -171,7 +171,7 @@ class SweepStore:
         update = {"chunks_done": json.dumps(sorted(self._done))}
         if outcome.error is not None:
             self._failures[outcome.index] = outcome.error
-            update["failed_chunks"] = json.dumps({str(k): v for k, v in sorted(self._failures.items())})
+            update.update(failure_attrs(self._failures))
         self.group.attrs.update(update)
 
     def finish(self, status: str) -> None:

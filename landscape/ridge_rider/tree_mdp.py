@@ -30,7 +30,6 @@ ride steps); the random directions number its rides.
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 
@@ -40,7 +39,7 @@ import numpy as np
 import optax
 import xarray as xr
 
-from ..executor import Executor, ProblemRef, run_chunks
+from ..executor import Executor, ProblemRef, failure_attrs, run_chunks
 from ..jobs import CancelToken, Event, Stream, drive
 from ..problems import get
 from ..results import result_attrs
@@ -98,17 +97,12 @@ def found_positive(problem, thetas) -> set[int]:
 
 def tree_mdp_trial(
     depth: int, seed: int, *, entropy_weight: float = 10.0, gd_steps: int = 200, gd_lr: float = 0.1,
-    saddle_noise: float = 1e-3, **rr_settings,
+    saddle_noise: float = 1e-3, problem=None, **rr_settings,
 ) -> dict[str, float]:
-    """Fraction of positive leaves found by each method on ``tree-mdp(depth, seed)``;
-    also ``rr_steps`` and ``rr_rides`` (the budget shared with the baselines) and
-    ``rr_seconds`` (wall time of the two RR searches)."""
-    return _trial(get("tree-mdp", depth=depth, seed=seed), seed, entropy_weight=entropy_weight, gd_steps=gd_steps,
-                  gd_lr=gd_lr, saddle_noise=saddle_noise, **rr_settings)
-
-
-def _trial(problem, seed: int, *, entropy_weight: float = 10.0, gd_steps: int = 200, gd_lr: float = 0.1,
-           saddle_noise: float = 1e-3, **rr_settings) -> dict[str, float]:
+    """Fraction of positive leaves found by each method on ``tree-mdp(depth, seed)`` (``problem``:
+    that tree, already built); also ``rr_steps`` and ``rr_rides`` (the budget shared with the
+    baselines) and ``rr_seconds`` (wall time of the two RR searches)."""
+    problem = get("tree-mdp", depth=depth, seed=seed) if problem is None else problem
     settings = {**RR_SETTINGS, **rr_settings}
     mis = find_mis(problem, jnp.zeros(problem.dim), entropy_weight=entropy_weight)
     started = time.perf_counter()
@@ -137,11 +131,11 @@ def _trial(problem, seed: int, *, entropy_weight: float = 10.0, gd_steps: int = 
             "n_positive": n_positive, "dim": problem.dim, "rr_seconds": seconds}
 
 
-def trial_task(problem_ref: ProblemRef, seed: int, kwargs: dict) -> dict[str, float]:
+def trial_task(problem_ref: ProblemRef, depth: int, seed: int, kwargs: dict) -> dict[str, float]:
     """One tree of the table as a pure task of the executor seam (:mod:`landscape.executor`): the
     problem travels by registry name with this process's precision, so a worker computes what
     this process would."""
-    return _trial(problem_ref.resolve(), seed, **kwargs)
+    return tree_mdp_trial(depth, seed, problem=problem_ref.resolve(), **kwargs)
 
 
 def iter_tree_mdp_table(depths=(4, 6, 8), seeds=range(10), *, executor: Executor | None = None,
@@ -155,15 +149,13 @@ def iter_tree_mdp_table(depths=(4, 6, 8), seeds=range(10), *, executor: Executor
     extra = {name: np.full((len(depths), len(seeds)), -1) for name in ("rr_steps", "rr_rides", "n_positive", "dim")}
     extra["rr_seconds"] = np.full((len(depths), len(seeds)), np.nan)
     cells = [(a, b) for a in range(len(depths)) for b in range(len(seeds))]
-    calls = [(i, (ProblemRef(get("tree-mdp", depth=depths[a], seed=seeds[b])), seeds[b], kwargs))
+    calls = [(i, (ProblemRef(get("tree-mdp", depth=depths[a], seed=seeds[b])), depths[a], seeds[b], kwargs))
              for i, (a, b) in enumerate(cells)]
     failures: dict[int, str] = {}
     done = 0
 
     def result(status: str) -> xr.Dataset:
-        attrs = {"status": status, "trees_done": done}
-        if failures:
-            attrs["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(failures.items())})
+        attrs = {"status": status, "trees_done": done, **failure_attrs(failures)}
         return xr.Dataset(
             {"found": (("method", "depth", "tree"), found.copy()),
              **{name: (("depth", "tree"), values.copy()) for name, values in extra.items()}},

@@ -22,7 +22,6 @@ result as runs finish (cross-play over the runs finished so far).
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import jax
@@ -30,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..executor import Executor, ProblemRef, run_chunks
+from ..executor import Executor, ProblemRef, failure_attrs, run_chunks
 from ..jobs import CancelToken, Event, Stream, drive
 from ..problems.base import Problem
 from ..results import result_attrs
@@ -164,9 +163,7 @@ def _result(problem: Problem, solutions: np.ndarray, self_play: np.ndarray, done
         for k in np.flatnonzero(~np.isnan(self_play[i])):
             greedy[i, k] = problem.extras["greedy"](solutions[i, k])
     selected = int(np.nanargmax(cross_play)) if np.isfinite(cross_play).any() else -1
-    extra = {"status": status, "runs_done": len(done)}
-    if failures:
-        extra["failed_chunks"] = json.dumps({str(i): reason for i, reason in sorted(failures.items())})
+    extra = {"status": status, "runs_done": len(done), **failure_attrs(failures)}
     return xr.Dataset(
         {
             "cross_play": ("ridge", cross_play),
