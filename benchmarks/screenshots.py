@@ -3,9 +3,9 @@ a check that every plotted line or scatter lies mostly inside its plot's ranges 
 
 Four sessions: rr-demo (a Landscape run, a Ridge Rider tree, a Critical Points run, a Teleport run),
 mlp-moons (a Landscape run on the slice, a spectrum click, a Critical Points run), matching-pennies
-(a Games trajectory and a Lyapunov map) and lever-game (a Coordination run).  After each tab's jobs the page is shot at both widths (the
-viewport resized, so the layout reflows) into ``--out`` as ``<problem>_<tab>_<width>.png``, and the
-plotted data outside its plot's ranges is printed.  Look at the pictures: clipped panels, stretched
+(a Games trajectory and a Lyapunov map) and lever-game (a Coordination run).  After each tab's jobs
+the page is shot at both widths (the viewport resized, so the layout reflows) into ``--out`` as
+``<problem>_<tab>_<width>.png``, and the plotted data outside its plot's ranges is printed.  Look at the pictures: clipped panels, stretched
 surfaces and empty axes are what this is for::
 
     python3 -m benchmarks.screenshots --out /tmp/shots

@@ -1,12 +1,12 @@
 """Figures of a zero-shot-coordination result (``landscape.ridge_rider.zsc``, Ridge Rider §4, Fig. 6).
 
-Left: per first ridge (fingerprint), the average cross-play between independent
-runs beside the mean self-play return; the selected fingerprint (highest
-cross-play, Algorithm 3) in red.  Self-play alone would pick a ridge whose
-solution does not coordinate with other runs; cross-play picks the one every
-run finds the same way.  Right: the greedy action of player 1 in each run and
-ridge, coloured by that solution's self-play return: a column of one action is
-a fingerprint all runs agree on (the paper's right panel).
+Top: per first ridge (fingerprint), the average cross-play between independent
+runs (bars) beside the mean self-play return (diamonds); the selected fingerprint
+(highest cross-play, Algorithm 3) starred in red.  Self-play alone would pick a
+ridge whose solution does not coordinate with other runs; cross-play picks the
+one every run finds the same way.  Below: the greedy action of player 1 in each
+run and ridge, coloured by that solution's self-play return: a column of one
+action is a fingerprint all runs agree on (the paper's right panel).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def greedy_actions(result: xr.Dataset) -> hv.Overlay:
     runs, ridges = np.nonzero(np.isfinite(returns))
     labels = hv.Labels((ridges, runs, result.greedy.values[runs, ridges, 0]), ["ridge", "run"], "action")
     top = max(1.0, float(np.nanmax(returns, initial=0)))
-    return (styled(image, cmap="viridis", colorbar=True, clim=(0, top), title="Player 1's greedy action per run and ridge",
+    return (styled(image, cmap="viridis", colorbar=True, clim=(0, top),
+                   title="Player 1's greedy action per run and ridge",
                    xticks=list(range(n_ridges)), yticks=list(range(n_runs)),
                    bokeh={"width": 460, "height": 380, "tools": ["hover"]}, matplotlib={"fig_inches": (5, 4)})
             * styled(labels, bokeh={"text_color": "black"}, matplotlib={"color": "black"}))

@@ -7,7 +7,7 @@ ridge and keep per fingerprint its best self-play solution; the fingerprint with
 the highest cross-play between runs is selected.  Runs go to the session's
 "Compute" executor and stream in as they finish.  Figures:
 :mod:`app.figures.coordination`.  "Analyse" hands the selected fingerprint's
-solution of run 0 to the Critical Points view.
+solution (of the first run that has one) to the Critical Points view.
 
 From Python: ``view.run()``, ``view.result``, ``view.draw(view.result)``.
 """
@@ -38,11 +38,14 @@ class CoordinationView(BaseView):
     title = "Coordination"
     settings_params = ("n_runs", "n_ridges", "mode", "seed")
     glossary_terms = ("mis", "fingerprint", "cross_play")
-    n_runs = param.Integer(default=10, bounds=(2, 100), label="Runs", doc="Independent runs; cross-play averages over their pairs.")
-    n_ridges = param.Integer(default=5, bounds=(1, 100), label="First ridges", doc="First ridges (fingerprints) each run rides.")
+    n_runs = param.Integer(default=10, bounds=(2, 100), label="Runs",
+                           doc="Independent runs; cross-play averages over their pairs.")
+    n_ridges = param.Integer(default=5, bounds=(1, 100), label="First ridges",
+                             doc="First ridges (fingerprints) each run rides.")
     mode = param.Selector(default="fixed", objects=["fixed", "exact"], label="Rides",
                           doc="Rides along the starting eigenvector (Fixed-EV, the paper's lever game) or exact.")
-    seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Seed of run 0's start and relabelling (run i: seed + i).")
+    seed = param.Integer(default=0, bounds=(0, 2**31 - 1),
+                         doc="Seed of run 0's start and relabelling (run i: seed + i).")
 
     def not_applicable(self, problem) -> str:
         return zsc.applies(problem)
