@@ -6,6 +6,7 @@ import dataclasses
 
 import holoviews as hv
 import numpy as np
+import panel as pn
 import pytest
 
 from app.figures.coordination import coordination_figure, payoff_bars
@@ -89,8 +90,8 @@ def test_too_many_ridges_is_a_message_not_a_run():
 def test_a_hostile_problem_name_in_the_not_applicable_message_is_escaped():
     hostile = dataclasses.replace(get("booth"), name='<img src=x onerror="window.__xss=1">')
     view = CoordinationView(problem=hostile)
-    alert = view._body[0]
-    assert "<img" not in alert.object and "&lt;img" in alert.object
+    alerts = [a.object for a in pn.panel(view).select(pn.pane.Alert) if "coordination game" in a.object]
+    assert len(alerts) == 1 and "<img" not in alerts[0] and "&lt;img" in alerts[0]
 
 
 def test_the_figure_draws_a_partial_result_with_no_run_finished_and_a_finished_one(streamed):
