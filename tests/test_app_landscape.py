@@ -19,6 +19,8 @@ from app.views.landscape import SLICE_RESOLUTION, LandscapeView, path_data, sele
 from landscape import io as landscape_io
 from landscape import problems
 
+from .drawn import curve_data
+
 
 def himmelblau_grad(x, y):
     return np.array([4 * x * (x**2 + y - 11) + 2 * (x + y**2 - 7), 2 * (x**2 + y - 11) + 4 * y * (x + y**2 - 7)])
@@ -143,8 +145,8 @@ def test_runs_are_kept_for_comparison_until_cleared():
     assert second is view.result and first.sizes["run"] == 1 and second.sizes["run"] == 2
     # the loss and gradient-norm panels overlay all three runs, the newest launch last
     for name in ("loss", "grad_norm"):
-        curves = [c for c in view.history.panes[name].object if isinstance(c, hv.Curve)]
-        drawn = [c.dimension_values("value") for c in curves]
+        drawn = [values for _, values in curve_data(view.history.panes[name].object)]
+        assert len(drawn) == 3
         for values, expected in zip(drawn, [first[name].values[0], *second[name].values]):
             np.testing.assert_array_equal(values, expected)
     assert not view.history.boxes["accuracy"].visible  # himmelblau is no classifier
@@ -296,12 +298,12 @@ def test_network_runs_plot_accuracy_and_the_slice_resolution_meets_the_server_li
     view.starts = view.slice_result.centre.values[None]  # its own run: the suite runs in random order
     view.run()
     result = view.result
-    curves = [c for c in view.history.panes["accuracy"].object if isinstance(c, hv.Curve)]
+    drawn = curve_data(view.history.panes["accuracy"].object)
     total = sum(kept.sizes["run"] for kept in view.history.runs)  # every launch kept: train curves, then test
-    assert view.history.boxes["accuracy"].visible and len(curves) == 2 * total and view.history.runs[-1] is result
+    assert view.history.boxes["accuracy"].visible and len(drawn) == 2 * total and view.history.runs[-1] is result
     newest = total - result.sizes["run"]
-    np.testing.assert_array_equal(curves[newest].dimension_values("value"), result.train_accuracy.values[0])
-    np.testing.assert_array_equal(curves[total + newest].dimension_values("value"), result.test_accuracy.values[0])
+    np.testing.assert_array_equal(drawn[newest][1], result.train_accuracy.values[0])
+    np.testing.assert_array_equal(drawn[total + newest][1], result.test_accuracy.values[0])
     monkeypatch.setenv("LANDSCAPE_MAX_HEATMAP_RESOLUTION", "40")
     view.resolution = 41
     with pytest.raises(ValueError, match="heatmap_resolution = 41 is over this server's limit of 40"):

@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from app.components import export
 from app.components.spectrum import density_element
 from app.components.surface import SHADE, shade, surface_element
 from app.figures import landscape as fig
 from app.views.landscape.spectra import density_at
 from landscape import grids, problems, slices, trajectories
 from landscape.problems import Problem
+
+from .drawn import curve_data, curves_of, split_runs
 
 bokeh = hv.renderer("bokeh")
 
@@ -26,14 +29,6 @@ def history():
     first = trajectories.run_trajectories(problem, starts, [("gd", {"lr": 0.02})], steps=40, chunk=20)
     second = trajectories.run_trajectories(problem, starts, [("gd", {"lr": 0.05}), ("adam", None)], steps=60, chunk=30)
     return [first, second]
-
-
-def curves_of(overlay):
-    return [element for element in overlay if isinstance(element, hv.Curve)]
-
-
-def curve_data(overlay):
-    return [(curve.dimension_values("step"), curve.dimension_values("value")) for curve in curves_of(overlay)]
 
 
 def plot_ranges(element):
@@ -53,10 +48,19 @@ def test_curves_are_the_results_values_and_in_view(history, variable):
     (x0, x1), (y0, y1) = plot_ranges(overlay)
     every = np.concatenate([values for _, values in drawn])
     assert x0 <= 0 and x1 >= 60 and y0 <= every.min() and y1 >= every.max()
-    # the newest launch solid, earlier ones dashed; colour = optimizer
+    # one curve per optimizer and launch age: the newest launch solid, earlier ones dashed; colour =
+    # optimizer; the hover names each run
     styles = [hv.Store.lookup_options("bokeh", curve, "style").kwargs for curve in curves_of(overlay)]
-    assert [s["line_dash"] for s in styles] == ["dashed"] * 2 + ["solid"] * 4
+    assert [s["line_dash"] for s in styles] == ["dashed", "solid", "solid"]
     assert styles[-1]["color"] == fig.OPTIMIZER_COLORS["adam"]
+    labels = [label for curve in curves_of(overlay) for *_, label in split_runs(curve)]
+    assert labels[0] == "#1 gd lr=0.02 (start 0)" and labels[-1] == "#2 adam lr=0.01 (start 1)"
+
+
+def test_exported_history_has_a_legend_inside_each_panel(history):
+    page = export.paper_page(fig.history_figure(history), export.PaperSize())
+    for axis in page.axes:
+        assert [text.get_text() for text in axis.get_legend().get_texts()] == ["gd, earlier", "gd", "adam"]
 
 
 def test_log_loss_axis_shows_the_gap_to_the_minimum_when_losses_go_negative(history):

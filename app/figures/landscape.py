@@ -10,7 +10,8 @@ results (one per Run press, oldest first; :mod:`landscape.trajectories`).
   over what is drawn), and values ≤ 0 (the minimum itself, a zero gradient)
   are left out; the axis label says so.
 * :func:`run_table`: one row per run (:func:`landscape.trajectories.run_summary`).
-* :func:`history_figure`: the curves side by side (the exported figure).
+* :func:`history_figure`: the curves side by side (the exported figure), with a legend of the
+  optimizers (the live panels leave it out: the live plot's legend names the colours).
 * :func:`surface_3d`: the surface (or a network's slice) as a 3-D ``hv.Surface``,
   rendered with matplotlib (Bokeh has no 3-D plot and plotly is not a
   dependency), so the dashboard shows it as a static image.
@@ -75,12 +76,27 @@ def _padded(low: float, high: float, log: bool) -> tuple[float, float]:
     return (10**low, 10**high) if log else (low, high)
 
 
+def _broken(runs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict[str, np.ndarray]:
+    """The columns of one line through all ``(steps, values, label)`` runs, a NaN row between runs."""
+    steps, values, labels = [], [], []
+    for index, (run_steps, run_values, label) in enumerate(runs):
+        if index:  # a break: Bokeh and matplotlib lift the pen at NaN
+            steps.append([np.nan]), values.append([np.nan]), labels.append([label])
+        steps.append(run_steps), values.append(run_values), labels.append([label] * len(run_steps))
+    return {"step": np.concatenate(steps), "value": np.concatenate(values),
+            "run": np.concatenate([np.asarray(part, dtype=object) for part in labels])}
+
+
 def curves_element(
     history: Sequence[xr.Dataset], variable: str = "loss", log: bool = False, max_points: int | None = None
 ) -> hv.Overlay:
     """``variable`` (``loss``, ``grad_norm`` or ``accuracy``: train solid, test dotted) against step.
 
-    Axis ranges are the data's (padded 5 %), so every drawn point is in view.
+    The runs are drawn as one ``hv.Curve`` per optimizer, launch age (newest or earlier) and part
+    (train or test), its runs joined by NaN breaks and each point carrying its run's label for the
+    hover: a few glyphs however many runs the session kept (a Curve, or a ``hv.Path`` sub-path, per
+    run cost seconds per redraw at a few hundred runs).  Axis ranges are the data's (padded 5 %),
+    so every drawn point is in view.
     """
     parts = [("train_accuracy", "solid"), ("test_accuracy", "dotted")] if variable == "accuracy" else [
         (variable, "solid")]
@@ -91,8 +107,9 @@ def curves_element(
         shift = min(float(values.min(initial=np.inf)) for *_, values in rows)
         label = "L − min L"
     newest = len(history) - 1
-    curves, lows, highs, last = [], [], [], 0
-    for name, dash, launch, run_label, optimizer, steps, values in rows:
+    groups: dict[tuple[str, bool, str], list[dict]] = {}
+    lows, highs, last = [], [], 0
+    for _name, dash, launch, run_label, optimizer, steps, values in rows:
         values = values - shift
         if log:
             keep = values > 0
@@ -101,21 +118,22 @@ def curves_element(
             lows.append(values.min())
             highs.append(values.max())
             last = max(last, int(steps.max()))
-        earlier = launch != newest
-        curves.append(styled(
-            hv.Curve({"step": steps, "value": values, "run": [run_label] * len(steps)}, "step",
-                     [hv.Dimension("value", label=label), "run"], label=optimizer),
-            color=OPTIMIZER_COLORS.get(optimizer, "black"), alpha=0.45 if earlier else 0.9,
-            bokeh={"line_dash": "dashed" if earlier else dash, "line_width": 2, "tools": ["hover"]},
-            matplotlib={"linestyle": "--" if earlier else (":" if dash == "dotted" else "-"), "linewidth": 1.5},
-        ))
+        groups.setdefault((dash, launch != newest, optimizer), []).append((steps, values, run_label))
+    value = hv.Dimension("value", label=label)
+    paths = [styled(
+        hv.Curve(_broken(runs), "step", [value, "run"],
+                 label=optimizer + (" (test)" if dash == "dotted" else "") + (", earlier" if earlier else "")),
+        color=OPTIMIZER_COLORS.get(optimizer, "black"), alpha=0.45 if earlier else 0.9,
+        bokeh={"line_dash": "dashed" if earlier else dash, "line_width": 2, "tools": ["hover"]},
+        matplotlib={"linestyle": "--" if earlier else (":" if dash == "dotted" else "-"), "linewidth": 1.5},
+    ) for (dash, earlier, optimizer), runs in sorted(groups.items(), key=lambda item: (item[0][0] != "solid", not item[0][1]))]  # earlier launches below
     options = {"logy": log, "xlim": (0, max(last, 1))}
     if lows:
         options["ylim"] = _padded(min(lows), max(highs), log)
     title = {"loss": "Loss", "grad_norm": "‖∇L‖", "accuracy": "Accuracy"}.get(variable, variable)
     if len(history) > 1:
         title += " (dashed: earlier runs)"
-    return styled(hv.Overlay(curves) if curves else hv.Overlay([hv.Curve([], "step", label)]),
+    return styled(hv.Overlay(paths) if paths else hv.Overlay([hv.Curve([], "step", label)]),
                   title=title, show_legend=False, framewise=True, xlabel="step", ylabel=label, **options)
 
 
@@ -124,7 +142,7 @@ def history_figure(history: Sequence[xr.Dataset], log: bool = False) -> hv.Layou
     if not history:
         raise ValueError("no runs yet: press Run first")
     panels = [styled(curves_element(history, name, log), bokeh={"width": 420, "height": 300},
-                     matplotlib={"fig_inches": 4}) for name in curve_variables(history)]
+                     matplotlib={"fig_inches": 4}, show_legend=True) for name in curve_variables(history)]
     return hv.Layout(panels).cols(len(panels))
 
 
