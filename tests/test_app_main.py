@@ -113,6 +113,31 @@ def test_a_view_built_in_a_worker_follows_the_session_only_once_built_from_the_l
     loop.close()
 
 
+def test_a_point_handed_over_while_critical_points_is_built_is_taken_once_built():
+    """A hand-over (Coordination's "Analyse") that lands while a worker builds the Critical Points tab, after a
+    problem switch: taken by follow(), not dropped because the half-built view still had the old problem."""
+    from app.views.critical_points import CriticalPointsView
+
+    state, loop = AppState(problem_name="rr-demo", sync=True), asyncio.new_event_loop()
+    views = []
+
+    def build():
+        with runner.building_on(loop):
+            views.append(CriticalPointsView(state=state, sync=True, steps=5))
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join()
+    view = views[0]
+    state.problem_name = "booth"  # on the loop, before the builder hands the view over
+    state.hand_over([1.0, 3.0], "test: the minimum of booth")
+    assert view.result is None and view.problem.name == "rr-demo"
+    view.follow()  # what the tab's builder does on the loop once the view is built
+    assert view.problem.name == "booth" and view.starts.tolist() == [[1.0, 3.0]]
+    assert view.result.sizes["run"] == 1 and view.result.attrs["method"] == "newton-mr"
+    loop.close()
+
+
 @pytest.mark.parametrize("text", ["__import__('os').system('true')", "x.real + y", "lambda x: x"])
 def test_refused_expression_shows_a_message_and_keeps_the_session(text):
     state = AppState(problem_name="himmelblau")

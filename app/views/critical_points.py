@@ -67,11 +67,12 @@ class CriticalPointsView(BaseView):
     selected = param.Integer(default=None, allow_None=True, doc="Run shown in detail (None: none).")
     analysis = param.ClassSelector(class_=xr.Dataset, constant=True, doc="Analysis of the selected or handed-over point.")
 
-    def __init__(self, state=None, **params):
-        super().__init__(state=state, **params)
-        if state is not None:
-            state.param.watch(lambda event: self._take_focus(event.new), "focus")
-            self._take_focus(state.focus)
+    def follow(self) -> None:
+        """Also take points handed over (``state.focus``), the one made while a worker built the view included:
+        only once built and from the loop, after the problem has caught up (a focus names its problem)."""
+        super().follow()
+        self.state.param.watch(lambda event: self._take_focus(event.new), "focus")
+        self._take_focus(self.state.focus)
 
     def setup(self) -> None:
         self._setup = LatestCall(sync=self.runner.sync)
