@@ -106,6 +106,8 @@ INDEX_TOL = 1e-5
 CRITICAL_CUTOFF = 1e-10
 #: A run above the cutoff whose final r exceeds this is gradient-flat (§3.4.3).
 FLAT_R = 0.9
+#: Most parameters for which an experiment keeps every run's path (run, step, param) by default.
+PATH_MAX_DIM = 16
 CLASSES = ("critical", "gradient-flat", "neither")
 METHODS = ("newton-mr", "damped-newton", "gnm", "pinv-newton")
 
@@ -577,7 +579,7 @@ def iter_find(
     at θ_t, ``step_size`` is the α taking θ_t to θ_{t+1}; row ``num_steps`` is
     the final point; rows after a run terminated are NaN), ``start`` and the
     final ``theta`` (run, param), ``path`` (run, step, param) when kept
-    (default for dim ≤ 16), and the per-run summary ``final_loss,
+    (default for dim ≤ ``PATH_MAX_DIM``), and the per-run summary ``final_loss,
     final_grad_norm_sq, final_r, final_r_h, final_index, max_r, num_steps,
     class``.
     """
@@ -587,7 +589,7 @@ def iter_find(
     runs, dim = thetas0.shape
     limits.check("steps", num_steps)
     limits.check("runs", runs)
-    keep_path = dim <= 16 if keep_path is None else keep_path
+    keep_path = dim <= PATH_MAX_DIM if keep_path is None else keep_path
     carry = (thetas0, jnp.full((runs,), method.alpha0, thetas0.dtype), jnp.ones((runs,), bool))
     logs: list[dict[str, np.ndarray]] = []
     paths: list[np.ndarray] = []

@@ -3,6 +3,7 @@ the pure figure functions, a point handed over by another view."""
 
 import holoviews as hv
 import numpy as np
+import panel as pn
 import pytest
 
 from app.figures import critical_points as fig
@@ -71,6 +72,16 @@ def test_trajectory_sampling_without_chosen_starts():
 def test_network_problem_has_no_surface():
     view = CriticalPointsView(problem=registry.get("mlp-moons"))
     assert view.grid is None and view.starts.shape == (0, view.problem.dim)
+
+
+def test_a_selected_run_without_a_kept_path_says_why_no_eigenvalues_are_drawn_along_it():
+    view = CriticalPointsView(problem=registry.get("lever-game"), num_runs=2, steps=3)  # 20 parameters
+    view.run()
+    assert "path" not in view.result and view.problem.dim > critical.PATH_MAX_DIM
+    view.select(1)
+    titles = [pane.object.opts.get("plot").kwargs.get("title") for pane in pn.panel(view).select(pn.pane.HoloViews)
+              if isinstance(pane.object, hv.Overlay)]
+    assert f"Eigenvalues along run 1: paths are kept for ≤ {critical.PATH_MAX_DIM} parameters only" in titles
 
 
 def test_a_point_handed_over_is_analysed_and_newton_mr_runs_from_it():

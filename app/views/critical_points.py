@@ -229,7 +229,10 @@ class CriticalPointsView(BaseView):
         if result is None or run is None or not run < result.sizes["run"]:
             return
         self._analyse(result.theta.values[run], f"run {run}")
-        if "path" in result:
+        if "path" not in result:  # not kept for networks: say so rather than leave "Select a run"
+            self._along.object = along_element(np.zeros(0), np.zeros((0, 0)), (
+                f"Eigenvalues along run {run}: paths are kept for ≤ {critical.PATH_MAX_DIM} parameters only"))
+        else:
             path, loss = result.path.values[run], self.problem.loss
             path = path[np.isfinite(path).all(axis=1)]
             steps = result.step.values[: len(path)]
