@@ -377,3 +377,15 @@ def test_a_slice_says_compiling_before_its_plot_is_rebuilt_and_a_click_does_not_
     view.mode.tap.event(x=0.1, y=-0.2)
     assert drawn == [] and len(view.starts) == 2  # the slice's centre, then the click
     np.testing.assert_allclose(view.mode.xy(view.starts[-1:]), [[0.1, -0.2]], atol=1e-5)
+
+
+def test_a_new_problem_clears_the_old_problems_spectra():
+    state = AppState(problem_name="himmelblau", sync=True)
+    view = LandscapeView(state)
+    view.tap(1.0, 1.0)
+    assert view.spectra.point is not None
+    state.problem_name = "booth"
+    assert view.spectra.point is None and view.spectra.along is None and view.spectra.density is None
+    titles = [pane.object.opts.get("plot").kwargs.get("title") for pane in pn.panel(view.spectra).select(pn.pane.HoloViews)
+              if pane.object is not None]
+    assert titles == [view.spectra.point_hint, view.spectra.along_hint]

@@ -61,6 +61,10 @@ def test_view_runs_selects_resumes_and_exports(monkeypatch):
     view.resume()
     assert (view.result.order.values > 0).sum() == 5
     hv.render(view.draw(view.result), backend="bokeh")  # the export figure builds from the stored tree
+    assert view.spectra.along is not None  # the selected node's followed eigenvalue: gone with the problem
+    state.problem_name = "booth"
+    assert view.spectra.point is None and view.spectra.along is None
+    assert view.spectra.along_hint == "Tap a node: followed eigenvalue along its ride"  # its own tab's words
 
 
 def test_a_larger_problem_shows_the_selected_ride_on_its_plane():

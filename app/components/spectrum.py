@@ -86,21 +86,27 @@ class SpectrumPanel(pn.viewable.Viewer):
     """
 
     height = param.Integer(default=260)
+    point_hint = param.String(default="Click the surface: spectrum there", doc="The point panel's title before a point.")
+    along_hint = param.String(default="Select a run: λ along it", doc="The path panel's title before a path.")
 
     def __init__(self, **params):
         super().__init__(**params)
         #: What is shown: ``(theta, eigenvalues)`` at the point, ``(steps, eigenvalues)`` along the path.
         self.point: tuple[np.ndarray, np.ndarray] | None = None
         self.along: tuple[np.ndarray, np.ndarray] | None = None
-        self._point = pn.pane.HoloViews(self._empty("Click the surface: spectrum there"), sizing_mode="stretch_width")
-        self._along = pn.pane.HoloViews(
-            self._empty("Select a run: λ along it"), sizing_mode="stretch_width"
-        )
+        self._point = pn.pane.HoloViews(self._empty(self.point_hint), sizing_mode="stretch_width")
+        self._along = pn.pane.HoloViews(self._empty(self.along_hint), sizing_mode="stretch_width")
         #: ``(slq Dataset, trace)`` at the point, for networks (:meth:`show_density`).
         self.density: tuple[xr.Dataset, float] | None = None
         self._density = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         # shown and hidden as a whole: toggling a HoloViews pane's own `visible` fails in Panel 1.9
         self._density_box = pn.Column(self._density, visible=False, sizing_mode="stretch_width", margin=0)
+
+    def clear(self) -> None:
+        """Back to the hints (a new problem: the old problem's spectra must not stay in view)."""
+        self.point = self.along = None
+        self._point.object, self._along.object = self._empty(self.point_hint), self._empty(self.along_hint)
+        self.show_density(None)
 
     def _empty(self, text: str) -> hv.Overlay:
         return spectrum_element(np.array([])).opts(title=text, height=self.height, responsive=True)

@@ -65,7 +65,8 @@ class RidgeRiderView(BaseView):
         self.grid: xr.Dataset | None = None
         self.tree_plot = TreePlot()
         self.tree_plot.param.watch(lambda event: self.select(event.new), "selected")
-        self.spectra = SpectrumPanel()
+        self.spectra = SpectrumPanel(point_hint="Find the MIS or tap a node: spectrum there",
+                                     along_hint="Tap a node: followed eigenvalue along its ride")
         self._tree_pipe = hv.streams.Pipe(data=None)
         self._selected_stream = hv.streams.Params(parameterized=self, parameters=["selected"])
         self.plot.linked_axes = False
@@ -149,6 +150,7 @@ class RidgeRiderView(BaseView):
             self.cut = None
         self.mis, self.grid, self.plot.object = None, None, None
         set_text(self._mis_info, "")
+        self.spectra.clear()
         problem = self.problem
         if "entropy" in problem.extras and self.entropy_weight == 0.0:
             self.entropy_weight = 1.0

@@ -66,6 +66,8 @@ def show_at(view, point: np.ndarray) -> None:
         where = f"(α, β) = ({alpha:.3g}, {beta:.3g})"
 
     def show(value) -> None:
+        if view.problem is not problem:  # computed for the problem before a switch: not this one's
+            return
         view.spectra.show_point(point, value[0], where)
         if network:
             view.spectra.show_density(*value[1])

@@ -99,7 +99,7 @@ class LandscapeView(BaseView):
         self.legend.object = self.caption.object = ""
         self.selected_pipe.send(np.zeros((0, 2)))
         self.history.clear()
-        self.spectra.show_density(None)
+        self.spectra.clear()
         self.surface3d_box.visible = False
         self.mode = mode_for(self.problem)(self)
         self.plot.object = None
