@@ -108,9 +108,32 @@ def test_critical_and_trajectories_write_the_engine_result_to_zarr(run, tmp_path
     starts = jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(3), 2))
     expected = run_trajectories(problem, starts, [("gd", None), ("adam", None)], 10)
     np.testing.assert_allclose(xr.open_zarr(out).theta.values, expected.theta.values, rtol=0, atol=1e-12)
+    info = run("info", out)
+    assert "kind: optimizer-trajectories" in info.output and "progress: 2/2 chunks, 2/2 runs (100%)" in info.output
 
-    again = run("trajectories", "himmelblau", "--out", out)  # not resumable: never overwritten
-    assert again.exit_code == 2 and "exists; choose a new path" in again.output
+    again = run("trajectories", "himmelblau", "--steps", 12, "--out", out)  # another experiment: refused
+    assert again.exit_code == 2 and "steps: stored 10, requested 12" in again.output
+
+
+def test_interrupted_critical_experiment_resumes(run, tmp_path):
+    from landscape import stores
+    from landscape.jobs import CancelToken, drive
+
+    out, problem = tmp_path / "critical.zarr", problems.get("frye-quartic")
+    token = CancelToken()
+    stream = critical.iter_experiment(problem, "newton-mr", num_runs=3, starts="uniform", num_steps=3, runs_per_task=1,
+                                      store=out, cancel=token)
+    next(stream)
+    token.cancel()
+    drive(stream)
+    info = run("info", out)
+    assert "status: cancelled" in info.output and "progress: 1/3 chunks, 1/3 runs (33%)" in info.output
+    result = run("critical", "frye-quartic", "--runs", 3, "--steps", 3, "--starts", "uniform", "--per-task", 1,
+                 "--out", out, "--quiet")  # the same experiment: resumed
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output and "(3/3 runs)" in result.output
+    expected = critical.experiment(problem, "newton-mr", num_runs=3, starts="uniform", num_steps=3, runs_per_task=1)
+    xr.testing.assert_identical(stores.load(out)[list(expected.variables)].drop_attrs(), expected.drop_attrs())
 
 
 @pytest.mark.parametrize("args, message", [
