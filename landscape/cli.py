@@ -15,7 +15,7 @@ Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores`
 rerunning the same command (or ``landscape resume STORE``) resumes it, computing only the
 missing chunks; ``critical`` and ``trajectories`` likewise write each finished batch of runs
 (``--per-task`` runs a batch) and resume computing only the missing batches.  ``landscape open STORE`` serves the dashboard
-with a slice or Lyapunov map loaded in its view (Resume there for an unfinished one).
+with a slice, Lyapunov map or residual map loaded in its view (Resume there for an unfinished one).
 Slices and Lyapunov maps are seeded (``--seed``, default 0), so two runs of one
 command compute the same grid.  Computation is in float64 (DESIGN.md "Precision").  Bad
 arguments exit with a usage message and code 2; a sweep where some chunk

@@ -191,9 +191,13 @@ def test_open_serves_the_dashboard_with_the_store(run, tmp_path, monkeypatch):
 
     residuals = tmp_path / "residuals.zarr"
     assert run("residuals", "frye-quartic", "--grid", 3, "--out", residuals, "--quiet").exit_code == 0
+    assert run("open", residuals, "--no-show").exit_code == 0 and calls[-1][0][-1] == str(residuals.resolve())
+    runs = tmp_path / "critical.zarr"
+    assert run("critical", "frye-quartic", "--runs", 1, "--steps", 1, "--starts", "uniform", "--out", runs,
+               "--quiet").exit_code == 0
     foreign = tmp_path / "foreign.zarr"
     xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
-    for store, message in [(foreign, "not a landscape sweep store"), (residuals, "the dashboard opens slice-2d")]:
+    for store, message in [(foreign, "not a landscape sweep store"), (runs, "the dashboard opens slice-2d")]:
         refused = run("open", store)
         assert refused.exit_code == 2 and message in refused.output and "Usage:" in refused.output
-    assert len(calls) == 1
+    assert len(calls) == 2
