@@ -239,12 +239,11 @@ def _combiner(kind: str):
 class BatchStore(_Progress):
     """The zarr store of a many-run experiment, one group per finished batch of runs (module docstring).
 
-    Its groups are written without consolidated metadata (the root would not list groups added
-    later); :meth:`finish` consolidates the complete store for a plain ``xarray.open_zarr``.
-
     :meth:`write` stores a batch's whole result Dataset in ``batches/<i>`` and only then records
     it in ``chunks_done``, so a SIGKILL loses no batch that was reported finished; :meth:`finish`
-    writes the combined result at the root before the status becomes ``complete``.
+    writes the combined result at the root before the status becomes ``complete``.  The groups
+    are written without consolidated metadata (the root would not list groups added later);
+    :meth:`finish` consolidates the complete store for a plain ``xarray.open_zarr``.
     """
 
     def __init__(self, path, ranges: Sequence[tuple[int, int]]) -> None:
