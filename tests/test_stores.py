@@ -193,17 +193,32 @@ def test_foreign_and_corrupt_stores_refused(tmp_path):
         stores.info(tmp_path / "missing.zarr")
 
 
+def _check(theta):
+    if np.any(np.asarray(theta)[..., 0] > 0.75):
+        raise FloatingPointError("NaN loss by design")
+    return np.zeros(np.shape(theta)[:-1])
+
+
+@jax.custom_jvp
+def _guard(theta):
+    return jax.pure_callback(_check, jax.ShapeDtypeStruct((), theta.dtype), theta, vmap_method="sequential")
+
+
+@_guard.defjvp
+def _guard_jvp(primals, tangents):  # a callback has no derivative of its own: the guard adds 0
+    return _guard(primals[0]), jnp.zeros((), primals[0].dtype)
+
+
+def _guarded_loss(theta):
+    return jnp.sum(theta**2) + _guard(theta)
+
+
+#: A bowl whose loss raises where x > 0.75 (a task that raises by design).
+FAILING = Problem("fails-beyond-0.75", 2, _guarded_loss, lambda key: jnp.zeros(2))
+
+
 def test_failing_tasks_recorded_in_the_store(tmp_path):
-    def check(theta):
-        if np.any(np.asarray(theta)[..., 0] > 0.75):
-            raise FloatingPointError("NaN loss by design")
-        return np.zeros(np.shape(theta)[:-1])
-
-    def loss(theta):
-        guard = jax.pure_callback(check, jax.ShapeDtypeStruct((), theta.dtype), theta, vmap_method="sequential")
-        return jnp.sum(theta**2) + guard
-
-    problem = Problem("fails-beyond-0.75", 2, loss, lambda key: jnp.zeros(2))
+    problem = FAILING
     path = tmp_path / "run.zarr"
     alpha = np.linspace(-1, 1, 5)  # chunks of 2: [-1, -0.5], [0, 0.5], [1]; only the last fails
     ds = drive(iter_slice(problem, np.zeros(2), np.eye(2)[:1], alpha, chunk=2, store=path))
@@ -212,6 +227,25 @@ def test_failing_tasks_recorded_in_the_store(tmp_path):
     summary = stores.info(path)
     assert summary["status"] == "complete" and summary["chunks_done"] == 3
     assert list(summary["failed_chunks"]) == ["2"] and "NaN loss by design" in summary["failed_chunks"]["2"]
+
+
+def test_failing_batches_recorded_in_an_experiment_store(tmp_path):
+    path = tmp_path / "runs.zarr"
+    starts = np.array([[0.5, 0.0], [1.0, 0.0], [-0.5, 0.2]])  # the second start's batch raises
+
+    def make(executor=None):
+        return iter_trajectories(FAILING, starts, [("gd", None)], 4, 2, starts_per_task=1, store=path,
+                                 executor=executor)
+
+    ds = drive(make())
+    assert ds.attrs["status"] == "complete" and list(ds.start.values) == [0, 2]
+    summary = stores.info(path)
+    assert summary["status"] == "complete" and summary["chunks_done"] == 3
+    assert list(summary["failed_chunks"]) == ["1"] and "NaN loss by design" in summary["failed_chunks"]["1"]
+    np.testing.assert_allclose(stores.load(path).loss.values[:, 0], [0.25, 0.29])
+    again = Counting()
+    drive(make(again))
+    assert again.ran == 0  # a recorded failure is an outcome: not retried by a rerun
 
 
 def test_lyapunov_map_store_resumes(tmp_path):
