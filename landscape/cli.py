@@ -13,9 +13,9 @@
 
 Each sweep writes its result to a zarr store chunk by chunk (``landscape.stores``);
 rerunning the same command (or ``landscape resume STORE``) resumes it, computing only the
-missing chunks.  ``critical`` and ``trajectories`` run batches of runs on the workers and
-write their store when done (not resumable).  ``landscape open STORE`` serves the dashboard
-with a slice or Lyapunov map loaded in its view (Resume there for an unfinished one).
+missing chunks; ``critical`` and ``trajectories`` likewise write each finished batch of runs
+(``--per-task`` runs a batch) and resume computing only the missing batches.  ``landscape open STORE`` serves the dashboard
+with a slice, Lyapunov map or residual map loaded in its view (Resume there for an unfinished one).
 Slices and Lyapunov maps are seeded (``--seed``, default 0), so two runs of one
 command compute the same grid.  Computation is in float64 (DESIGN.md "Precision").  Bad
 arguments exit with a usage message and code 2; a sweep where some chunk
@@ -75,13 +75,13 @@ def _problem(ctx, name: str, options: dict):
                                  param_hint="--option") from None
 
 
-def _run(ctx, make_stream, workers, scheduler, quiet: bool) -> None:
-    """Build the sweep on the chosen executor, stream it with a progress bar, report the store."""
+def _run(ctx, make_stream, store: str, workers, scheduler, quiet: bool) -> None:
+    """Build the sweep on the chosen executor, stream it with a progress bar, report the ``store``."""
     from tqdm import tqdm
 
     from .executor import make_executor
     from .jobs import drive
-    from .stores import StoreError
+    from .stores import StoreError, info
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give either --workers (a local cluster) or --scheduler, not both", ctx=ctx)
@@ -90,7 +90,7 @@ def _run(ctx, make_stream, workers, scheduler, quiet: bool) -> None:
         click.echo(f"running on {executor.description}" + (f"; Dask dashboard: {link}" if link else ""), err=True)
         try:
             stream = make_stream(executor)
-            bar = tqdm(disable=quiet, unit="cell", file=sys.stderr, dynamic_ncols=True, delay=0.5)
+            bar = tqdm(disable=quiet, file=sys.stderr, dynamic_ncols=True, delay=0.5)
             start = time.perf_counter()
 
             def progress(event):
@@ -103,8 +103,9 @@ def _run(ctx, make_stream, workers, scheduler, quiet: bool) -> None:
         except (StoreError, ValueError) as exc:
             raise click.UsageError(str(exc), ctx=ctx) from None
     failed = json.loads(result.attrs.get("failed_chunks", "{}"))
-    click.echo(f"{result.attrs['kind']}: {result.attrs['status']} in {time.perf_counter() - start:.1f} s "
-               f"({result.attrs['points_done']} cells)", err=True)
+    summary = info(store)
+    click.echo(f"{result.attrs['kind']}: {summary['status']} in {time.perf_counter() - start:.1f} s "
+               f"({summary['cells_done']}/{summary['cells']} {summary['unit']})", err=True)
     if failed:
         for index, reason in failed.items():
             click.echo(f"chunk {index} failed: {reason}", err=True)
@@ -151,7 +152,7 @@ def slice_command(ctx, problem, grid, span, directions, chunk, options, out, wor
         raise click.BadParameter(str(exc), ctx=ctx, param_hint="--directions") from None
     alpha = np.linspace(-span, span, grid)
     _run(ctx, lambda executor: iter_slice(built, centre, dirs, alpha, chunk=chunk, direction_kind=directions,
-                                          executor=executor, store=out), workers, scheduler, quiet)
+                                          executor=executor, store=out), out, workers, scheduler, quiet)
 
 
 @main.command("lyapunov")
@@ -185,7 +186,7 @@ def lyapunov_command(ctx, game, rule, grid, steps, top, objective, strategy, chu
     xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
     _run(ctx, lambda executor: iter_lyapunov_map(built, rule, xs, ys, k=steps, n=top, objective=objective,
                                                  directions=strategy, chunk=chunk, seed=seed, executor=executor,
-                                                 store=out, **hyper), workers, scheduler, quiet)
+                                                 store=out, **hyper), out, workers, scheduler, quiet)
 
 
 @main.command("residuals")
@@ -200,57 +201,21 @@ def residuals_command(ctx, problem, grid, chunk, out, workers, scheduler, quiet)
 
     built = _problem(ctx, problem, {})
     _run(ctx, lambda executor: iter_residual_map(built, grid, chunk=chunk, executor=executor, store=out),
-         workers, scheduler, quiet)
+         out, workers, scheduler, quiet)
 
 
-def _run_to_zarr(ctx, make_stream, out: str, workers, scheduler, quiet: bool) -> None:
-    """Drive ``make_stream(executor)`` with a progress bar and write its result to the zarr store ``out``:
-    in-process (executor ``None``: the engine's own step-chunked stream), or as batches of runs on a
-    local cluster (``--workers``) or a scheduler (``--scheduler``)."""
-    from tqdm import tqdm
-
-    from .executor import InProcess, make_executor
-    from .jobs import drive
-
-    if workers is not None and scheduler is not None:
-        raise click.UsageError("give either --workers (a local cluster) or --scheduler, not both", ctx=ctx)
-    start = time.perf_counter()
-    with make_executor(workers, scheduler, dashboard=True) as executor:
-        link = getattr(getattr(executor, "client", None), "dashboard_link", None)
-        click.echo(f"running on {executor.description}" + (f"; Dask dashboard: {link}" if link else ""), err=True)
-        bar = tqdm(disable=quiet, file=sys.stderr, dynamic_ncols=True, delay=0.5)
-
-        def progress(event):
-            if bar.total != event.total:
-                bar.reset(total=event.total)
-            bar.update(event.done - bar.n)
-
-        try:
-            result = drive(make_stream(None if isinstance(executor, InProcess) else executor), progress)
-        except ValueError as exc:
-            raise click.UsageError(str(exc), ctx=ctx) from None
-        finally:
-            bar.close()
-    result.to_zarr(out, mode="w-")
-    click.echo(f"{result.attrs.get('kind', 'result')}: {result.attrs.get('status', 'complete')} in "
-               f"{time.perf_counter() - start:.1f} s; written to {out}", err=True)
-
-
-def _new_store(ctx, param, value):
-    """These runs are not chunked sweeps, so they are not resumed: refuse to overwrite a store."""
-    import os
-
-    if os.path.exists(value):
-        raise click.BadParameter(f"{value} exists; choose a new path (these runs are not resumable)",
-                                 ctx=ctx, param=param)
-    return value
+def _per_task(runs: int, per_task: int | None) -> int:
+    """Runs per batch task: ``--per-task``, else an eighth of the runs (at least one), whatever the
+    executor, so the same command cuts the same batches in-process and on any cluster."""
+    return per_task if per_task is not None else -(-runs // 8)
 
 
 def _run_options(fn):
-    """--option, --seed, --out (a new store) and the executor options: shared by the many-run commands."""
-    fn = _executor_options(fn)
-    fn = click.option("--out", required=True, callback=_new_store, type=click.Path(dir_okay=True, file_okay=False),
-                      help="zarr store to write (a new path)")(fn)
+    """--option, --seed, --per-task, --out and the executor options: shared by the many-run commands."""
+    fn = _compute_options(fn)
+    fn = click.option("--per-task", type=click.IntRange(min=1), default=None,
+                      help="runs per batch task, each batch written to the store as it finishes "
+                           "[default: an eighth of the runs]")(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True, help="seed of the starts")(fn)
     return click.option("--option", "options", multiple=True, callback=_key_values, metavar="NAME=VALUE",
                         help="problem option (repeatable)")(fn)
@@ -266,15 +231,17 @@ def _run_options(fn):
               help="points along gradient-descent runs (Frye §3.2.3.2) or the problem's sampler")
 @_run_options
 @click.pass_context
-def critical_command(ctx, problem, method, runs, steps, starts, options, seed, out, workers, scheduler, quiet):
-    """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each (batches of runs
-    on the workers with --workers/--scheduler)."""
+def critical_command(ctx, problem, method, runs, steps, starts, options, seed, per_task, out, workers, scheduler,
+                     quiet):
+    """A critical-point experiment on PROBLEM: RUNS seeded starts, a finder from each, in batches of
+    runs (on the workers with --workers/--scheduler), each written to the store as it finishes."""
     from .critical import iter_experiment
 
     built = _problem(ctx, problem, options)
-    _run_to_zarr(ctx, lambda executor: iter_experiment(built, method, num_runs=runs, seed=seed, starts=starts,
-                                                       num_steps=steps, executor=executor),
-                 out, workers, scheduler, quiet)
+    _run(ctx, lambda executor: iter_experiment(built, method, num_runs=runs, seed=seed, starts=starts,
+                                               num_steps=steps, executor=executor,
+                                               runs_per_task=_per_task(runs, per_task), store=out),
+         out, workers, scheduler, quiet)
 
 
 @main.command("trajectories")
@@ -285,9 +252,10 @@ def critical_command(ctx, problem, method, runs, steps, starts, options, seed, o
 @click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="steps per run")
 @_run_options
 @click.pass_context
-def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, out, workers, scheduler, quiet):
-    """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM, with default hyperparameters (batches of
-    starts on the workers with --workers/--scheduler)."""
+def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, seed, per_task, out, workers, scheduler,
+                         quiet):
+    """Runs of each OPTIMIZER from RUNS seeded starts of PROBLEM, with default hyperparameters, in batches
+    of starts (on the workers with --workers/--scheduler), each written to the store as it finishes."""
     import jax
 
     from . import optim
@@ -300,8 +268,9 @@ def trajectories_command(ctx, problem, optimizer_names, runs, steps, options, se
                                  ctx=ctx, param_hint="--optimizer")
     built = _problem(ctx, problem, options)
     starts = jax.vmap(built.init)(jax.random.split(jax.random.PRNGKey(seed), runs))
-    _run_to_zarr(ctx, lambda executor: iter_trajectories(built, starts, [(name, None) for name in optimizer_names],
-                                                         steps, executor=executor), out, workers, scheduler, quiet)
+    _run(ctx, lambda executor: iter_trajectories(built, starts, [(name, None) for name in optimizer_names], steps,
+                                                 executor=executor, starts_per_task=_per_task(runs, per_task),
+                                                 store=out), out, workers, scheduler, quiet)
 
 
 @main.command("resume")
@@ -313,7 +282,7 @@ def resume_command(ctx, store, workers, scheduler, quiet):
     the chunks it lacks."""
     from .stores import resume
 
-    _run(ctx, lambda executor: resume(store, executor=executor), workers, scheduler, quiet)
+    _run(ctx, lambda executor: resume(store, executor=executor), store, workers, scheduler, quiet)
 
 
 def serve_command(store: str, port: int = 5006, address: str = "127.0.0.1", show: bool = True) -> list[str]:
@@ -370,7 +339,7 @@ def info_command(ctx, store):
     click.echo(f"kind: {summary['kind']}")
     click.echo(f"status: {summary['status']}")
     click.echo(f"progress: {summary['chunks_done']}/{summary['chunks']} chunks, "
-               f"{summary['cells_done']}/{summary['cells']} cells ({fraction:.0%})")
+               f"{summary['cells_done']}/{summary['cells']} {summary['unit']} ({fraction:.0%})")
     for index, reason in summary["failed_chunks"].items():
         click.echo(f"failed chunk {index}: {reason}")
     click.echo("config: " + json.dumps(summary["config"], indent=2, sort_keys=True))

@@ -90,7 +90,7 @@ from .grids import Grid, GridSpec, is_resolution
 from .jobs import CancelToken, Event, Stream, drive, is_cancelled
 from .problems.base import Problem
 from .results import result_attrs
-from .stores import SweepStore
+from .stores import BatchStore, SweepStore
 
 Array = jax.Array
 Loss = Callable[[Array], Array]
@@ -387,6 +387,12 @@ class Method:
 
     def config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Method:
+        """The method :meth:`config` describes (e.g. decoded from a store's JSON record)."""
+        solvers = {k: None if config[k] is None else Solver(**config[k]) for k in ("solver", "measure_solver")}
+        return cls(**{**config, **solvers, "gammas": tuple(config["gammas"])})
 
     def step(self, loss: Loss, theta: Array, alpha: Array, measure, with_index):
         """One update from ``θ``: ``(θ_next, α_next, logged dict)``; ``θ_next == θ``
@@ -764,6 +770,7 @@ def iter_experiment(
     trajectory_steps: int = 1000,
     executor: Executor | None = None,
     runs_per_task: int | None = None,
+    store=None,
     **kwargs,
 ) -> Stream[xr.Dataset]:
     """Sample starting points and run a finder from each (the thesis's experiments).
@@ -772,7 +779,7 @@ def iter_experiment(
     ``"uniform"`` (the problem's own sampler, e.g. uniform over a 2-D box) or
     an explicit ``(runs, dim)`` array.  Returns the Dataset of :func:`iter_find`.
 
-    With a Dask ``executor`` (:mod:`landscape.executor`), or any executor and ``runs_per_task``,
+    With a Dask ``executor`` (:mod:`landscape.executor`), or ``runs_per_task``,
     the runs are cut into batches of ``runs_per_task`` (default: one batch per Dask worker), each a
     pure task
     (:func:`experiment_task`: :func:`find` from its starts); events come per finished batch
@@ -780,6 +787,11 @@ def iter_experiment(
     same numbers in-process and on a cluster for the same batches.  The in-process executor without
     ``runs_per_task`` keeps :func:`iter_find`'s streaming (an event per chunk of steps), which the
     dashboard shows while the runs progress.
+
+    With ``store`` (a zarr path) the runs always go in batches (in-process by default), each
+    finished batch written to the store as it completes (:class:`landscape.stores.BatchStore`,
+    with the starts); a rerun with the same store and settings computes only the missing batches,
+    and ``landscape.stores.resume`` continues it from the store alone.
     """
     key = jax.random.PRNGKey(seed)
     if isinstance(starts, str):
@@ -791,16 +803,23 @@ def iter_experiment(
             raise ValueError(f"starts must be 'trajectory', 'uniform' or an array, got {starts!r}")
     else:
         thetas0 = jnp.asarray(starts)
-    if executor is None or (isinstance(executor, InProcess) and runs_per_task is None):
+    if store is None and runs_per_task is None and (executor is None or isinstance(executor, InProcess)):
         ds = yield from iter_find(problem, thetas0, method, num_steps=num_steps, **kwargs)
     else:
         cancel = kwargs.pop("cancel", None)
         thetas0 = np.asarray(jnp.atleast_2d(thetas0))
         ranges = batches(len(thetas0), runs_per_task, executor)
+        if store is not None:
+            method = Method(method) if isinstance(method, str) else method
+            request = {**problem.config(), "method": method.config(), "num_steps": num_steps, "seed": seed,
+                       "options": kwargs}
+            inputs = xr.Dataset({"starts": (("run", "param"), thetas0)})
+            store = BatchStore.open(store, result_attrs("critical-points", request), inputs, ranges)
         ref = ProblemRef(problem)
         calls = [(i, (ref, thetas0[start:stop], method, num_steps, kwargs)) for i, (start, stop) in enumerate(ranges)]
-        ds = yield from iter_batches(experiment_task, calls, lambda done, status: _runs_in_order(done, ranges, status),
-                                     executor=executor, cancel=cancel)
+        ds = yield from iter_batches(
+            experiment_task, calls, lambda done, status: combine_runs(done, ranges, status).assign_attrs(seed=seed),
+            executor=executor, cancel=cancel, store=store)
     ds.attrs["seed"] = seed
     return ds
 
@@ -812,7 +831,7 @@ def experiment_task(problem: ProblemRef, thetas0: np.ndarray, method: Method | s
     return find(problem.resolve(), thetas0, method, num_steps=num_steps, **options)
 
 
-def _runs_in_order(done: dict[int, xr.Dataset], ranges, status: str) -> xr.Dataset:
+def combine_runs(done: dict[int, xr.Dataset], ranges, status: str) -> xr.Dataset:
     """The finished batches' runs as one experiment Dataset, numbered as in the whole experiment (a
     batch whose runs all stopped early has fewer ``step`` rows: NaN there)."""
     parts = [done[i].assign_coords(run=np.arange(*ranges[i])) for i in sorted(done)]

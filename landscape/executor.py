@@ -26,7 +26,8 @@ writes each finished chunk to the store as it arrives, turns a task that
 raises into a recorded failure (NaN cells plus a reason) and honours cancel.
 :func:`iter_batches` is its form for many-run experiments (critical-point
 experiments, trajectory batches): each task computes a batch of runs as a
-whole result Dataset, and the batches are combined into one as they arrive.
+whole result Dataset (stored whole, ``landscape.stores.BatchStore``), and the
+batches are combined into one as they arrive.
 """
 
 from __future__ import annotations
@@ -318,18 +319,20 @@ def batches(n: int, size: int | None, executor) -> list[tuple[int, int]]:
 
 def iter_batches(task: Callable[..., Any], calls: Sequence[tuple[int, tuple]],
                  combine: Callable[[dict[int, Any], str], Any], *, executor: Executor | None = None,
-                 cancel: CancelToken | None = None):
+                 cancel: CancelToken | None = None, store=None):
     """Run batch tasks (``task(*args)`` returns one batch's result Dataset) and stream their combination.
 
     Yields ``Event("batch", batches done, batches, partial)`` as batches finish (in completion
     order on Dask), ``partial = combine(finished, "running")`` with ``finished`` ``{index:
     Dataset}``; returns ``combine(finished, status)``, status ``complete`` or ``cancelled``, with the
     reasons of batches whose task raised in ``attrs["failed_chunks"]`` (their runs are absent).
+    With a ``store`` (a :class:`landscape.stores.BatchStore`) the batches it holds are read back,
+    not computed, each new one is written as it finishes, and the store gets the final status
+    (and, complete, the combined result).
     """
-    executor = InProcess() if executor is None else executor
     finished: dict[int, Any] = {}
     failures: dict[int, str] = {}
-    for outcome in executor.run(task, list(calls), cancel):
+    for outcome in run_chunks(task, calls, executor=executor, store=store, cancel=cancel):
         if outcome.error is not None:
             failures[outcome.index] = outcome.error
         else:
@@ -341,4 +344,6 @@ def iter_batches(task: Callable[..., Any], calls: Sequence[tuple[int, tuple]],
     status = "complete" if len(finished) + len(failures) == len(calls) else "cancelled"
     result = combine(finished, status)
     result.attrs.update(failure_attrs(failures))
+    if store is not None:
+        store.finish(status, result)
     return result

@@ -208,6 +208,7 @@ def iter_trajectories(
     *,
     executor=None,
     starts_per_task: int | None = None,
+    store=None,
 ) -> Stream[xr.Dataset]:
     """Run every optimizer from every start, yielding one Event per chunk of steps.
 
@@ -219,7 +220,10 @@ def iter_trajectories(
     ``starts_per_task`` (default: one batch per Dask worker), each a pure task
     (:func:`trajectories_task`: every optimizer from its starts); events come per finished
     batch and the result numbers its runs as the whole batch would (optimizer-major), the same
-    numbers in-process and on a cluster for the same batches.
+    numbers in-process and on a cluster for the same batches.  With ``store`` (a zarr path) the
+    starts always go in batches (in-process by default), each finished batch written to the store
+    as it completes (:class:`landscape.stores.BatchStore`); a rerun with the same store and
+    settings computes only the missing batches (``landscape.stores.resume`` from the store alone).
     """
     steps, chunk = optim.validate_settings("trajectories", steps=steps, chunk=chunk).values()
     resolved = resolve(optimizers)
@@ -230,9 +234,9 @@ def iter_trajectories(
         starts = starts.astype(jnp.zeros(()).dtype)
     if starts.shape[1] != problem.dim:
         raise ValueError(f"starts must have shape (n, {problem.dim}), got {starts.shape}")
-    if executor is not None:
+    if executor is not None or store is not None or starts_per_task is not None:
         return (yield from _batched_runs(problem, np.asarray(starts), resolved, steps, chunk, cancel, executor,
-                                         starts_per_task))
+                                         starts_per_task, store))
     names = tuple(name for name, _ in resolved)
     hps = tuple({k: jnp.asarray(v, starts.dtype) for k, v in hp.items()} for _, hp in resolved)
     n_starts, n_runs = starts.shape[0], len(resolved) * starts.shape[0]
@@ -304,29 +308,38 @@ def trajectories_task(problem, starts: np.ndarray, optimizers, steps: int, chunk
     return run_trajectories(problem.resolve(), starts, optimizers, steps, chunk)
 
 
-def _batched_runs(problem, starts, resolved, steps, chunk, cancel, executor, size):
+def _batched_runs(problem, starts, resolved, steps, chunk, cancel, executor, size, store):
     """:func:`iter_trajectories` on ``executor``: batches of starts, recombined optimizer-major."""
     from .executor import ProblemRef, batches, iter_batches
+    from .stores import BatchStore
 
     ranges = batches(len(starts), size, executor)
+    if store is not None:
+        request = {**problem.config(), "optimizers": [[name, hp] for name, hp in resolved], "n_starts": len(starts),
+                   "steps": steps, "chunk": chunk}
+        inputs = xr.Dataset({"starts": (("start", "param"), starts)})
+        store = BatchStore.open(store, result_attrs("optimizer-trajectories", request), inputs, ranges)
     ref = ProblemRef(problem)
     calls = [(i, (ref, starts[a:b], resolved, steps, chunk)) for i, (a, b) in enumerate(ranges)]
-    n_starts = len(starts)
+    return (yield from iter_batches(trajectories_task, calls, lambda done, status: combine_starts(done, ranges, status),
+                                    executor=executor, cancel=cancel, store=store))
 
-    def combine(done: dict[int, xr.Dataset], status: str) -> xr.Dataset:
-        parts = []
-        for i in sorted(done):
-            part, offset = done[i], ranges[i][0]
-            start = part.start.values + offset
-            optimizer_index = part.run.values // (ranges[i][1] - offset)
-            parts.append(part.assign_coords(run=optimizer_index * n_starts + start, start=("run", start)))
-        ds = xr.concat(parts, dim="run", join="outer", data_vars="minimal", coords="minimal", compat="override",
-                       combine_attrs="override").sortby("run").drop_vars("run")
-        config = json.loads(ds.attrs["config"])
-        ds.attrs.update(config=json.dumps({**config, "n_starts": n_starts}, sort_keys=True), status=status)
-        return ds
 
-    return (yield from iter_batches(trajectories_task, calls, combine, executor=executor, cancel=cancel))
+def combine_starts(done: dict[int, xr.Dataset], ranges, status: str) -> xr.Dataset:
+    """The finished batches of starts (``{batch: Dataset}``, batch ``i`` over starts ``ranges[i]``) as
+    one trajectories Dataset, runs numbered optimizer-major as one call over all starts would."""
+    n_starts = ranges[-1][1]
+    parts = []
+    for i in sorted(done):
+        part, offset = done[i], ranges[i][0]
+        start = part.start.values + offset
+        optimizer_index = part.run.values // (ranges[i][1] - offset)
+        parts.append(part.assign_coords(run=optimizer_index * n_starts + start, start=("run", start)))
+    ds = xr.concat(parts, dim="run", join="outer", data_vars="minimal", coords="minimal", compat="override",
+                   combine_attrs="override").sortby("run").drop_vars("run")
+    config = json.loads(ds.attrs["config"])
+    ds.attrs.update(config=json.dumps({**config, "n_starts": n_starts}, sort_keys=True), status=status)
+    return ds
 
 
 def run_trajectories(

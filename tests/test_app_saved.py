@@ -12,9 +12,11 @@ import xarray as xr
 from app import launch, main
 from app.exploration import Session
 from app.state import AppState
+from app.views.critical_points import CriticalPointsView
 from app.views.games import GamesView
 from app.views.landscape import LandscapeView
 from landscape import problems, stores
+from landscape.critical import iter_residual_map
 from landscape.games import iter_lyapunov_map
 from landscape.jobs import CancelToken, drive
 from landscape.slices import iter_slice, make_directions
@@ -90,6 +92,31 @@ def test_a_slice_store_with_problem_options_opens_as_the_landscape_plane(tmp_pat
     assert view.runner.message == "Done"  # not "Cancelled at 100%"
     xr.testing.assert_identical(view.slice_result.loss, drive(make(None)).loss)
     assert state.problem is opened and view.slice_result.attrs["status"] == "complete"
+
+
+def test_an_unfinished_residual_map_store_opens_in_critical_points_and_resumes(tmp_path):
+    problem = problems.get("frye-quartic")
+
+    def make(path, cancel=None):
+        return iter_residual_map(problem, 5, chunk=9, store=path, cancel=cancel)
+
+    path = interrupted(make, tmp_path / "residuals.zarr")
+    state = AppState()
+    session = Session(state)
+    assert session.open_store(path) and state.problem.name == "frye-quartic" and state.tab == "critical_points"
+    view = CriticalPointsView(state=state)  # computes its own 81² map (sync runner), then shows the stored one
+    session.attach("critical_points", view)
+    partial = stores.load(path, allow_partial=True)
+    assert view.field.r.shape == partial.r.shape != (81, 81)
+    np.testing.assert_array_equal(view.field.r.values, partial.r.values)  # NaN where not computed
+    assert np.isnan(partial.r.values).sum() == partial.r.size - 9
+    assert "a residual-map of frye-quartic, cancelled (1/" in session.opened.describe()
+    session.opened.resume()
+    expected = drive(make(None))
+    np.testing.assert_array_equal(view.field.r.values, expected.r.values)
+    assert stores.info(path)["status"] == "complete" and view.runner.message == "Done"
+    state.show(problems.get("six-hump-camel"), "six-hump-camel")  # another problem: the view draws its own map
+    assert view.field is not None and view.field.r.shape == (81, 81)
 
 
 def test_refused_stores_give_a_message_and_exit_status_2(tmp_path):

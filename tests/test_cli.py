@@ -108,9 +108,32 @@ def test_critical_and_trajectories_write_the_engine_result_to_zarr(run, tmp_path
     starts = jax.vmap(problem.init)(jax.random.split(jax.random.PRNGKey(3), 2))
     expected = run_trajectories(problem, starts, [("gd", None), ("adam", None)], 10)
     np.testing.assert_allclose(xr.open_zarr(out).theta.values, expected.theta.values, rtol=0, atol=1e-12)
+    info = run("info", out)
+    assert "kind: optimizer-trajectories" in info.output and "progress: 2/2 chunks, 2/2 runs (100%)" in info.output
 
-    again = run("trajectories", "himmelblau", "--out", out)  # not resumable: never overwritten
-    assert again.exit_code == 2 and "exists; choose a new path" in again.output
+    again = run("trajectories", "himmelblau", "--steps", 12, "--out", out)  # another experiment: refused
+    assert again.exit_code == 2 and "steps: stored 10, requested 12" in again.output
+
+
+def test_interrupted_critical_experiment_resumes(run, tmp_path):
+    from landscape import stores
+    from landscape.jobs import CancelToken, drive
+
+    out, problem = tmp_path / "critical.zarr", problems.get("frye-quartic")
+    token = CancelToken()
+    stream = critical.iter_experiment(problem, "newton-mr", num_runs=3, starts="uniform", num_steps=3, runs_per_task=1,
+                                      store=out, cancel=token)
+    next(stream)
+    token.cancel()
+    drive(stream)
+    info = run("info", out)
+    assert "status: cancelled" in info.output and "progress: 1/3 chunks, 1/3 runs (33%)" in info.output
+    result = run("critical", "frye-quartic", "--runs", 3, "--steps", 3, "--starts", "uniform", "--per-task", 1,
+                 "--out", out, "--quiet")  # the same experiment: resumed
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output and "(3/3 runs)" in result.output
+    expected = critical.experiment(problem, "newton-mr", num_runs=3, starts="uniform", num_steps=3, runs_per_task=1)
+    xr.testing.assert_identical(stores.load(out)[list(expected.variables)].drop_attrs(), expected.drop_attrs())
 
 
 @pytest.mark.parametrize("args, message", [
@@ -168,9 +191,13 @@ def test_open_serves_the_dashboard_with_the_store(run, tmp_path, monkeypatch):
 
     residuals = tmp_path / "residuals.zarr"
     assert run("residuals", "frye-quartic", "--grid", 3, "--out", residuals, "--quiet").exit_code == 0
+    assert run("open", residuals, "--no-show").exit_code == 0 and calls[-1][0][-1] == str(residuals.resolve())
+    runs = tmp_path / "critical.zarr"
+    assert run("critical", "frye-quartic", "--runs", 1, "--steps", 1, "--starts", "uniform", "--out", runs,
+               "--quiet").exit_code == 0
     foreign = tmp_path / "foreign.zarr"
     xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
-    for store, message in [(foreign, "not a landscape sweep store"), (residuals, "the dashboard opens slice-2d")]:
+    for store, message in [(foreign, "not a landscape sweep store"), (runs, "the dashboard opens slice-2d")]:
         refused = run("open", store)
         assert refused.exit_code == 2 and message in refused.output and "Usage:" in refused.output
-    assert len(calls) == 1
+    assert len(calls) == 2

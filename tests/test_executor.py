@@ -170,6 +170,29 @@ def test_sharpness_survey_same_in_one_batch_in_process_and_in_batches_on_two_wor
         np.testing.assert_allclose(remote[name].values, whole[name].values, rtol=0, atol=1e-12, err_msg=name)
 
 
+def test_teleport_seed_study_same_in_process_and_on_two_workers(client):
+    import dataclasses
+
+    from landscape.teleport import Schedule, compare, iter_compare, train
+
+    problem = problems.get("mlp-digits", hidden=[4], activation="leaky_relu", bias=False, l2=0.0)
+    schedule = Schedule(epochs=2, teleport_at=(0,), teleport_batches=2, teleport_batch_size=16, steps=2,
+                        n_directions=3, n_curves=2)
+    kwargs = dict(lr=0.05, seeds=(3, 4), seeds_per_task=1)  # one task per seed and arm: 4 tasks
+    local = compare(problem, "gd", schedule, executor=InProcess(), **kwargs)
+    events = []
+    remote = drive(iter_compare(problem, "gd", schedule, executor=DaskExecutor(client), **kwargs), events.append)
+    assert [e.done for e in events] == [1, 2, 3, 4] and remote.attrs["status"] == "complete"
+    assert list(remote.seed.values) == [3, 4] and list(remote.arm.values) == ["plain", "teleport"]
+    assert remote.grad_norm_sq_after.shape == (2, 1) and np.isfinite(remote.train_loss).all()
+    for name in set(local.data_vars) - {"wall_time"}:  # wall_time: the slowest task's clock
+        np.testing.assert_allclose(remote[name].values, local[name].values, rtol=0, atol=1e-12, err_msg=name)
+    alone = train(problem, "gd", dataclasses.replace(schedule, teleport_at=()), lr=0.05, seeds=(4,))
+    np.testing.assert_array_equal(remote.train_loss.sel(arm="plain").values[1], alone.train_loss.values[0])
+    with pytest.raises(ValueError, match="takes the optimizer by name"):
+        compare(problem, __import__("optax").sgd(0.1), schedule, executor=DaskExecutor(client), seeds=(0, 1))
+
+
 def test_lyapunov_subspace_maps_same_in_process_and_on_two_workers(client):
     from landscape.games import lyapunov_subspace_maps
 

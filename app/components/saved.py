@@ -11,7 +11,9 @@ result, missing cells NaN where the sweep is unfinished:
   the view's directions kind, span and points set to the stored slice's;
 * ``lyapunov-map``: the Games view's heatmap, the view's settings set to the stored sweep's
   (rule, its hyperparameters, k, n, objective, directions, and the resolution of a square map
-  over the game's box), so its inputs say what is shown and "Lyapunov map" recomputes it.
+  over the game's box), so its inputs say what is shown and "Lyapunov map" recomputes it;
+* ``residual-map``: the Critical Points view's residual map (r of the Newton step under the
+  runs), drawn instead of the view's own.
 
 Above the view a line says what was opened; an unfinished store offers
 **Resume**: :func:`landscape.stores.resume` rebuilds the sweep from the store
@@ -69,6 +71,8 @@ class SavedSweep:
         """The settings of the view of this kind that describe the stored sweep: a slice's directions
         kind, and its span and points on a square grid over [-span, span]; see the module docstring."""
         config = self.summary["config"]
+        if self.kind == "residual-map":  # the view has no residual-map settings: its grid is the stored one
+            return {}
         if self.kind == "slice-2d":
             from landscape.slices import DIRECTION_KINDS
 
@@ -120,6 +124,9 @@ class SavedSweep:
             return
         if self.kind == "lyapunov-map":
             view.show(result)
+            return
+        if self.kind == "residual-map":
+            view.show_field(result)
             return
         from ..views.landscape.modes import SliceMode, slice_grid
 

@@ -78,7 +78,7 @@ class CriticalPointsView(BaseView):
         self._setup = LatestCall(sync=self.runner.sync)
         self._setup.param.watch(self._show_background_message, "message")
         self.grid = self.field = self.analytic = None
-        self._keep_analysis = False
+        self._keep_analysis = self._field_given = False
         self._result_pipe, self._analysis_pipe = hv.streams.Pipe(data=None), hv.streams.Pipe(data=None)
         self._analytic_pipe = hv.streams.Pipe(data=None).rename(data="analytic")
         self._field_pipe, self._starts_pipe = hv.streams.Pipe(data=None), hv.streams.Pipe(data=np.zeros((0, 2)))
@@ -104,6 +104,12 @@ class CriticalPointsView(BaseView):
 
     def clear_starts(self) -> None:
         self.starts = np.zeros((0, self.problem.dim))
+
+    def show_field(self, field: xr.Dataset) -> None:
+        """Draw ``field`` (a residual map of this problem, kind ``residual-map``, e.g. an opened store's,
+        NaN where not computed) instead of the view's own, until the problem changes."""
+        self._field_given = True
+        self._show_field(self.problem, field, given=True)
 
     def stream(self, cancel):
         """``critical.iter_experiment`` from the chosen or sampled starts, on the session's Compute setting."""
@@ -155,6 +161,7 @@ class CriticalPointsView(BaseView):
         with param.edit_constant(self):
             self.analysis = None
         self.grid = self.field = self.analytic = None
+        self._field_given = False
         self.starts = np.zeros((0, problem.dim))
         for pipe in (self._analysis_pipe, self._field_pipe):
             pipe.send(None)
@@ -178,11 +185,13 @@ class CriticalPointsView(BaseView):
         if grid is None:
             return
         self.plot.object = self._surface_plot(problem, grid)
+        if self._field_given:
+            return
         self._setup.submit(lambda: critical.residual_map(problem, FIELD_RESOLUTION),
                            lambda field: self._show_field(problem, field), "Computing the residual map…")
 
-    def _show_field(self, problem: Problem, field: xr.Dataset) -> None:
-        if problem is self.problem:
+    def _show_field(self, problem: Problem, field: xr.Dataset, given: bool = False) -> None:
+        if problem is self.problem and (given or not self._field_given):  # a given map is not overwritten
             self.field = field
             self._field_pipe.send(field)
 

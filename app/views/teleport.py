@@ -9,6 +9,8 @@ largest ‖∇L‖²; on the **MLP** (the paper's 3-layer bias-free network,
 Figures: :mod:`app.figures.teleport`.  "Analyse this point" hands the
 teleported point to the Critical Points view.
 
+On the MLP the seeds run as tasks where the Compute setting says (``landscape.teleport.seeds``).
+
 From Python: ``view.run()``, ``view.result``, ``view.draw(view.result)``.
 """
 
@@ -90,7 +92,7 @@ class TeleportView(BaseView):
             kwargs = {"theta0": jnp.asarray(self.start, default_dtype())}
             return report.iter_report(self.surface, self.optimizer, schedule, lr=self.lr, cancel=cancel, **kwargs)
         return report.iter_report(report.paper_mlp(), self.optimizer, schedule, lr=self.lr, cancel=cancel,
-                                  seeds=tuple(range(self.seeds)))
+                                  seeds=tuple(range(self.seeds)), executor=self.executor)  # seeds as tasks on Dask
 
     def draw(self, result: xr.Dataset) -> hv.Layout:
         """The exported figure, from the stored comparison."""

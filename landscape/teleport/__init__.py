@@ -8,7 +8,8 @@ Generalization Using Parameter Symmetries"; digest in ``shared/notes/teleportati
   eqs. 78-79) optimised by gradient ascent over the Lie algebra for ‖∇L‖²,
   ‖∇L‖_A, sharpness φ (eq. 13) or curvature ψ (eqs. 14, 80).
 * :func:`train` / :func:`iter_train` — any optax optimizer with teleports on a
-  schedule, optimizer state kept, teleported or reset (App. G.1).
+  schedule, optimizer state kept, teleported or reset (App. G.1); seed studies
+  (:func:`compare` over seeds) go in tasks of seed batches on the executor seam (:mod:`.seeds`).
 * :func:`sharpness_curvature` (streamed: :func:`iter_sharpness_curvature`, on the executor seam) — φ and ψ of many trained models beside their
   validation loss (Table 1).
 """

@@ -71,12 +71,13 @@ def schedule_for(surface: bool, epochs: int, every: int = 0, objective: str = "g
     )
 
 
-def final_point_metrics(problem: Problem, result: xr.Dataset) -> xr.Dataset:
-    """Sharpness φ and curvature ψ of each arm's final points, averaged over seeds."""
+def final_point_metrics(problem: Problem, result: xr.Dataset, executor=None) -> xr.Dataset:
+    """Sharpness φ and curvature ψ of each arm's final points, averaged over seeds (measured by
+    ``executor``, :func:`.metrics.iter_sharpness_curvature`)."""
     values = {"sharpness": [], "curvature": []}
     for i in range(result.sizes["arm"]):
         metrics = sharpness_curvature(problem, result.final_theta.values[i], n_directions=METRIC_DIRECTIONS,
-                                      n_curves=METRIC_CURVES)
+                                      n_curves=METRIC_CURVES, executor=executor)
         for name in values:
             values[name].append(float(metrics[name].mean()))
     return xr.Dataset({name: ("arm", np.asarray(v)) for name, v in values.items()},
@@ -90,7 +91,9 @@ def iter_report(problem: Problem, optimizer: str, schedule: Schedule, *, lr: flo
     ``"teleport-comparison-surface"``).  On networks every partial and the
     result are kind ``"teleport-report"``: the comparison with ``sharpness
     (arm)`` and ``curvature (arm)``, NaN until computed (and in a cancelled
-    run); one more ``Event("metrics")`` carries them once the run completed."""
+    run); one more ``Event("metrics")`` carries them once the run completed.  ``kwargs`` go to
+    :func:`.training.iter_compare` (``seeds``, ``executor``, ``seeds_per_task``, ...); the metrics
+    run on the same ``executor``."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     stream = iter_compare(problem, optimizer, schedule, lr=lr, **kwargs)
@@ -105,7 +108,7 @@ def iter_report(problem: Problem, optimizer: str, schedule: Schedule, *, lr: flo
         yield dataclasses.replace(event, partial=_with_metrics(event.partial))
     if comparison.attrs["status"] != "complete":
         return _with_metrics(comparison)
-    result = _with_metrics(comparison, final_point_metrics(problem, comparison))
+    result = _with_metrics(comparison, final_point_metrics(problem, comparison, kwargs.get("executor")))
     yield Event("metrics", 1, 1, result.assign_attrs(status="running"))
     return result
 

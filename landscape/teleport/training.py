@@ -353,6 +353,8 @@ def iter_train(
     seeds=(0,),
     theta0=None,
     cancel: CancelToken | None = None,
+    executor=None,
+    seeds_per_task: int | None = None,
 ) -> Stream[xr.Dataset]:
     """Train ``problem`` with ``optimizer`` and teleports per ``schedule``, streaming per epoch.
 
@@ -370,7 +372,17 @@ def iter_train(
     problems ``theta`` and ``teleport_path``; per teleport ``teleport_epoch``,
     ``loss_before/after``, ``grad_norm_sq_before/after``,
     ``objective_before/after`` and ``invariance_error``.
+
+    On networks with a Dask ``executor`` (or ``seeds_per_task``) the seeds go in tasks of
+    ``seeds_per_task`` (:mod:`.seeds`), events come per finished task and ``optimizer`` must be a
+    name; a 2-D problem has one run and stays in-process.
     """
+    from .seeds import iter_arms, on_executor
+
+    if problem.dim != 2 and on_executor(executor, seeds_per_task):
+        return (yield from iter_arms(problem, optimizer, {"run": schedule}, lambda results, _: results["run"], lr=lr,
+                                     seeds=seeds, theta0=theta0, executor=executor, seeds_per_task=seeds_per_task,
+                                     cancel=cancel))
     limits.check("steps", schedule.epochs)
     limits.check("runs", len(seeds))
     opt_name = optimizer if isinstance(optimizer, str) else None
@@ -423,9 +435,17 @@ def iter_compare(
     runs and ``partial`` the comparison so far (arm ``"plain"``, then both).  The Dataset (kind
     ``"teleport-comparison"``, or ``"teleport-comparison-surface"`` on 2-D
     problems) stacks the per-epoch variables along ``arm`` and keeps the
-    teleport records of the teleported run.
+    teleport records of the teleported run.  On networks with a Dask ``executor`` (or
+    ``seeds_per_task``) both arms' batches of seeds are tasks submitted at once (:mod:`.seeds`),
+    one event per finished task.
     """
+    from .seeds import iter_arms, on_executor
+
     plain = dataclasses.replace(schedule, teleport_at=())
+    executor, seeds_per_task = kwargs.pop("executor", None), kwargs.pop("seeds_per_task", None)
+    if problem.dim != 2 and on_executor(executor, seeds_per_task):
+        return (yield from iter_arms(problem, optimizer, {"plain": plain, "teleport": schedule}, _arms,
+                                     executor=executor, seeds_per_task=seeds_per_task, **kwargs))
     results = {}
     for offset, (arm, sched) in enumerate((("plain", plain), ("teleport", schedule))):
         stream = iter_train(problem, optimizer, sched, **kwargs)
