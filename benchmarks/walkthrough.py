@@ -13,7 +13,10 @@ first done in every session, then checked in every session, so the server sees t
 4. Teleport: the MLP toggle shows its Objective input, the 2-D toggle hides it; Run -> "Done" and the
    teleport report;
 5. Games: the sidebar picks matching-pennies; resolution 24 + i, Lyapunov map -> "Done"; netCDF export
-   -> a map of that resolution.
+   -> a map of that resolution;
+6. Coordination: the sidebar picks lever-game; runs 2 + i mod 2, 2 first ridges, Run -> "Done"; netCDF
+   export -> ``config`` with those counts; "Analyse the selected solution" -> Critical Points shows its
+   Newton-MR run from that point.
 
 A step whose page shows an ``Error: …`` status instead is a refused action (counted, not lost).  A lost
 action leaves, in the printed folder, the session's screenshot, its browser console and the page's visible
@@ -148,6 +151,22 @@ def steps(folder: Path, budget):
         data = download(page, "netCDF", folder, budget())
         assert 24 + i in data.sizes.values(), dict(data.sizes)  # the session's own resolution reached the map
 
+    def coordination_run(page, i):
+        field(page, "Problem", "select").select_option("lever-game")
+        page.locator(".bk-tab", has_text="Coordination").first.click()
+        expect(field(page, "Runs")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+        set_value(page, "Runs", str(2 + i % 2))
+        set_value(page, "First ridges", "2")
+        click(page, "Run")
+
+    def coordination_check(page, i):
+        finished(page)
+        data = download(page, "netCDF", folder, budget())
+        config = config_of(data)
+        assert (config["problem"], config["n_runs"], config["n_ridges"]) == ("lever-game", 2 + i % 2, 2), config
+        click(page, "Analyse the selected solution")  # Critical Points runs Newton-MR from that solution
+        expect(page.get_by_text(re.compile(r"^1 runs of Newton-MR")).first).to_be_visible(timeout=budget())
+
     def mis_shown(page, i):
         expect(page.get_by_text(re.compile(r"^MIS: loss ")).first).to_be_visible(timeout=budget())
 
@@ -161,6 +180,7 @@ def steps(folder: Path, budget):
         ("Teleport MLP toggle", teleport_toggle, lambda page, i: None),
         ("Teleport 2-D toggle + Run", teleport_back, teleport_check),
         ("Games (matching-pennies) resolution + Lyapunov map + export", games_map, games_export),
+        ("Coordination (lever-game) runs + Run + export + Analyse", coordination_run, coordination_check),
     ]
 
 
