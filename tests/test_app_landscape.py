@@ -161,6 +161,18 @@ def test_runs_are_kept_for_comparison_until_cleared():
     at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
     assert at[0.0] == pytest.approx(second.loss.values[1, 0]) and at[1.0] == pytest.approx(second.loss.values[1, -1])
     assert view.history.boxes["interpolation"].visible
+    # minimum to minimum (Li et al. §3): from the selected run's end to another run's end
+    assert view.history.partner.value == 1  # the last run by default
+    with pytest.raises(ValueError, match="other than the selected trajectory"):
+        view.history.interpolate_ends(view.result, 1)
+    view.history.partner.value = 0
+    view.history.interpolate_ends(view.result, 1)
+    line = view.history.line
+    np.testing.assert_allclose(line.centre.values, second.theta.values[1, -1])
+    np.testing.assert_allclose(line.centre.values + line.directions.values[0], second.theta.values[0, -1])
+    at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
+    assert at[0.0] == pytest.approx(second.loss.values[1, -1]) and at[1.0] == pytest.approx(second.loss.values[0, -1])
+    assert line.attrs["run_label"].startswith("end of adam")
     view.log_scale = True  # the curves follow the toggle
     assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
     assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")

@@ -9,8 +9,10 @@ loop and, with two sessions streaming on a busy 2-core machine, starved it
 (a Cancel went unanswered for minutes); the live plot shows the paths
 meanwhile.  The figures are the pure functions of
 :mod:`app.figures.landscape`; the export saves the curves and, as netCDF, the
-run table.  "Interpolate start → end" adds the loss on the segment from the
-selected run's start to its end (Li et al. 2018 §3), evaluated in the pool.
+run table.  The 1-D interpolations of Li et al. 2018 §3 (after Goodfellow et al.
+2015), evaluated in the pool: "Interpolate start → end" adds the loss on the
+segment from the selected run's start to its end, "Interpolate end → end" the
+loss on the segment from its end to another run's end (minimum to minimum).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ CURVE_POINTS = 400
 INTERPOLATION_ALPHA = np.linspace(-0.5, 1.5, 41)
 
 
+def _computed(result: xr.Dataset, run: int) -> np.ndarray:
+    """``run``'s computed points ``(steps, param)``: its rows after a stop or divergence (NaN) left out."""
+    theta = result.theta.values[run]
+    return theta[np.isfinite(theta).all(axis=1)]
+
+
 class RunHistory(pn.viewable.Viewer):
     """Curves and a table over the session's launches; the view calls :meth:`add` and :meth:`clear`."""
 
@@ -48,6 +56,8 @@ class RunHistory(pn.viewable.Viewer):
         self.table = pn.pane.DataFrame(None, index=False, float_format="{:.4g}".format, sizing_mode="stretch_width",
                                        max_height=320, styles={"overflow-y": "auto"}, visible=False)  # fmt: skip
         self.export = ExportBar(figure=lambda: fig.history_figure(self.runs, view.log_scale), dataset=self.table_data)
+        #: The other run of "Interpolate end → end" (runs of the latest finished launch).
+        self.partner = pn.widgets.Select(label="Interpolate to the end of", options={"(run first)": -1}, width=290)
         for name in ("log_scale", "tolerance"):
             view.param.watch(lambda _event: self.redraw(), name)
 
@@ -69,11 +79,34 @@ class RunHistory(pn.viewable.Viewer):
 
     def interpolate(self, result: xr.Dataset, run: int, label: str) -> None:
         """The loss on the line through ``run``'s start (α = 0) and its last computed point (α = 1)."""
-        theta = result.theta.values[run]
-        theta = theta[np.isfinite(theta).all(axis=1)]
-        start, end, problem = theta[0], theta[-1], self.view.problem
-        if np.array_equal(start, end):
+        theta = _computed(result, run)
+        if np.array_equal(theta[0], theta[-1]):
             raise ValueError("this run never left its start: there is no line to interpolate along")
+        self._line(theta[0], theta[-1], label)
+
+    def interpolate_ends(self, result: xr.Dataset | None, run: int | None) -> None:
+        """The loss on the line from ``run``'s end (α = 0) to the end of the run picked in :attr:`partner` (α = 1)."""
+        other = self.partner.value
+        finished = result is not None and result.attrs.get("status") != "running"
+        if not finished or run not in range(result.sizes["run"]) or other not in range(result.sizes["run"]):
+            raise ValueError("Pick two runs of a finished launch: the line between their ends is interpolated")
+        if run == other:
+            raise ValueError("Pick a run other than the selected trajectory: the line goes from its end to the other's")
+        start, end = _computed(result, run)[-1], _computed(result, other)[-1]
+        if np.array_equal(start, end):
+            raise ValueError("the two runs end at the same point: there is no line to interpolate along")
+        names = result.label.values
+        self._line(start, end, f"end of {names[run]} (start {int(result.start.values[run])}) → end of "
+                               f"{names[other]} (start {int(result.start.values[other])})")
+
+    def fill_partner(self, options: dict[str, int]) -> None:
+        """The runs a finished launch offers as the other end (the trajectory picker's list), the last picked."""
+        self.partner.options = options or {"(run first)": -1}
+        self.partner.value = list(self.partner.options.values())[-1]
+
+    def _line(self, start: np.ndarray, end: np.ndarray, label: str) -> None:
+        """``L((1 − α) start + α end)`` on :data:`INTERPOLATION_ALPHA`, computed in the pool, then drawn."""
+        problem = self.view.problem
 
         def shown(line: xr.Dataset) -> None:
             if problem is self.view.problem:
@@ -81,7 +114,7 @@ class RunHistory(pn.viewable.Viewer):
                 self.redraw()
 
         self.view.background.submit(lambda: slices.slice_loss(problem, start, (end - start)[None], INTERPOLATION_ALPHA),
-                                    shown, label="Interpolating start → end…")  # fmt: skip
+                                    shown, label="Interpolating…")  # fmt: skip
 
     def redraw(self) -> None:
         self._draw(self.runs)

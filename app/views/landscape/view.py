@@ -96,6 +96,7 @@ class LandscapeView(BaseView):
         self.projection, self.run_labels = None, []
         self.starts = np.zeros((0, self.problem.dim))
         self.picker.options = {"(run first)": -1}
+        self.history.fill_partner({})
         self.legend.object = self.caption.object = ""
         self.selected_pipe.send(np.zeros((0, 2)))
         self.history.clear()

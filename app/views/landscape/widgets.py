@@ -61,6 +61,7 @@ def fill_picker(view, result) -> None:
         stop = int(result.stop_step.values[run])
         options[f"{text}, diverged at step {stop}" if result.diverged.values[run] else text] = run
     view.picker.options = options or {"(run first)": -1}
+    view.history.fill_partner(options)
     if view.picker.value == 0 and view.selected == 0:
         view.param.trigger("selected")  # the same run of a new result: show its spectra again
     view.picker.value = 0 if options else -1
@@ -91,6 +92,9 @@ def layout(view) -> pn.Column:
         view.picker,
         pn.Row(action_button("Analyse this point", view.analyse_selected, view.runner, 140),
                action_button("Interpolate start → end", view.interpolate_selected, view.runner, 160)),
+        view.history.partner,
+        action_button("Interpolate end → end", lambda: view.history.interpolate_ends(view.result, view.selected),
+                      view.runner, 160),
         view.legend,
         pn.Row(pn.widgets.IntInput.from_param(view.param.levels, name="Contour levels", width=100),
                pn.widgets.Select.from_param(view.param.color_scale, name="Colour scale", width=90),
