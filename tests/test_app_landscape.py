@@ -172,7 +172,7 @@ def test_runs_are_kept_for_comparison_until_cleared():
     np.testing.assert_allclose(line.centre.values + line.directions.values[0], second.theta.values[0, -1])
     at = {round(float(a), 6): float(v) for a, v in zip(line.alpha.values, line.loss.values)}
     assert at[0.0] == pytest.approx(second.loss.values[1, -1]) and at[1.0] == pytest.approx(second.loss.values[0, -1])
-    assert line.attrs["run_label"].startswith("end of adam")
+    assert (line.attrs["run_label"], line.attrs["title"]) == ("adam, start 0 → gd, start 0", "End → end line")
     view.log_scale = True  # the curves follow the toggle
     assert view.history.panes["loss"].object.opts.get("plot").kwargs["logy"]
     assert view.history.export.content("nc").getvalue()[:3] in (b"CDF", b"\x89HD")

@@ -166,9 +166,9 @@ def run_table(history: Sequence[xr.Dataset], tolerance: float) -> pd.DataFrame:
     }, columns=columns)
 
 
-def interpolation_element(line: xr.Dataset, run: str = "") -> hv.Overlay:
+def interpolation_element(line: xr.Dataset, run: str = "", title: str = "Start → end line") -> hv.Overlay:
     """``L((1 − α) θ₀ + α θ₁)`` against α from a ``slice-1d`` result (centre θ₀, direction θ₁ − θ₀);
-    markers at the start (α = 0) and the end (α = 1); ``run`` names the run on the α axis."""
+    markers at α = 0 and α = 1; ``run`` names the run (or runs) on the α axis."""
     alpha, loss = line.alpha.values, line.loss.values
     ends = [(a, float(np.interp(a, alpha, loss))) for a in (0.0, 1.0) if alpha[0] <= a <= alpha[-1]]
     axis = hv.Dimension("alpha", label=f"α ({run})" if run else "α")
@@ -180,8 +180,7 @@ def interpolation_element(line: xr.Dataset, run: str = "") -> hv.Overlay:
     options = {"xlim": (float(alpha[0]), float(alpha[-1]))}
     if finite.size:
         options["ylim"] = _padded(float(finite.min()), float(finite.max()), False)
-    return styled(curve * marks, title="Start → end line",
-                  framewise=True, **options)
+    return styled(curve * marks, title=title, framewise=True, **options)
 
 
 def surface_3d(grid: xr.Dataset, scale: str = "log", title: str = "") -> hv.Surface:

@@ -95,22 +95,22 @@ class RunHistory(pn.viewable.Viewer):
         start, end = _computed(result, run)[-1], _computed(result, other)[-1]
         if np.array_equal(start, end):
             raise ValueError("the two runs end at the same point: there is no line to interpolate along")
-        names = result.label.values
-        self._line(start, end, f"end of {names[run]} (start {int(result.start.values[run])}) → end of "
-                               f"{names[other]} (start {int(result.start.values[other])})")
+        names, starts = result.optimizer.values, result.start.values
+        self._line(start, end, f"{names[run]}, start {starts[run]} → {names[other]}, start {starts[other]}",
+                   "End → end line")
 
     def fill_partner(self, options: dict[str, int]) -> None:
         """The runs a finished launch offers as the other end (the trajectory picker's list), the last picked."""
         self.partner.options = options or {"(run first)": -1}
         self.partner.value = list(self.partner.options.values())[-1]
 
-    def _line(self, start: np.ndarray, end: np.ndarray, label: str) -> None:
+    def _line(self, start: np.ndarray, end: np.ndarray, label: str, title: str = "Start → end line") -> None:
         """``L((1 − α) start + α end)`` on :data:`INTERPOLATION_ALPHA`, computed in the pool, then drawn."""
         problem = self.view.problem
 
         def shown(line: xr.Dataset) -> None:
             if problem is self.view.problem:
-                self.line = line.assign_attrs(run_label=label)
+                self.line = line.assign_attrs(run_label=label, title=title)
                 self.redraw()
 
         self.view.background.submit(lambda: slices.slice_loss(problem, start, (end - start)[None], INTERPOLATION_ALPHA),
@@ -128,7 +128,7 @@ class RunHistory(pn.viewable.Viewer):
         line, pane = self.line, self.panes["interpolation"]
         self.boxes["interpolation"].visible = line is not None
         pane.object = None if line is None else fig.interpolation_element(
-            line, line.attrs["run_label"]).opts(responsive=True, height=280, backend="bokeh")
+            line, line.attrs["run_label"], line.attrs["title"]).opts(responsive=True, height=280, backend="bokeh")
         table = fig.run_table(runs, self.view.tolerance) if runs else None  # newest launch first:
         self.table.object = None if table is None else table.sort_values("#", ascending=False, kind="stable")
         self.table.visible = bool(runs)
