@@ -362,7 +362,8 @@ def load(path, allow_partial: bool = False) -> xr.Dataset:
 # --------------------------------------------------------------------------
 RESUMABLE = ("slice-1d", "slice-2d", "lyapunov-map", "residual-map", *COMBINE)
 #: The dashboard view (its key in ``app.views``) that shows each kind of store (``landscape open``).
-VIEWS = {"slice-2d": "landscape", "lyapunov-map": "games", "residual-map": "critical_points"}
+VIEWS = {"slice-2d": "landscape", "lyapunov-map": "games", "residual-map": "critical_points",
+         "critical-points": "critical_points"}
 
 
 def problem_of(config: dict[str, Any]):

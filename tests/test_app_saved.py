@@ -16,7 +16,7 @@ from app.views.critical_points import CriticalPointsView
 from app.views.games import GamesView
 from app.views.landscape import LandscapeView
 from landscape import problems, stores
-from landscape.critical import iter_residual_map
+from landscape.critical import iter_experiment, iter_residual_map
 from landscape.games import iter_lyapunov_map
 from landscape.jobs import CancelToken, drive
 from landscape.slices import iter_slice, make_directions
@@ -117,6 +117,28 @@ def test_an_unfinished_residual_map_store_opens_in_critical_points_and_resumes(t
     assert stores.info(path)["status"] == "complete" and view.runner.message == "Done"
     state.show(problems.get("six-hump-camel"), "six-hump-camel")  # another problem: the view draws its own map
     assert view.field is not None and view.field.r.shape == (81, 81)
+
+
+def test_an_unfinished_critical_points_store_opens_with_its_runs_and_resumes(tmp_path):
+    problem = problems.get("frye-quartic")
+
+    def make(path, cancel=None):
+        return iter_experiment(problem, "damped-newton", num_runs=3, starts="uniform", num_steps=4, runs_per_task=1,
+                               store=path, cancel=cancel)
+
+    path = interrupted(make, tmp_path / "critical.zarr")
+    state = AppState()
+    session = Session(state)
+    assert session.open_store(path) and state.problem.name == "frye-quartic" and state.tab == "critical_points"
+    view = CriticalPointsView(state=state)
+    session.attach("critical_points", view)
+    assert (view.method, view.num_runs, view.steps) == ("damped-newton", 3, 4)  # the stored experiment's settings
+    assert view.result.sizes["run"] == 1  # the finished batch
+    assert "a critical-points of frye-quartic, cancelled (1/3 chunks, 1/3 runs)" in session.opened.describe()
+    session.opened.resume()
+    expected = drive(make(None))
+    assert view.result.sizes["run"] == 3 and view.runner.message == "Done"
+    np.testing.assert_array_equal(view.result.theta.values, expected.theta.values)
 
 
 def test_refused_stores_give_a_message_and_exit_status_2(tmp_path):

@@ -192,12 +192,15 @@ def test_open_serves_the_dashboard_with_the_store(run, tmp_path, monkeypatch):
     residuals = tmp_path / "residuals.zarr"
     assert run("residuals", "frye-quartic", "--grid", 3, "--out", residuals, "--quiet").exit_code == 0
     assert run("open", residuals, "--no-show").exit_code == 0 and calls[-1][0][-1] == str(residuals.resolve())
-    runs = tmp_path / "critical.zarr"
-    assert run("critical", "frye-quartic", "--runs", 1, "--steps", 1, "--starts", "uniform", "--out", runs,
+    experiment = tmp_path / "critical.zarr"
+    assert run("critical", "frye-quartic", "--runs", 1, "--steps", 1, "--starts", "uniform", "--out", experiment,
                "--quiet").exit_code == 0
+    assert run("open", experiment, "--no-show").exit_code == 0 and calls[-1][0][-1] == str(experiment.resolve())
+    runs = tmp_path / "runs.zarr"  # optimizer trajectories: no view opens those
+    assert run("trajectories", "himmelblau", "--runs", 1, "--steps", 2, "--out", runs, "--quiet").exit_code == 0
     foreign = tmp_path / "foreign.zarr"
     xr.Dataset({"a": ("x", np.zeros(2))}).to_zarr(foreign, consolidated=False)
     for store, message in [(foreign, "not a landscape sweep store"), (runs, "the dashboard opens slice-2d")]:
         refused = run("open", store)
         assert refused.exit_code == 2 and message in refused.output and "Usage:" in refused.output
-    assert len(calls) == 2
+    assert len(calls) == 3

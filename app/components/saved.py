@@ -13,7 +13,9 @@ result, missing cells NaN where the sweep is unfinished:
   (rule, its hyperparameters, k, n, objective, directions, and the resolution of a square map
   over the game's box), so its inputs say what is shown and "Lyapunov map" recomputes it;
 * ``residual-map``: the Critical Points view's residual map (r of the Newton step under the
-  runs), drawn instead of the view's own.
+  runs), drawn instead of the view's own;
+* ``critical-points``: the Critical Points view's runs (the finished batches of an unfinished
+  experiment), its method, runs and iterations set to the stored experiment's.
 
 Above the view a line says what was opened; an unfinished store offers
 **Resume**: :func:`landscape.stores.resume` rebuilds the sweep from the store
@@ -61,7 +63,7 @@ class SavedSweep:
         """One line: the store, its kind and problem, its status and progress."""
         s = self.summary
         line = (f"Opened {os.path.basename(self.path.rstrip(os.sep))}: a {self.kind} of {self.problem.name}, "
-                f"{s['status']} ({s['chunks_done']}/{s['chunks']} chunks, {s['cells_done']}/{s['cells']} cells).")
+                f"{s['status']} ({s['chunks_done']}/{s['chunks']} chunks, {s['cells_done']}/{s['cells']} {s['unit']}).")
         if not self.finished:
             line += " Resume computes only the missing chunks, where the Compute setting says."
         return line
@@ -73,6 +75,9 @@ class SavedSweep:
         config = self.summary["config"]
         if self.kind == "residual-map":  # the view has no residual-map settings: its grid is the stored one
             return {}
+        if self.kind == "critical-points":
+            return {"method": config["method"]["name"], "num_runs": self.summary["cells"],
+                    "steps": config["num_steps"]}
         if self.kind == "slice-2d":
             from landscape.slices import DIRECTION_KINDS
 
@@ -122,7 +127,7 @@ class SavedSweep:
         view = self.view
         if view.problem.config() != self.problem.config():  # the user picked another problem meanwhile
             return
-        if self.kind == "lyapunov-map":
+        if self.kind in ("lyapunov-map", "critical-points"):
             view.show(result)
             return
         if self.kind == "residual-map":
