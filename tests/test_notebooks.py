@@ -43,7 +43,14 @@ FUTURES = pytest.StashKey[dict]()
 
 def start(config, paths) -> None:
     """Start executing ``paths`` in the background, ``CONCURRENT_KERNELS`` at a time (from a
-    collection hook: the notebooks run while the other tests do)."""
+    collection hook: the notebooks run while the other tests do).
+
+    IPython is imported here first, in the main thread: the kernel manager imports it in the
+    notebook thread (``IPython.paths``), and a test importing it at the same moment (``get_ipython``
+    in ``app.runner.in_kernel``) then found it half-initialised (a clean-clone CI run failed nine
+    tests with "cannot import name 'DummyMod' from partially initialized module")."""
+    import IPython  # noqa: F401
+
     pool = ThreadPoolExecutor(max_workers=CONCURRENT_KERNELS, thread_name_prefix="notebook")
     config.stash[FUTURES] = {path: pool.submit(execute, path, Path(tempfile.mkdtemp(prefix=f"{path.stem}-")))
                              for path in sorted(paths)}

@@ -101,3 +101,24 @@ def test_two_sessions_run_at_once_without_seeing_each_other(served_app, new_page
     assert_no_console_errors(first)
     assert_no_console_errors(second)
     assert served_app.server_errors() == []
+
+
+#: Every Bokeh plot title in the page (all documents: each Panel root is one).
+PLOT_TITLES_JS = """() => { const out = [];
+  for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+    if (m.title && m.title.text) out.push(m.title.text);
+  return out; }"""
+
+
+def test_a_new_problem_clears_the_old_problems_spectrum(served_app, page, assert_no_console_errors):
+    """Issue 10 item 5: a spectrum clicked on one problem does not stay in view under the next one."""
+    open_dashboard(page, served_app.url)
+    box = page.locator("canvas").first.bounding_box()  # the surface
+    page.mouse.click(box["x"] + 0.4 * box["width"], box["y"] + 0.4 * box["height"])
+    page.wait_for_function(f"() => ({PLOT_TITLES_JS})().some(t => t.startsWith('θ = ('))", timeout=RUN_TIMEOUT_MS)
+    field(page, "Problem", "select").select_option("himmelblau")
+    expect(page.get_by_text(re.compile(r"Showing himmelblau \(")).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(f"""() => {{ const titles = ({PLOT_TITLES_JS})();
+        return !titles.some(t => t.startsWith('θ = (')) && titles.includes('Click the surface: spectrum there'); }}""",
+                           timeout=RUN_TIMEOUT_MS)
+    assert_no_console_errors(page)
