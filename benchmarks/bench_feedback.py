@@ -3,7 +3,9 @@
 (a) **Games first-open**: a session on the game ``mixed`` clicks the Games tab; seconds until the view's
 widgets are visible (its "Lyapunov map" button) and until its set-up is drawn (the fixed-point line);
 on a server with an empty JAX compilation cache (cold), then on a second server start with the cache the
-first one filled (``landscape.compilation``: ``LANDSCAPE_JAX_CACHE``).  ``--old DIR``: also an older
+first one filled (``landscape.compilation``: ``LANDSCAPE_JAX_CACHE``).  The second start also runs each job
+kind of (b) once (its first call there) and prints how many cache entries it added: the compilations the
+cache did not serve.  ``--old DIR``: also an older
 checkout of the project (``git archive <commit> | tar -x -C DIR``), served the same way; its Games tab
 opens its default game, ``mixed``.
 
@@ -12,7 +14,8 @@ the first visible feedback (a status line or notice: "Compilingâ€¦", "Estimatedâ
 progress) and to the first partial result (progress
 "done / total", or the end): a Landscape optimizer run on himmelblau, a network slice and a spectrum
 click on mlp-moons, Ridge Rider, Critical Points and Teleport runs on rr-demo, a Games trajectory (a
-click on the portrait), a Lyapunov map and a GRR search on matching-pennies.  The first run of each
+click on the portrait), a Lyapunov map and a GRR search on matching-pennies, and a Coordination run on
+lever-game.  The first run of each
 kind compiles (cold cache); the median is over the ``--repeats`` runs after it.  A long job is
 cancelled once its partial result showed.  The load average is printed with every figure: on a shared
 machine the absolute times move with it::
@@ -166,8 +169,25 @@ def game_jobs(browser, url: str, repeats: int) -> None:
     page.context.close()
 
 
-#: Job groups of (b): Landscape run, slice and spectrum click; Ridge Rider; Critical Points and Teleport; Games.
-JOBS = {"landscape": landscape_jobs, "ridge-rider": ridge_rider_jobs, "surfaces": surface_views, "games": game_jobs}
+def coordination_jobs(browser, url: str, repeats: int) -> None:
+    page = open_page(browser, url, "lever-game")
+    open_tab(page, "Coordination", field(page, "Runs"))
+    set_value(page, "Runs", "2")
+    set_value(page, "First ridges", "2")
+    repeat(page, "Coordination run (lever-game)", repeats, lambda i: page.get_by_role("button", name="Run").click())
+    page.context.close()
+
+
+#: Job groups of (b): Landscape run, slice and spectrum click; Ridge Rider; Critical Points and Teleport; Games;
+#: Coordination: every view's main job.
+JOBS = {"landscape": landscape_jobs, "ridge-rider": ridge_rider_jobs, "surfaces": surface_views, "games": game_jobs,
+        "coordination": coordination_jobs}
+
+
+def cache_entries(cache: str) -> int:
+    """Files in the JAX compilation cache: with :func:`landscape.compilation.enable_persistent_cache`'s settings
+    every compilation writes one, so entries added by a run are the compilations the cache did not serve."""
+    return sum(1 for path in Path(cache).rglob("*") if path.is_file())
 
 
 def jobs(url: str, args) -> None:
@@ -206,8 +226,14 @@ def main() -> None:
         print(f"  cold server, empty cache     {games_first_open(url)}  ({load_average()})", flush=True)
         if not args.skip_jobs:
             jobs(url, args)
+    filled = cache_entries(cache)
+    print(f"\n  JAX cache after the cold server: {filled} entries")
     with served(cache) as url:
         print(f"  second start, cache filled   {games_first_open(url)}  ({load_average()})", flush=True)
+        if not args.skip_jobs:  # each job kind once more, on a fresh process: its first run should load, not compile
+            jobs(url, argparse.Namespace(**{**vars(args), "repeats": 0}))
+    print(f"  JAX cache after the second start: {cache_entries(cache)} entries "
+          f"({cache_entries(cache) - filled} compilations it did not serve)")
     print(f"end: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {load_average()}")
 
 

@@ -78,6 +78,9 @@ def main() -> None:
         dense = problem.dim <= 2000
         reference = reference_top(problem.loss, theta, max(args.ks), dense)
         theta = theta.astype(dtype)
+        if not args.float64:  # its data in float32 too, or a float32 θ's HVPs would run in float64
+            with jax.enable_x64(False):
+                problem = problems.get(name, **options)
         print(f"\n{name} {options or ''} dim={problem.dim} dtype={jnp.dtype(dtype).name} "
               f"reference={'dense eigvalsh' if dense else 'ARPACK float64'}")
         for k in args.ks:
