@@ -30,3 +30,16 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def alternating_medians(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median wall-clock seconds of each of ``fns`` over ``repeats`` rounds, one call of each per round
+    (so a slower spell of a shared machine, or one library's worker threads still spinning after its
+    call, falls on every side alike)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, own in zip(fns, times):
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            own.append(time.perf_counter() - start)
+    return [statistics.median(own) for own in times]

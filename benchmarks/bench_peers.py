@@ -14,7 +14,8 @@
   within 1e-3 relative of the reference (tuned for it, with the answer known).
 
 Needs ``torch`` (a CPU wheel), ``loss-landscapes`` and ``pyhessian``; each part is skipped
-with a message when its package is missing.  Not part of CI.  Medians of repeats, same run.
+with a message when its package is missing.  Not part of CI.  Medians of repeats, same run; ours and the peer's default run alternate
+round by round (:func:`benchmarks._common.alternating_medians`).
 """
 
 import argparse
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from benchmarks._common import header, median_time
+from benchmarks._common import alternating_medians, header, median_time
 
 MOONS = ("mlp-moons", {})
 DIGITS = ("mlp-digits", {"resolution": 8, "hidden": [128, 128], "activation": "tanh", "l2": 0.0})
@@ -109,8 +110,7 @@ def compare_slices(problem, steps: int, repeats: int) -> None:
     theirs, mine = peer(), ours()
     # column i of random_plane: even i at β index j+1, odd i at β index j (its in-place walk)
     matched = np.array([[mine[j + 1 - i % 2, i] for j in range(steps)] for i in range(steps)])
-    t_peer = median_time(peer, repeats)
-    t_ours = median_time(ours, repeats)
+    t_ours, t_peer = alternating_medians([ours, peer], repeats)
     print(f"  {problem.name} dim={problem.dim} {steps}x{steps}: ours {t_ours * 1e3:8.1f} ms  "
           f"loss-landscapes {t_peer * 1e3:8.1f} ms  ratio {t_peer / t_ours:5.1f}x  "
           f"max relative difference {np.max(np.abs(matched - theirs) / np.abs(theirs)):.1e}")
@@ -187,11 +187,10 @@ def compare_top_k(problem, ks, repeats: int) -> None:
 
             ours = jax.jit(lambda t, k=k: lanczos_eigenpairs(single.loss, t, k))
             result = jax.block_until_ready(ours(theta32))
-            t_ours = median_time(lambda: ours(theta32), max(3, repeats))
+            hvps, err = counted_run()
+            t_ours, t_peer = alternating_medians([lambda: ours(theta32), peer], max(3, repeats))
             print(f"    top-{k:2d} ours (defaults): {int(result.num_matvecs):4d} HVPs {t_ours * 1e3:8.1f} ms "
                   f"err {error(result.values, k):.1e}")
-            hvps, err = counted_run()
-            t_peer = median_time(peer, repeats)
             print(f"           PyHessian defaults (tol 1e-3, maxIter 100): {hvps:4d} HVPs {t_peer * 1e3:8.1f} ms "
                   f"err {err:.1e} | ratio {t_peer / t_ours:5.1f}x")
             for tol in PEER_TOLS:
@@ -210,7 +209,8 @@ def compare_top_k(problem, ks, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--peer-topk-repeats", type=int, default=1, help="PyHessian top-k is slow (seconds)")
+    parser.add_argument("--peer-topk-repeats", type=int, default=1,
+                        help="repeats of PyHessian at equal accuracy (seconds each); at its defaults: 3 or more")
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--parts", nargs="+", choices=("slices", "topk"), default=["slices", "topk"])
     args = parser.parse_args()

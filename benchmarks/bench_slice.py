@@ -47,7 +47,7 @@ def main() -> None:
 
     from landscape import problems
     from landscape.plane import MAP_THRESHOLD
-    from landscape.slices import make_directions, point_flops, slice_loss
+    from landscape.slices import _padded, make_directions, point_flops, slice_kernel, slice_loss
 
     for name, options, n in WORKLOADS[:1] if args.quick else WORKLOADS:
         problem = problems.get(name, **options)
@@ -84,6 +84,18 @@ def main() -> None:
         print(f"  numpy float32 matmul 2048² (median of 5): {peak32 / 1e9:.1f} GFLOP/s; load {os.getloadavg()[0]:.1f}")
         print(f"  fast plane kernel (float32):  {t_fast * 1e3:9.1f} ms  {flops / t_fast / 1e9:6.1f} GFLOP/s "
               f"= {flops / t_fast / peak32:.0%} of numpy f32 matmul   (first call {first * 1e3:.0f} ms)")
+        kernel, _, chunk = slice_kernel(problem)
+        aa, bb = np.meshgrid(grid, grid)
+        points = np.c_[aa.ravel(), bb.ravel()]
+        chunks = [jnp.asarray(_padded(points, start, min(start + chunk, len(points)), chunk), jnp.float32)
+                  for start in range(0, len(points), chunk)]  # fmt: skip
+
+        def kernel_alone():  # the chunk calls of the fast sweep, without its Dataset and streamed partials
+            return [np.asarray(kernel(centre32, directions32, c)) for c in chunks]
+
+        t_kernel = median_time(kernel_alone, args.repeats)
+        print(f"  its {len(chunks)} kernel calls alone: {t_kernel * 1e3:6.1f} ms  {flops / t_kernel / 1e9:6.1f} GFLOP/s; "
+              f"the rest ({(t_fast - t_kernel) * 1e3:.1f} ms) assembles the Dataset and streams partial results")
         strategy = "map" if point_flops(loss32, problem.dim, "float32") >= MAP_THRESHOLD else "vmap"
         print(f"  generic kernel ({strategy}, float32): {t_generic * 1e3:6.1f} ms  {flops / t_generic / 1e9:6.1f} GFLOP/s "
               f"= {flops / t_generic / peak32:.0%}")
