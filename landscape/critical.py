@@ -71,6 +71,7 @@ noise of variance 1e-2 on half of them.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -724,11 +725,15 @@ def sample_starts(
     trajectory_steps: int = 1000,
     noise_var: float = 1e-2,
     noise_fraction: float = 0.5,
+    init_scale: float = 1.0,
 ) -> Array:
     """Starting points as in Frye §3.2.3.2.
 
     Runs ``optimizer`` (default ``optax.sgd(0.01)``; the thesis does not name
-    one) from ``problem.init(key)`` for ``trajectory_steps`` steps, draws
+    one) from ``init_scale · problem.init(key)`` (the thesis does not state the
+    trajectory's initialisation either: 1 is the problem's own init; its
+    BTLS-GNM successes mostly end at θ = 0, which trajectories started near
+    0, e.g. ``init_scale=0.1``, reach far more often) for ``trajectory_steps`` steps, draws
     ``num`` target losses uniformly between the trajectory's smallest and
     largest loss and takes the iterate nearest each target (uniform *in loss*,
     not in iterations), then adds Gaussian noise of variance ``noise_var`` to
@@ -736,7 +741,7 @@ def sample_starts(
     """
     optimizer = optimizer or optax.sgd(0.01)
     k_init, k_pick, k_noise = jax.random.split(key, 3)
-    thetas, losses = _trajectory(problem.loss, optimizer, problem.init(k_init), trajectory_steps)
+    thetas, losses = _trajectory(problem.loss, optimizer, init_scale * problem.init(k_init), trajectory_steps)
     finite = jnp.isfinite(losses)
     lo, hi = jnp.min(jnp.where(finite, losses, jnp.inf)), jnp.max(jnp.where(finite, losses, -jnp.inf))
     targets = jax.random.uniform(k_pick, (num,), losses.dtype, lo, hi)
@@ -768,6 +773,7 @@ def iter_experiment(
     starts: str | Array = "trajectory",
     num_steps: int = 100,
     trajectory_steps: int = 1000,
+    init_scale: float = 1.0,
     executor: Executor | None = None,
     runs_per_task: int | None = None,
     store=None,
@@ -775,7 +781,8 @@ def iter_experiment(
 ) -> Stream[xr.Dataset]:
     """Sample starting points and run a finder from each (the thesis's experiments).
 
-    ``starts`` is ``"trajectory"`` (§3.2.3.2, :func:`sample_starts`),
+    ``starts`` is ``"trajectory"`` (§3.2.3.2, :func:`sample_starts` with
+    ``trajectory_steps`` and ``init_scale``; both are in the result's ``attrs["starts"]``),
     ``"uniform"`` (the problem's own sampler, e.g. uniform over a 2-D box) or
     an explicit ``(runs, dim)`` array.  Returns the Dataset of :func:`iter_find`.
 
@@ -794,9 +801,11 @@ def iter_experiment(
     and ``landscape.stores.resume`` continues it from the store alone.
     """
     key = jax.random.PRNGKey(seed)
+    described = {"kind": starts if isinstance(starts, str) else "given"}
     if isinstance(starts, str):
         if starts == "trajectory":
-            thetas0 = sample_starts(problem, num_runs, key, trajectory_steps=trajectory_steps)
+            thetas0 = sample_starts(problem, num_runs, key, trajectory_steps=trajectory_steps, init_scale=init_scale)
+            described |= {"trajectory_steps": trajectory_steps, "init_scale": init_scale}
         elif starts == "uniform":
             thetas0 = jax.vmap(problem.init)(jax.random.split(key, num_runs))
         else:
@@ -812,7 +821,7 @@ def iter_experiment(
         if store is not None:
             method = Method(method) if isinstance(method, str) else method
             request = {**problem.config(), "method": method.config(), "num_steps": num_steps, "seed": seed,
-                       "options": kwargs}
+                       "options": kwargs, **({"starts": described} if described["kind"] == "trajectory" else {})}
             inputs = xr.Dataset({"starts": (("run", "param"), thetas0)})
             store = BatchStore.open(store, result_attrs("critical-points", request), inputs, ranges)
         ref = ProblemRef(problem)
@@ -821,6 +830,7 @@ def iter_experiment(
             experiment_task, calls, lambda done, status: combine_runs(done, ranges, status).assign_attrs(seed=seed),
             executor=executor, cancel=cancel, store=store)
     ds.attrs["seed"] = seed
+    ds.attrs["starts"] = json.dumps(described)
     return ds
 
 

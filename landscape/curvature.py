@@ -341,9 +341,23 @@ def _spectra_along(loss: Loss, thetas: Array) -> Array:
     return jax.vmap(lambda t: jnp.linalg.eigvalsh(hessian(loss, t)))(thetas)
 
 
-def eigenvalues_along(loss: Loss, thetas: Array) -> Array:
-    """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; NaN rows stay NaN."""
-    return _spectra_along(loss, jnp.asarray(thetas))
+def path_bucket(n: int) -> int:
+    """``n`` rounded up to the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, …  (quarter octaves): paths of
+    similar lengths then share one compilation, at the cost of at most 25% padded rows."""
+    if n <= 8:
+        return 8
+    octave = 1 << (n.bit_length() - 1)
+    return next(size for size in (octave + quarter * octave // 4 for quarter in range(5)) if size >= n)
+
+
+def eigenvalues_along(loss: Loss, thetas) -> np.ndarray:
+    """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; NaN rows stay NaN.  The rows are
+    padded to :func:`path_bucket`'s length (copies of the last row), so a path's length does not cost a
+    compilation of its own."""
+    thetas = np.atleast_2d(np.asarray(thetas))
+    n = thetas.shape[0]
+    padded = np.concatenate([thetas, np.repeat(thetas[-1:], path_bucket(n) - n, axis=0)])
+    return np.asarray(_spectra_along(loss, jnp.asarray(padded)))[:n]
 
 
 # --------------------------------------------------------------------------- engine policy: dense or Lanczos
@@ -439,13 +453,13 @@ def spectrum_summary_along(loss: Loss, path, *, k: int = EXTREMES, which: str = 
     Dense rows are one vmapped, compiled call (:func:`eigenvalues_along`);
     Lanczos runs per point.  Rows with non-finite parameters give NaN rows.
     """
-    path = jnp.atleast_2d(jnp.asarray(path))
+    path = np.atleast_2d(np.asarray(path))
     dim = path.shape[1]
     k = _checked_k(which, k, dim)
     if dim <= dense_limit:
-        evals = np.asarray(eigenvalues_along(loss, path))
+        evals = eigenvalues_along(loss, path)
         return SpectrumSummary(_ends(evals, k, which) if extremes_only else evals, "dense", dim)
-    finite = np.asarray(jnp.all(jnp.isfinite(path), axis=1))
+    finite = np.all(np.isfinite(path), axis=1)
     width = k * (2 if which == "both" else 1)
     rows = [_lanczos_ends(loss, theta, k, which) if ok else np.full(width, np.nan) for theta, ok in zip(path, finite)]
     return SpectrumSummary(np.stack(rows), "lanczos", dim)

@@ -7,6 +7,7 @@ function (quadratic convergence, minimiser checked with scipy); the quartic of
 Example 3.1 (gradient-flat point (√2, 0) with ‖∇f‖² = 113 − 72√2).
 """
 
+import json
 import math
 
 import jax
@@ -206,6 +207,19 @@ def test_sample_starts_are_uniform_in_loss_with_noise_on_half():
     dist = np.min(np.linalg.norm(np.asarray(thetas)[None] - np.asarray(starts)[:, None], axis=-1), axis=1)
     assert np.all(dist[4:] == 0.0)  # the second half are trajectory iterates
     assert np.all(dist[:4] > 0.0)  # the first half carry noise
+
+
+def test_the_trajectory_init_scale_is_a_recorded_setting_that_scales_where_starts_come_from():
+    quartic = registry.get("frye-quartic")
+    key, sgd = jax.random.PRNGKey(3), optax.sgd(1e-3)
+    init = quartic.init(jax.random.split(key, 3)[0])
+    near_zero = critical.sample_starts(quartic, 8, key, optimizer=sgd, trajectory_steps=5, init_scale=0.01,
+                                       noise_fraction=0.0)
+    thetas, _ = critical._trajectory(quartic.loss, sgd, 0.01 * init, 5)  # the trajectory from 0.01 × init
+    dist = np.min(np.linalg.norm(np.asarray(thetas)[None] - np.asarray(near_zero)[:, None], axis=-1), axis=1)
+    assert np.all(dist == 0.0) and np.max(np.linalg.norm(near_zero, axis=1)) < 0.1 * np.linalg.norm(init)
+    ds = critical.experiment(quartic, "gnm", num_runs=2, num_steps=3, trajectory_steps=5, init_scale=0.01)
+    assert json.loads(ds.attrs["starts"]) == {"kind": "trajectory", "trajectory_steps": 5, "init_scale": 0.01}
 
 
 def test_newton_mr_on_dlae_converges_to_a_nearby_analytic_saddle():

@@ -54,6 +54,19 @@ def test_eigenvalues_along_a_path_and_nan_rows():
     assert np.isnan(out[2]).all()
 
 
+def test_paths_of_similar_lengths_share_one_compilation_of_their_spectra():
+    assert [curvature.path_bucket(n) for n in (1, 8, 9, 10, 11, 16, 17, 33, 100)] == [8, 8, 10, 10, 12, 16, 20, 40, 112]
+    assert all(n <= curvature.path_bucket(n) <= max(8, 1.25 * n) for n in range(1, 300))
+    path = np.asarray(THETA) + 0.1 * RNG.standard_normal((12, N))
+    curvature.eigenvalues_along(quartic, path[:11])  # compiles the bucket of 12
+    with count_lowerings() as lowered:
+        out = curvature.eigenvalues_along(quartic, path)
+        summary = curvature.spectrum_summary_along(quartic, path[:11], k=2, extremes_only=True)
+    assert lowered == [] and out.shape == (12, N) and summary.eigenvalues.shape == (11, 4)
+    for row, theta in zip(out, path):
+        np.testing.assert_allclose(row, np.linalg.eigvalsh(quartic_hessian(theta)), atol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def digits():
     problem = problems.get("mlp-digits")
