@@ -351,13 +351,19 @@ def path_bucket(n: int) -> int:
 
 
 def eigenvalues_along(loss: Loss, thetas) -> np.ndarray:
-    """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; NaN rows stay NaN.  The rows are
-    padded to :func:`path_bucket`'s length (copies of the last row), so a path's length does not cost a
-    compilation of its own."""
+    """Dense Hessian eigenvalues (ascending) at each row of ``thetas``; rows with a non-finite entry give
+    NaN rows.  The rows are padded to :func:`path_bucket`'s length (copies of a finite row, which also
+    stand in for the non-finite ones), so a path's length does not cost a compilation of its own: pass a
+    run's whole path, NaN rows after it ended included, and every run of a setting shares one."""
     thetas = np.atleast_2d(np.asarray(thetas))
     n = thetas.shape[0]
-    padded = np.concatenate([thetas, np.repeat(thetas[-1:], path_bucket(n) - n, axis=0)])
-    return np.asarray(_spectra_along(loss, jnp.asarray(padded)))[:n]
+    finite = np.isfinite(thetas).all(axis=1)
+    filler = thetas[finite][-1] if finite.any() else np.zeros(thetas.shape[1], thetas.dtype)
+    rows = np.where(finite[:, None], thetas, filler)
+    padded = np.concatenate([rows, np.repeat(filler[None], path_bucket(n) - n, axis=0)])
+    values = np.array(_spectra_along(loss, jnp.asarray(padded)))[:n]
+    values[~finite] = np.nan
+    return values
 
 
 # --------------------------------------------------------------------------- engine policy: dense or Lanczos

@@ -242,10 +242,11 @@ class CriticalPointsView(BaseView):
             self._along.object = along_element(np.zeros(0), np.zeros((0, 0)), (
                 f"Eigenvalues along run {run}: paths are kept for ≤ {critical.PATH_MAX_DIM} parameters only"))
         else:
+            # the whole path, NaN rows after the run ended included: every run then has one length (one compile)
             path, loss = result.path.values[run], self.problem.loss
-            path = path[np.isfinite(path).all(axis=1)]
-            steps = result.step.values[: len(path)]
-            self._setup.submit(lambda: curvature.spectrum_summary_along(loss, np.asarray(path)).eigenvalues,
+            reached = np.isfinite(path).all(axis=1)
+            steps = result.step.values[reached]
+            self._setup.submit(lambda: curvature.spectrum_summary_along(loss, path).eigenvalues[reached],
                                lambda values: setattr(self._along, "object", along_element(
                                    steps, values, f"Hessian eigenvalues along run {run}").opts(
                                    responsive=True, height=260, backend="bokeh")))
