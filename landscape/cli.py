@@ -118,7 +118,10 @@ def main() -> None:
     written to resumable zarr stores."""
     import jax
 
+    from .compilation import enable_persistent_cache
+
     jax.config.update("jax_enable_x64", True)
+    enable_persistent_cache()  # a second command loads its kernels instead of compiling (LANDSCAPE_JAX_CACHE)
 
 
 @main.command("slice")

@@ -14,8 +14,8 @@ from landscape.games import lyapunov_map
 
 @pytest.fixture
 def run():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args])
+    runner = CliRunner()  # the command turns JAX's persistent cache on process-wide: not in the test process
+    return lambda *args: runner.invoke(main, [str(a) for a in args], env={"LANDSCAPE_JAX_CACHE": "off"})
 
 
 def test_slice_writes_a_plain_zarr_store_and_info_reports_it(run, tmp_path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,20 @@ def test_a_compiled_function_is_written_to_the_cache(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == str(tmp_path)
     assert any(tmp_path.rglob("*")), "no cache entry was written"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="subprocess environment handling")
+def test_the_cli_caches_its_compiled_kernels(tmp_path):
+    """The `landscape` command turns the persistent cache on (LANDSCAPE_JAX_CACHE says where)."""
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-c", "from landscape.cli import main; main()", "slice", "booth", "--directions", "random", "--grid", "3",
+               "--out", str(tmp_path / "slice.zarr"), "--quiet"]
+    subprocess.run(command, capture_output=True, text=True, timeout=300, check=True,
+                   env={**os.environ, compilation.ENV: str(cache)})
+    assert any(path.is_file() for path in cache.rglob("*")), "the CLI wrote no cache entry"
+
+
+def test_every_notebook_turns_the_persistent_cache_on_in_its_first_code_cell():
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        first = next(cell for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code")
+        assert any(line.startswith("enable_persistent_cache()") for line in first["source"]), path.name
