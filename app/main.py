@@ -152,7 +152,7 @@ def view_tabs(
 
         async def build_then_install() -> None:
             try:
-                view = await runner.in_pool(build, priority=runner.INTERACTIVE)
+                view = await runner.in_pool(build)
                 if isinstance(view, BaseView):  # on the loop, once built: the problem may have changed meanwhile
                     with set_curdoc(doc):
                         view.follow()

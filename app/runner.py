@@ -20,8 +20,6 @@ DESIGN.md's concurrency recipe, in one place so every view follows it:
   one small pool of :data:`MAX_CONCURRENT_STEPS` workers (environment variable
   ``LANDSCAPE_MAX_JOBS``), never on the event loop.  However many sessions
   press Run, a 2-core server computes at most that many chunks at once.
-  A view's build and its set-up calls go before queued job chunks
-  (:data:`INTERACTIVE`), so a new page opens while other sessions' jobs run.
 * **Feedback from the first second.**  ``message`` says ``"Queued (n ahead)"``
   while the bound makes the work wait, ``"Compiling…"`` until the first event
   (the first chunk includes XLA compilation), then ``"done / total · ETA"``;
@@ -44,14 +42,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import itertools
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import panel as pn
@@ -72,72 +69,48 @@ POLL = 0.25
 _DONE = object()
 
 
-#: Priorities of pool work: what a user waits on to see a page (a view's build, a background set-up call) goes
-#: before the next chunk of anyone's long job, so a page opens while other sessions' jobs keep the pool busy.
-INTERACTIVE, JOB = 0, 1
-
-
 class BoundedPool:
-    """``workers`` threads that run submissions by priority (:data:`INTERACTIVE` before :data:`JOB`), in
-    submission order within one, and can tell a submission how many wait before it."""
+    """A thread pool of ``workers`` threads that can tell a submission how many wait before it."""
 
     def __init__(self, workers: int) -> None:
-        self._workers = workers
-        self._threads: list[threading.Thread] = []
-        self._ready = threading.Condition()
-        self._queue: list[tuple[int, int, Callable[..., Any], tuple, Future]] = []  # a heap
-        self._waiting: dict[int, int] = {}  # ticket -> priority, while queued
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landscape-job")
+        self._lock = threading.Lock()
+        self._waiting: set[int] = set()
         self._unfinished = 0
         self._tickets = itertools.count()
 
-    def submit(self, fn: Callable[..., Any], *args, priority: int = JOB) -> tuple[Future, int]:
+    def submit(self, fn: Callable[..., Any], *args) -> tuple[Future, int]:
         """Queue ``fn(*args)``; returns its future and its ticket (for :meth:`ahead`)."""
-        future: Future = Future()
-        with self._ready:
-            ticket = next(self._tickets)
-            heapq.heappush(self._queue, (priority, ticket, fn, args, future))
-            self._waiting[ticket] = priority
+        ticket = next(self._tickets)
+        with self._lock:
+            self._waiting.add(ticket)
             self._unfinished += 1
-            if len(self._threads) < self._workers:
-                thread = threading.Thread(target=self._serve, name=f"landscape-job-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-            self._ready.notify()
-        return future, ticket
 
-    def _serve(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue:
-                    self._ready.wait()
-                _priority, ticket, fn, args, future = heapq.heappop(self._queue)
-                del self._waiting[ticket]
+        def work():
+            with self._lock:
+                self._waiting.discard(ticket)
             try:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn(*args))
-                    except BaseException as error:  # handed to whoever awaits the future
-                        future.set_exception(error)
+                return fn(*args)
             finally:
-                del fn, args, future  # a finished submission holds nothing (a destroyed session's view, say)
-                with self._ready:
+                with self._lock:
                     self._unfinished -= 1
 
+        return self._executor.submit(work), ticket
+
     def waiting(self, ticket: int) -> bool:
-        with self._ready:
+        with self._lock:
             return ticket in self._waiting
 
     def unfinished(self) -> int:
         """Submissions queued or running.  A running one holds what its function refers to (a destroyed
         session's view, say) until it returns: a worker thread's frame is not seen by the garbage collector."""
-        with self._ready:
+        with self._lock:
             return self._unfinished
 
     def ahead(self, ticket: int) -> int:
-        """Submissions queued that will start before ``ticket``."""
-        with self._ready:
-            own = (self._waiting.get(ticket, JOB), ticket)
-            return sum(1 for other, priority in self._waiting.items() if (priority, other) < own)
+        """Submissions queued before ``ticket`` that have not started yet."""
+        with self._lock:
+            return sum(1 for other in self._waiting if other < ticket)
 
 
 POOL = BoundedPool(MAX_CONCURRENT_STEPS)
@@ -187,10 +160,9 @@ def schedule(coroutine_function: Callable[[], Any]) -> None:
         pn.state.execute(coroutine_function)
 
 
-async def in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] | None = None,
-                  priority: int = JOB) -> Any:
+async def in_pool(fn: Callable[..., Any], *args, waiting: Callable[[int], None] | None = None) -> Any:
     """``fn(*args)`` in the global pool, awaited; ``waiting(n_ahead)`` is called while it is queued."""
-    future, ticket = POOL.submit(fn, *args, priority=priority)
+    future, ticket = POOL.submit(fn, *args)
     wrapped = asyncio.wrap_future(future)
     while True:
         done, _ = await asyncio.wait({wrapped}, timeout=POLL)
@@ -531,7 +503,7 @@ class LatestCall(param.Parameterized):
                 self._pending = None
                 self.message = label
                 try:
-                    value = await in_pool(fn, waiting=queued, priority=INTERACTIVE)
+                    value = await in_pool(fn, waiting=queued)
                     if not self._session.closed:
                         on_result(value)
                     if self._pending is None:  # a follow-up (on_result submitted one) shows its own label next:

@@ -237,25 +237,6 @@ def test_a_job_waiting_for_the_global_bound_says_it_is_queued():
     assert messages[-1] == "Done"
 
 
-def test_a_page_waits_behind_no_queued_job_chunk():
-    """A view's build or set-up call (INTERACTIVE) starts before job chunks queued earlier, in order within each."""
-    pool = runner_module.BoundedPool(1)
-    started, gate, order = threading.Event(), threading.Event(), []
-    pool.submit(lambda: (started.set(), gate.wait(10)))  # the one worker is busy
-    assert started.wait(10)
-    chunks = [pool.submit(order.append, f"chunk {i}")[1] for i in range(2)]
-    builds = [pool.submit(order.append, f"build {i}", priority=runner_module.INTERACTIVE)[1] for i in range(2)]
-    assert [pool.ahead(t) for t in builds] == [0, 1] and [pool.ahead(t) for t in chunks] == [2, 3]
-    gate.set()
-    last, _ = pool.submit(lambda: None)
-    last.result(timeout=10)
-    assert order == ["build 0", "build 1", "chunk 0", "chunk 1"]
-    failing, _ = pool.submit(lambda: 1 / 0)
-    with pytest.raises(ZeroDivisionError):  # an error reaches whoever awaits it; the worker goes on
-        failing.result(timeout=10)
-    assert pool.submit(lambda: 7)[0].result(timeout=10) == 7 and pool.unfinished() == 0
-
-
 def test_progress_reports_count_and_an_estimate_after_the_first_event():
     progress = Progress()
     assert progress.text == "Compiling…"
