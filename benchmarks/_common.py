@@ -43,3 +43,12 @@ def alternating_medians(fns: list[Callable[[], object]], repeats: int) -> list[f
             jax.block_until_ready(fn())
             own.append(time.perf_counter() - start)
     return [statistics.median(own) for own in times]
+
+
+def float32_twin(problem):
+    """``problem`` rebuilt with float32 data (the registry caches it per precision): a float32 θ on a
+    problem built under x64 would promote every loss and HVP to float64."""
+    from landscape import problems
+
+    with jax.enable_x64(False):
+        return problems.get(problem.name, **problem.options)

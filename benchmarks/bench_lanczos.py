@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse.linalg
 from matfree import decomp
 
-from benchmarks._common import header, median_time
+from benchmarks._common import float32_twin, header, median_time
 
 PROBLEMS = (("mlp-digits", {}), ("mlp-digits", {"resolution": 8, "hidden": [128, 128], "activation": "tanh"}))
 
@@ -78,9 +78,8 @@ def main() -> None:
         dense = problem.dim <= 2000
         reference = reference_top(problem.loss, theta, max(args.ks), dense)
         theta = theta.astype(dtype)
-        if not args.float64:  # its data in float32 too, or a float32 θ's HVPs would run in float64
-            with jax.enable_x64(False):
-                problem = problems.get(name, **options)
+        if not args.float64:
+            problem = float32_twin(problem)
         print(f"\n{name} {options or ''} dim={problem.dim} dtype={jnp.dtype(dtype).name} "
               f"reference={'dense eigvalsh' if dense else 'ARPACK float64'}")
         for k in args.ks:

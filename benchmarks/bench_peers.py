@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from benchmarks._common import alternating_medians, header, median_time
+from benchmarks._common import alternating_medians, float32_twin, header, median_time
 
 MOONS = ("mlp-moons", {})
 DIGITS = ("mlp-digits", {"resolution": 8, "hidden": [128, 128], "activation": "tanh", "l2": 0.0})
@@ -146,7 +146,6 @@ def compare_top_k(problem, ks, repeats: int) -> None:
     import torch
 
     from benchmarks.bench_lanczos import reference_top
-    from landscape import problems
     from landscape.curvature import lanczos_eigenpairs
 
     pyhessian_module = importlib.import_module("pyhessian.hessian")  # the module, not its class
@@ -159,8 +158,7 @@ def compare_top_k(problem, ks, repeats: int) -> None:
 
     pyhessian_module.hessian_vector_product = counted
     inputs, targets = torch_data(problem)
-    with jax.enable_x64(False):  # its data in float32 too, or a float32 θ's HVPs would run in float64
-        single = problems.get(problem.name, **problem.options)
+    single = float32_twin(problem)
     for label, theta in (("init + noise (clustered top eigenvalues)", centre(problem)),
                          ("trained, 300 Adam steps", trained(problem))):
         reference = reference_top(problem.loss, theta, max(ks), dense=False)

@@ -46,6 +46,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min): {os.getloadavg()}")
 
     from landscape import problems
+    from landscape.executor import chunk_ranges
     from landscape.plane import MAP_THRESHOLD
     from landscape.slices import _padded, make_directions, point_flops, slice_kernel, slice_loss
 
@@ -87,8 +88,8 @@ def main() -> None:
         kernel, _, chunk = slice_kernel(problem)
         aa, bb = np.meshgrid(grid, grid)
         points = np.c_[aa.ravel(), bb.ravel()]
-        chunks = [jnp.asarray(_padded(points, start, min(start + chunk, len(points)), chunk), jnp.float32)
-                  for start in range(0, len(points), chunk)]  # fmt: skip
+        chunks = [jnp.asarray(_padded(points, start, stop, chunk), jnp.float32)
+                  for start, stop in chunk_ranges(len(points), chunk)]
 
         def kernel_alone():  # the chunk calls of the fast sweep, without its Dataset and streamed partials
             return [np.asarray(kernel(centre32, directions32, c)) for c in chunks]

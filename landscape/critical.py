@@ -821,7 +821,7 @@ def iter_experiment(
         if store is not None:
             method = Method(method) if isinstance(method, str) else method
             request = {**problem.config(), "method": method.config(), "num_steps": num_steps, "seed": seed,
-                       "options": kwargs, **({"starts": described} if described["kind"] == "trajectory" else {})}
+                       "options": kwargs}  # the starts themselves are pinned by the stored inputs
             inputs = xr.Dataset({"starts": (("run", "param"), thetas0)})
             store = BatchStore.open(store, result_attrs("critical-points", request), inputs, ranges)
         ref = ProblemRef(problem)
