@@ -297,3 +297,17 @@ def test_ipd_at_the_reference_scale_lola_cooperates_and_simgd_defects():
     assert np.all(p1[False, "simgd"] > 1.9)
     assert np.sum(p1[False, "lola"] < 1.1) >= 4  # measured: 7 of 8 below 1.1 (0.96-1.09), one at 1.53
     assert np.all(p1[True, "lola"] > 1.9)
+
+
+def test_grr_on_the_ipd_at_the_reference_scale_branches_to_cooperation_and_defection():
+    # Lorraine Table 5.1, "Lyap init, EVec branch": P1 losses 1.000 and 2.000 (×(1 − γ)).  Ascent seed 3 of
+    # the notebook's five: the top eigenvector of JᵀJ at the ascent's end, taken in both signs, splits the
+    # two modes (measured: 1.0002 and 1.9999 after 1000 SimGD steps).
+    ipd = games.get("ipd")
+    ascent = games.exponent_ascent(ipd, "simgd", [np.asarray(ipd.init(jax.random.PRNGKey(3)))], k=1, n=1,
+                                   objective="max", lr=0.05, steps=100, chunk=50, alpha=1.0)
+    tree = games.grr_search(ipd, "simgd", ascent.path.values[0, -1], k=1, n_directions=1, step_size=2.0,
+                            optimize_steps=1000, max_depth=1, alpha=1.0)
+    assert tree.fingerprint.values[1:].tolist() == ["0+", "0-"]
+    p1 = (1 - 0.96) * np.asarray([games.player_loss_values(ipd, jnp.asarray(w))[0] for w in tree.theta.values[1:]])
+    assert p1.min() < 1.1 and p1.max() > 1.9
