@@ -67,6 +67,9 @@ class Figures:
     extra_load_s: list[float] = dataclasses.field(default_factory=list)
     #: The extra session: seconds until its page showed (the sidebar names its problem), before its view is built.
     extra_shown_s: list[float] = dataclasses.field(default_factory=list)
+    #: The extra session's navigation timing (seconds from the request): the server's first byte and
+    #: last byte of the page, the browser's DOMContentLoaded and load events, and the slowest script.
+    extra_navigation: list[dict[str, float]] = dataclasses.field(default_factory=list)
     cross_talk: list[str] = dataclasses.field(default_factory=list)
     failures: list[str] = dataclasses.field(default_factory=list)  # a page state not reached in time
     tracebacks: list[str] = dataclasses.field(default_factory=list)
@@ -121,6 +124,20 @@ def _shown(page, problem: str, timeout_ms: float) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_text(re.compile(rf"Showing {re.escape(problem)} \(")).first).to_be_visible(timeout=timeout_ms)
+
+
+NAVIGATION_JS = """() => {
+  const n = performance.getEntriesByType("navigation")[0];
+  const scripts = performance.getEntriesByType("resource").filter(r => r.initiatorType === "script");
+  return {first_byte: n.responseStart / 1000, last_byte: n.responseEnd / 1000,
+          dom_loaded: n.domContentLoadedEventEnd / 1000, loaded: n.loadEventEnd / 1000,
+          slowest_script: Math.max(0, ...scripts.map(r => r.duration)) / 1000};
+}"""
+
+
+def _navigation(page) -> dict[str, float]:
+    """Where the page's seconds went (Navigation Timing, relative to the request)."""
+    return {key: round(value, 1) for key, value in page.evaluate(NAVIGATION_JS).items()}
 
 
 def _open(browser, url: str, problem: str):
@@ -204,6 +221,7 @@ def _wave(browser, url: str, problems: list[str], figures: Figures, extra: str) 
     context, page = _open(browser, url, extra)
     shown = _step(figures, f"extra session ({extra}): page shown", lambda: _shown(page, extra, EXTRA_TIMEOUT_MS))
     figures.extra_shown_s.append(time.monotonic() - start if shown else float("inf"))
+    figures.extra_navigation.append(_navigation(page) if shown else {})
     loaded = _step(figures, f"extra session ({extra}): page load", lambda: _ready(page, extra, EXTRA_TIMEOUT_MS))
     figures.extra_load_s.append(time.monotonic() - start if loaded else float("inf"))
     context.close()
@@ -256,7 +274,8 @@ def run_load(sessions: int, waves: int, report=print, settle_s: float = SETTLE_S
                 figures.after_wave_mb.append(_rss_mb(server.pid))
                 figures.census.append(_census(server.pid, log_path))
                 report(f"wave {wave + 1}: {sessions} sessions, page loads {_span(figures.page_load_s[loads:])}, "
-                       f"extra session {figures.extra_load_s[-1]:.1f} s (page shown at {figures.extra_shown_s[-1]:.1f} s); RSS {figures.after_wave_mb[-1]:.0f} MB "
+                       f"extra session {figures.extra_load_s[-1]:.1f} s (page shown at {figures.extra_shown_s[-1]:.1f} s; "
+                       f"navigation {figures.extra_navigation[-1]}); RSS {figures.after_wave_mb[-1]:.0f} MB "
                        f"({figures.after_wave_mb[-1] / figures.baseline_mb:.2f} x baseline); "
                        f"failures {figures.failures[failures:] or 'none'}; live {figures.census[-1][0]}, after a "
                        f"collection {figures.census[-1][1]}")
