@@ -68,7 +68,8 @@ class Figures:
     #: The extra session: seconds until its page showed (the sidebar names its problem), before its view is built.
     extra_shown_s: list[float] = dataclasses.field(default_factory=list)
     #: The extra session's navigation timing (seconds from the request): the server's first byte and
-    #: last byte of the page, the browser's DOMContentLoaded and load events, and the slowest script.
+    #: last byte of the page, the browser's DOMContentLoaded and load events, the slowest script, when
+    #: the websocket opened and when the document's frame arrived over it.
     extra_navigation: list[dict[str, float]] = dataclasses.field(default_factory=list)
     cross_talk: list[str] = dataclasses.field(default_factory=list)
     failures: list[str] = dataclasses.field(default_factory=list)  # a page state not reached in time
@@ -140,9 +141,26 @@ def _navigation(page) -> dict[str, float]:
     return {key: round(value, 1) for key, value in page.evaluate(NAVIGATION_JS).items()}
 
 
-def _open(browser, url: str, problem: str):
+def _watch_websocket(page, start: float, seen: dict[str, float]) -> None:
+    """Record (seconds from ``start``) when the page's websocket opened, and when its first
+    frame of over 10 kB arrived (the session's document, pulled by BokehJS)."""
+
+    def frame(payload) -> None:
+        if len(payload) > 10_000 and "document_frame" not in seen:
+            seen["document_frame"] = round(time.monotonic() - start, 1)
+
+    def opened(ws) -> None:
+        seen.setdefault("websocket_open", round(time.monotonic() - start, 1))
+        ws.on("framereceived", frame)
+
+    page.on("websocket", opened)
+
+
+def _open(browser, url: str, problem: str, watch=None):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    if watch is not None:
+        watch(page)
     page.goto(f"{url}?problem={problem}", wait_until="commit", timeout=STATE_TIMEOUT_MS)
     return context, page
 
@@ -217,11 +235,11 @@ def _wave(browser, url: str, problems: list[str], figures: Figures, extra: str) 
     running = [(i, problem, page) for i, (problem, page) in enumerate(live)
                if _step(figures, f"{problem}: run", lambda: _launch(page, LONG_STEPS if i == 0 else SHORT_STEPS))]
     # while the jobs run: one more session's page
-    start = time.monotonic()
-    context, page = _open(browser, url, extra)
+    start, seen = time.monotonic(), {}
+    context, page = _open(browser, url, extra, lambda page: _watch_websocket(page, start, seen))
     shown = _step(figures, f"extra session ({extra}): page shown", lambda: _shown(page, extra, EXTRA_TIMEOUT_MS))
     figures.extra_shown_s.append(time.monotonic() - start if shown else float("inf"))
-    figures.extra_navigation.append(_navigation(page) if shown else {})
+    figures.extra_navigation.append((_navigation(page) if shown else {}) | seen)
     loaded = _step(figures, f"extra session ({extra}): page load", lambda: _ready(page, extra, EXTRA_TIMEOUT_MS))
     figures.extra_load_s.append(time.monotonic() - start if loaded else float("inf"))
     context.close()
