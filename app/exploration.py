@@ -53,9 +53,8 @@ class Session:
             view.restore(saved.settings, saved.results)
         if self.opened is not None and self.opened.view_key == key:
             self.opened.show_in(view)
-        if served() and pn.state.location is not None:  # after the page has loaded: its URL is known then
-            mapping = {name: f"{key}.{name}" for name in view.settings_params}
-            pn.state.onload(lambda: pn.state.location.sync(view, mapping))
+        if served() and pn.state.location is not None:
+            pn.state.location.sync(view, {name: f"{key}.{name}" for name in view.settings_params})
 
     def frame(self, key: str, view):
         """What the tab of ``key`` shows: the view, below the opened store's line if it shows that store."""
@@ -126,13 +125,17 @@ class Session:
                 handle.write(data)
             return self.open(path)
 
-    def sync_url(self, tabs: pn.Tabs) -> None:
-        """Mirror the problem, the typed expression and the active tab in the URL (served sessions)."""
-        if not served() or pn.state.location is None:
-            return
+    def sync_problem_with_url(self) -> None:
+        """Mirror the problem and the typed expression in the URL (served sessions).
 
-        def sync() -> None:  # after the page has loaded: before, the browser's URL is not known yet
+        Called before any view is built: the request's URL is known at once
+        (``Location.from_request``), so a link's problem starts building first
+        and the views are built once, on it, not on the default problem and then again.
+        """
+        if served() and pn.state.location is not None:
             pn.state.location.sync(self.state, {"expression": "expression", "problem_name": "problem"})
-            pn.state.location.sync(tabs, {"active": "tab"})
 
-        pn.state.onload(sync)
+    def sync_tab_with_url(self, tabs: pn.Tabs) -> None:
+        """Mirror the active tab in the URL (served sessions): a link opens on its tab."""
+        if served() and pn.state.location is not None:
+            pn.state.location.sync(tabs, {"active": "tab"})

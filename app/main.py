@@ -139,6 +139,8 @@ def view_tabs(
     def open_tab(index: int) -> None:
         if index in built or not 0 <= index < len(specs):
             return
+        if state.loading:  # a problem is being built (a link's, a pick): build the view once, on that problem
+            return
         built.add(index)
         spec = specs[index]
         if sync:
@@ -168,6 +170,7 @@ def view_tabs(
         pn.state.execute(build_then_install)
 
     tabs.param.watch(lambda event: open_tab(event.new), "active")
+    state.param.watch(lambda event: event.new or open_tab(tabs.active), "loading")
     open_tab(tabs.active)
 
     def show_tab(event) -> None:  # a view handed a point over: open the target's tab
@@ -192,10 +195,11 @@ def dashboard(state: AppState | None = None, problem=None, store=None) -> tuple[
     guard.install(state)  # a widget value forged over the websocket: a message, not a traceback
     session = Session(state)
     opened = store is not None and session.open_store(store)  # its problem first: the tabs build with it
+    session.sync_problem_with_url()  # a link's problem too
     tabs = view_tabs(state, session=session)
     if opened:
         state.param.trigger("tab")  # open the store's view
-    session.sync_url(tabs)
+    session.sync_tab_with_url(tabs)
     return sidebar(state, session), tabs
 
 

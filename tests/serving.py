@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +53,42 @@ def panel_serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def served_session(make: Callable[[], object], uri: str = "/main", sid: str = "test-session"):
+    """``(context, session)``: a dashboard session made as Bokeh's server makes one for a browser's
+    request of ``uri`` (``ApplicationContext.create_session_if_needed``, with Panel's ``Application``
+    and the ``DocumentLifecycleHandler`` the Tornado server adds), without a socket or a browser.
+    ``make()`` returns the session's servable (e.g. ``app.main.create_app``); call it on a running loop."""
+    from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
+    from bokeh.application.handlers.function import FunctionHandler
+    from bokeh.server.contexts import ApplicationContext
+    from bokeh.util.token import generate_jwt_token
+    from panel.io.application import Application, _eval_panel
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest
+    from tornado.ioloop import IOLoop
+
+    application = Application(FunctionHandler(partial(_eval_panel, make, None, "test", True, False)))
+    application.add(DocumentLifecycleHandler())
+    context = ApplicationContext(application, io_loop=IOLoop.current(), url="/main")
+    request = HTTPServerRequest(method="GET", uri=uri, headers=HTTPHeaders({"Host": "127.0.0.1"}), host="127.0.0.1")
+    return context, await context.create_session_if_needed(sid, request, generate_jwt_token(sid))
+
+
+async def page_loaded(session) -> None:
+    """What the server does once a session's page has loaded in the browser: run its pending ``onload`` callbacks."""
+    from panel.io.state import set_curdoc, state
+
+    def loaded():
+        with set_curdoc(session.document):
+            state._on_load(None)
+
+    await session.with_document_locked(loaded)
+
+
+def built(tab) -> bool:
+    """Whether a dashboard tab shows its view (not ``app.main.placeholder``'s spinner)."""
+    import panel as pn
+
+    return not (isinstance(tab, pn.Column) and isinstance(tab[0], pn.Row)
+                and isinstance(tab[0][0], pn.indicators.LoadingSpinner))

@@ -1,6 +1,8 @@
-"""Save → reopen an exploration from the dashboard's session, refused files, and URL-ready settings."""
+"""Save → reopen an exploration from the dashboard's session, refused files, and a session opened from a link."""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import xarray as xr
@@ -8,6 +10,7 @@ import xarray as xr
 from app.exploration import Session
 from app.state import CUSTOM, AppState
 from app.views.landscape import LandscapeView
+from tests.serving import built, page_loaded, served_session
 
 
 def ran_session(problem_name="himmelblau"):
@@ -75,3 +78,44 @@ def test_a_custom_surface_reopens_as_custom(tmp_path):
     assert Session(other).open(path)
     assert other.problem_name == CUSTOM and other.expression == "(x - 1)**2 + 3*(y + 2)**2"
     assert float(other.problem.loss(np.array([1.0, -2.0]))) == 0.0
+
+
+def test_a_link_builds_its_problem_first_and_then_its_view_once_on_it(monkeypatch):
+    """A served session opened from ``/main?problem=booth&landscape.steps=57`` (a reload, a copied link)
+    builds booth before its first view, and that view once, on booth, with the link's settings.
+
+    Before, the URL was read only once the page had loaded: the Landscape view was built on the
+    default problem, then its surface computed again for booth, doubling a first paint's work."""
+    from app import main
+
+    views: list[tuple[str, str, object]] = []  # (key, the session's problem when it was built, the view)
+    build_view = main.build_view
+
+    def counted(spec, state):
+        problem = state.problem.name
+        views.append((spec.key, problem, build_view(spec, state)))
+        return views[-1][2]
+
+    monkeypatch.setattr(main, "build_view", counted)
+
+    async def open_link():
+        made = {}
+        context, session = await served_session(lambda: made.setdefault("app", main.create_app()),
+                                                "/main?problem=booth&landscape.steps=57", sid="link-session")
+        tabs = made["app"].main[0]
+        for _ in range(600):  # the problem and the view build in the runner's pool
+            await page_loaded(session)
+            if built(tabs[0]):
+                break
+            await asyncio.sleep(0.1)
+        session._expiration_requested = True
+        await context._discard_session(session, lambda _session: True)
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(open_link())
+    finally:
+        loop.close()
+    assert [(key, problem) for key, problem, _view in views] == [("landscape", "booth")]
+    view = views[0][2]
+    assert isinstance(view, LandscapeView) and view.problem.name == "booth" and view.steps == 57

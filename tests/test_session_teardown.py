@@ -18,29 +18,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from functools import partial
 
 import pytest
+
+from tests.serving import built, page_loaded, served_session
 
 pytest.importorskip("tornado")
 
 
-def _request():
-    from tornado.httputil import HTTPHeaders, HTTPServerRequest
-
-    return HTTPServerRequest(method="GET", uri="/main", headers=HTTPHeaders({"Host": "127.0.0.1"}), host="127.0.0.1")
-
-
 async def _open_and_destroy(refs: dict) -> None:
-    import panel as pn
-    from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
-    from bokeh.application.handlers.function import FunctionHandler
-    from bokeh.server.contexts import ApplicationContext
-    from bokeh.util.token import generate_jwt_token
-    from panel.io.application import Application, _eval_panel
-    from panel.io.state import set_curdoc, state
-    from tornado.ioloop import IOLoop
-
     from app import main
     from app.runner import POOL
     from app.state import AppState
@@ -53,36 +39,23 @@ async def _open_and_destroy(refs: dict) -> None:
 
     gc.collect()  # earlier tests' garbage; what is still alive then is not this session's
     earlier = weakref.WeakSet(o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)))
-    application = Application(FunctionHandler(partial(_eval_panel, make, None, "teardown", True, False)))
-    application.add(DocumentLifecycleHandler())
-    context = ApplicationContext(application, io_loop=IOLoop.current(), url="/main")
-    sid = "teardown-session"
-    session = await context.create_session_if_needed(sid, _request(), generate_jwt_token(sid))
+    context, session = await served_session(make, sid="teardown-session")
     doc = session.document
     refs["doc"] = weakref.ref(doc)
     tabs = refs["template"]().main[0]
 
-    def opened(index: int) -> bool:
-        tab = tabs[index]  # the placeholder: a Column holding a Row with a spinner
-        return not (isinstance(tab, pn.Column) and isinstance(tab[0], pn.Row)
-                    and isinstance(tab[0][0], pn.indicators.LoadingSpinner))
-
     for index in range(len(tabs)):
         await session.with_document_locked(lambda i=index: setattr(tabs, "active", i))
         for _ in range(600):  # the build runs in the runner's pool
-            def loaded():
-                with set_curdoc(doc):
-                    state._on_load(None)  # the page "has loaded": pending installs run
-
-            await session.with_document_locked(loaded)
-            if opened(index):
+            await page_loaded(session)  # pending installs run
+            if built(tabs[index]):
                 break
             await asyncio.sleep(0.1)
-        assert opened(index), f"tab {index} was not built"
-    built = [o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)) and o not in earlier]
-    refs["views"] = [weakref.ref(o) for o in built if isinstance(o, BaseView)]
-    refs["states"] = [weakref.ref(o) for o in built if isinstance(o, AppState)]
-    del built
+        assert built(tabs[index]), f"tab {index} was not built"
+    made = [o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)) and o not in earlier]
+    refs["views"] = [weakref.ref(o) for o in made if isinstance(o, BaseView)]
+    refs["states"] = [weakref.ref(o) for o in made if isinstance(o, AppState)]
+    del made
     assert len(refs["views"]) == len(tabs) and len(refs["states"]) == 1
     del tabs, doc
     session._expiration_requested = True
