@@ -24,13 +24,14 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CONCURRENT_KERNELS = 1  # the other core runs the rest of the suite
 
 
-def execute(path: Path, export_dir: Path) -> nbformat.NotebookNode:
-    """Run ``path`` in a fresh kernel (fast setting, exports in ``export_dir``); the executed notebook.
+def execute(path: Path, export_dir: Path, environ: dict[str, str]) -> nbformat.NotebookNode:
+    """Run ``path`` in a fresh kernel with the environment ``environ`` (plus the fast setting, and
+    exports in ``export_dir``); the executed notebook.
 
     Raises ``CellExecutionError``, naming the cell, on the first failure.
     """
-    env = dict(os.environ, LANDSCAPE_FAST="1", LANDSCAPE_EXPORT_DIR=str(export_dir),  # exports stay out of the checkout
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(environ, LANDSCAPE_FAST="1", LANDSCAPE_EXPORT_DIR=str(export_dir),  # exports stay out of the checkout
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")])))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT)}})
     asyncio.run(client.async_execute(env=env))  # this thread's own event loop: kernels run side by side
@@ -48,11 +49,16 @@ def start(config, paths) -> None:
     IPython is imported here first, in the main thread: the kernel manager imports it in the
     notebook thread (``IPython.paths``), and a test importing it at the same moment (``get_ipython``
     in ``app.runner.in_kernel``) then found it half-initialised (a clean-clone CI run failed nine
-    tests with "cannot import name 'DummyMod' from partially initialized module")."""
+    tests with "cannot import name 'DummyMod' from partially initialized module").
+
+    The kernels get the environment as it is now, before any test runs: a kernel started while a
+    test had ``monkeypatch.setenv("LANDSCAPE_MAX_STEPS", "10")`` in force inherited that limit, and
+    notebook 04 failed a clean-clone CI run with "steps = 100 is over this server's limit of 10"."""
     import IPython  # noqa: F401
 
+    environ = dict(os.environ)
     pool = ThreadPoolExecutor(max_workers=CONCURRENT_KERNELS, thread_name_prefix="notebook")
-    config.stash[FUTURES] = {path: pool.submit(execute, path, Path(tempfile.mkdtemp(prefix=f"{path.stem}-")))
+    config.stash[FUTURES] = {path: pool.submit(execute, path, Path(tempfile.mkdtemp(prefix=f"{path.stem}-")), environ)
                              for path in sorted(paths)}
     config.add_cleanup(lambda: pool.shutdown(wait=True, cancel_futures=True))
 
