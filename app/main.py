@@ -116,8 +116,8 @@ def placeholder(spec: ViewSpec) -> pn.Column:
 def view_tabs(
     state: AppState, specs: list[ViewSpec] | None = None, sync: bool | None = None, session: Session | None = None
 ) -> pn.Tabs:
-    """One tab per view, all at once; a view is built when its tab is first opened, and while a
-    problem is being built (a link's, a pick) not before that problem is shown: once, on it.
+    """One tab per view, all at once; a view is built when its tab is first opened (while a problem
+    is being built, a link's or a pick's, only once it is shown: the view is built once, on it).
 
     Served (``sync`` None inside ``panel serve``, or False), the build runs in
     the runner's global pool and replaces the tab's "compiling…" placeholder

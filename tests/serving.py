@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -75,20 +76,28 @@ async def served_session(make: Callable[[], object], uri: str = "/main", sid: st
     return context, await context.create_session_if_needed(sid, request, generate_jwt_token(sid))
 
 
-async def page_loaded(session) -> None:
-    """What the server does once a session's page has loaded in the browser: run its pending ``onload`` callbacks."""
+async def until_built(session, tabs, index: int, polls: int = 600) -> bool:
+    """Whether tab ``index`` of ``tabs`` shows its view (not ``app.main.placeholder``'s spinner) within
+    ``polls`` tenths of a second, running the session's pending ``onload`` callbacks each time, as the
+    server does once the page has loaded in the browser (a built view is installed then)."""
+    import panel as pn
     from panel.io.state import set_curdoc, state
 
     def loaded():
         with set_curdoc(session.document):
             state._on_load(None)
 
-    await session.with_document_locked(loaded)
+    for _ in range(polls):  # a view builds in the runner's pool
+        await session.with_document_locked(loaded)
+        tab = tabs[index]
+        if not (isinstance(tab, pn.Column) and isinstance(tab[0], pn.Row)
+                and isinstance(tab[0][0], pn.indicators.LoadingSpinner)):
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
-def built(tab) -> bool:
-    """Whether a dashboard tab shows its view (not ``app.main.placeholder``'s spinner)."""
-    import panel as pn
-
-    return not (isinstance(tab, pn.Column) and isinstance(tab[0], pn.Row)
-                and isinstance(tab[0][0], pn.indicators.LoadingSpinner))
+async def discard(context, session) -> None:
+    """End ``session`` as the server ends one whose browser tab closed."""
+    session._expiration_requested = True
+    await context._discard_session(session, lambda _session: True)

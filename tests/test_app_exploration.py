@@ -10,7 +10,7 @@ import xarray as xr
 from app.exploration import Session
 from app.state import CUSTOM, AppState
 from app.views.landscape import LandscapeView
-from tests.serving import built, page_loaded, served_session
+from tests.serving import discard, served_session, until_built
 
 
 def ran_session(problem_name="himmelblau"):
@@ -102,14 +102,8 @@ def test_a_link_builds_its_problem_first_and_then_its_view_once_on_it(monkeypatc
         made = {}
         context, session = await served_session(lambda: made.setdefault("app", main.create_app()),
                                                 "/main?problem=booth&landscape.steps=57", sid="link-session")
-        tabs = made["app"].main[0]
-        for _ in range(600):  # the problem and the view build in the runner's pool
-            await page_loaded(session)
-            if built(tabs[0]):
-                break
-            await asyncio.sleep(0.1)
-        session._expiration_requested = True
-        await context._discard_session(session, lambda _session: True)
+        await until_built(session, made["app"].main[0], 0)  # the problem, then the view, build in the pool
+        await discard(context, session)
 
     loop = asyncio.new_event_loop()
     try:

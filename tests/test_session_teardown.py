@@ -21,7 +21,7 @@ import weakref
 
 import pytest
 
-from tests.serving import built, page_loaded, served_session
+from tests.serving import discard, served_session, until_built
 
 pytest.importorskip("tornado")
 
@@ -46,20 +46,14 @@ async def _open_and_destroy(refs: dict) -> None:
 
     for index in range(len(tabs)):
         await session.with_document_locked(lambda i=index: setattr(tabs, "active", i))
-        for _ in range(600):  # the build runs in the runner's pool
-            await page_loaded(session)  # pending installs run
-            if built(tabs[index]):
-                break
-            await asyncio.sleep(0.1)
-        assert built(tabs[index]), f"tab {index} was not built"
+        assert await until_built(session, tabs, index), f"tab {index} was not built"
     made = [o for o in gc.get_objects() if isinstance(o, (AppState, BaseView)) and o not in earlier]
     refs["views"] = [weakref.ref(o) for o in made if isinstance(o, BaseView)]
     refs["states"] = [weakref.ref(o) for o in made if isinstance(o, AppState)]
     del made
     assert len(refs["views"]) == len(tabs) and len(refs["states"]) == 1
     del tabs, doc
-    session._expiration_requested = True
-    await context._discard_session(session, lambda _session: True)
+    await discard(context, session)
     del session
     await asyncio.sleep(0.5)
     for _ in range(1200):  # set-up work still in the pool holds its view until it returns (bounded: one chunk)
