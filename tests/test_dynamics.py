@@ -1,6 +1,8 @@
 """Update rules, Lyapunov exponents, rate maps, portraits and GRR against closed forms."""
 
 import math
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +13,7 @@ from landscape import games
 from landscape.io import load, save
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Game
-from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters
+from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters, in_point_batches
 
 
 def linear_game(m: np.ndarray, name="linear"):
@@ -260,6 +262,45 @@ def test_heatmap_fills_in_chunk_by_chunk_and_cancels():
     token.cancel()
     partial = drive(stream)
     assert partial.attrs["status"] == "cancelled" and np.isnan(partial.exponent.values).sum() == 7
+
+
+def test_point_batches_give_the_one_call_result_and_one_compiled_shape():
+    calls = []
+
+    def fn(points, pair):
+        calls.append(points.shape[0])
+        return {"sum": points.sum(axis=1) + pair[0], "twice": 2 * pair[1]}
+
+    points, pair = np.arange(21.0).reshape(7, 3), (np.arange(7.0), np.ones((7, 2)))
+    whole = fn(points, pair)
+    batched = in_point_batches(fn, points, pair, size=3)
+    assert calls[1:] == [3, 3, 3]  # the last batch (one row) padded: a single compiled shape
+    for key in whole:
+        np.testing.assert_array_equal(batched[key], whole[key])
+
+
+LOLA_OVER_THOUSANDS_OF_POINTS = """
+import numpy as np
+from landscape import games
+starts = np.random.default_rng(0).uniform(-3, 3, size=(4000, 2))
+path = games.trajectories("small-ipd", "lola", starts, 3, alpha=1.0, lookahead=1.0).path.values
+alone = games.trajectories("small-ipd", "lola", starts[:5], 3, alpha=1.0, lookahead=1.0).path.values
+xs = np.linspace(-3, 3, 64)
+heat = games.lyapunov_map("small-ipd", "lola", xs, xs, k=2, alpha=1.0, lookahead=1.0).values
+cell = games.lyapunov("small-ipd", "lola", [xs[63], xs[63]], k=2, alpha=1.0, lookahead=1.0)
+print(np.abs(path[:5] - alone).max(), abs(heat[63, 63] - float(cell.objective)), np.isfinite(heat).all())
+"""
+
+
+def test_lola_on_the_ipd_family_runs_over_thousands_of_points():
+    """One compiled call of LOLA steps through the small IPD's exact solve over 4000 (or
+    4096) points deadlocked XLA's CPU runtime on a two-core machine; the engine now calls
+    looping game kernels on at most ``MAX_POINTS_PER_CALL`` points.  In a subprocess, so
+    a hang fails the test (timeout) instead of stalling the suite."""
+    out = subprocess.run([sys.executable, "-c", LOLA_OVER_THOUSANDS_OF_POINTS], capture_output=True, text=True,
+                         timeout=300, check=True)
+    path_gap, cell_gap, finite = out.stdout.split()
+    assert float(path_gap) < 1e-12 and float(cell_gap) < 1e-10 and finite == "True"
 
 
 def test_exponent_ascent_increases_the_exponent():

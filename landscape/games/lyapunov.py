@@ -49,7 +49,7 @@ from ..problems import Game
 from ..results import result_attrs
 from ..stores import SweepStore
 from .definitions import subspace_basis, subspace_game
-from .rules import FixedPointMap, as_arrays, as_points, fixed_point_map, game_config, resolve
+from .rules import FixedPointMap, as_arrays, as_points, fixed_point_map, game_config, in_point_batches, resolve
 
 Array = jax.Array
 DIRECTIONS = ("eigh", "power", "each", "first", "random")
@@ -230,7 +230,9 @@ def lyapunov_map_task(game: ProblemRef, rule: str, k: int, n: int, objective: st
     """One chunk of a Lyapunov map as a pure task (DESIGN.md "Scale-out"): the objective exponent at
     the first ``count`` of ``points (m, 2)``, ``keys (m, 2)`` the per-cell PRNG keys."""
     kernel = _map_kernel(game.resolve(), rule, k, n, objective, directions)
-    return {"exponent": np.asarray(kernel(as_points(points, 2), as_arrays(hyper), jnp.asarray(keys)))[:count]}
+    h = as_arrays(hyper)
+    values = in_point_batches(lambda p, key: kernel(p, h, key), as_points(points, 2), jnp.asarray(keys))
+    return {"exponent": np.asarray(values)[:count]}
 
 
 def lyapunov_map(game, rule, xs, ys=None, k: int = 10, **kwargs) -> xr.DataArray:
@@ -337,12 +339,12 @@ def iter_exponent_ascent(game: Game | str, rule: str, starts, k: int = 10, n: in
         if is_cancelled(cancel):
             status = "cancelled"
             break
-        (w, state), (ws, vals) = run(w, state)
+        (w, state), (ws, vals) = in_point_batches(run, w, state)
         path[:, done: done + chunk], obj[:, done: done + chunk] = np.asarray(ws), np.asarray(vals)
         done += chunk
         yield Event("chunk", done, steps, dataset(length, "running"))
     path[:, done] = np.asarray(w)
-    obj[:, done] = np.asarray(jax.vmap(lambda v: value(v, h, key))(w))
+    obj[:, done] = np.asarray(in_point_batches(jax.vmap(lambda v: value(v, h, key)), w))
     return dataset(done + 1, status).copy(deep=True)
 
 

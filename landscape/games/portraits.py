@@ -25,7 +25,7 @@ from ..kernel_cache import KERNELS
 from ..problems import Game
 from ..results import result_attrs
 from .jacobian import game_hessian, joint_gradient, player_loss_values
-from .rules import as_points, fixed_point_map, game_config, resolve, run_map
+from .rules import as_points, fixed_point_map, game_config, in_point_batches, resolve, run_map
 
 Array = jax.Array
 
@@ -142,7 +142,7 @@ def iter_trajectories(game: Game | str, rule: str, starts, steps: int = 200, chu
             status = "cancelled"
             break
         n = min(chunk, steps - done)
-        zs = kernels.run(z, h, n)
+        zs = in_point_batches(lambda part: kernels.run(part, h, n), z)
         z = zs[:, -1]
         new = np.asarray(fmap.params(zs[:, 1:]))
         path[:, done + 1: done + n + 1] = new

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -231,6 +232,28 @@ def resolve(game: Game | str, rule: str, hyper: dict) -> tuple[Game, FixedPointM
 def as_points(points, dim: int) -> Array:
     """An ``(m, dim)`` float array of parameter points."""
     return jnp.asarray(np.asarray(points, dtype=float).reshape(-1, dim), dtype=jnp.result_type(float))
+
+
+#: The most points one call of a compiled, looping game kernel receives.  On the two-core
+#: machine, jaxlib 0.10.2's CPU runtime deadlocks (every thread idle, the result never
+#: ready) on one ``vmap``-ed ``lax.scan`` of LOLA steps through the IPD family's exact
+#: solve over more than about 3100 points: 3073 run, 3200 hang, and the same call
+#: pinned to one core runs.  Batches of this size stay well below that.
+MAX_POINTS_PER_CALL = 2048
+
+
+def in_point_batches(fn: Callable[..., Any], *batched: Any, size: int = MAX_POINTS_PER_CALL) -> Any:
+    """``fn(*batched)`` over the leading axis of every leaf of ``batched`` (pytrees of
+    arrays), at most ``size`` rows per call, concatenated.  Past one batch the last
+    one is padded to ``size`` rows (by repeating rows) so ``fn`` compiles once."""
+    total = jax.tree.leaves(batched)[0].shape[0]
+    if total <= size:
+        return fn(*batched)
+    parts = []
+    for start in range(0, total, size):
+        rows = np.resize(np.arange(start, min(start + size, total)), size)
+        parts.append(fn(*jax.tree.map(lambda leaf: leaf[rows], batched)))
+    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves)[:total], *parts)
 
 
 def run_map(fmap: FixedPointMap, z0: Array, h: dict, steps: int) -> Array:
