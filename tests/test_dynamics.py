@@ -13,6 +13,7 @@ from landscape import games
 from landscape.io import load, save
 from landscape.jobs import CancelToken, drive
 from landscape.problems import Game
+from landscape.games import rules
 from landscape.games.rules import as_arrays, fixed_point_map, hyperparameters, in_point_batches
 
 
@@ -277,6 +278,14 @@ def test_point_batches_give_the_one_call_result_and_one_compiled_shape():
     assert calls[1:] == [3, 3, 3]  # the last batch (one row) padded: a single compiled shape
     for key in whole:
         np.testing.assert_array_equal(batched[key], whole[key])
+
+
+def test_subspace_maps_split_into_point_batches_match_one_call(monkeypatch):
+    xs = np.linspace(-1, 1, 5)
+    whole = games.lyapunov_subspace_maps("small-ipd", "lola", [0, 1], xs, xs, k=2, alpha=1.0, lookahead=1.0)
+    monkeypatch.setattr(rules, "MAX_POINTS_PER_CALL", 8)  # 2 subspaces × 4 cells per call: 7 calls for 25 cells
+    split = games.lyapunov_subspace_maps("small-ipd", "lola", [0, 1], xs, xs, k=2, alpha=1.0, lookahead=1.0)
+    np.testing.assert_allclose(split.values, whole.values, rtol=1e-12)
 
 
 LOLA_OVER_THOUSANDS_OF_POINTS = """

@@ -48,6 +48,7 @@ from ..kernel_cache import KERNELS
 from ..problems import Game
 from ..results import result_attrs
 from ..stores import SweepStore
+from . import rules
 from .definitions import subspace_basis, subspace_game
 from .rules import FixedPointMap, as_arrays, as_points, fixed_point_map, game_config, in_point_batches, resolve
 
@@ -184,8 +185,8 @@ def iter_lyapunov_map(game: Game | str, rule: str, xs, ys=None, k: int = 10, n: 
 
     The grid is the axes ``xs, ys``, or ``xs`` alone a grid spec
     (:class:`landscape.grids.Grid`, or a resolution over the game's box).
-    Each chunk of ``chunk`` cells is one vmapped, jitted call, a pure task
-    (:func:`lyapunov_map_task`) run by ``executor`` (:mod:`landscape.executor`:
+    Each chunk of ``chunk`` cells is a pure task (:func:`lyapunov_map_task`: vmapped, jitted
+    calls on at most ``rules.MAX_POINTS_PER_CALL`` cells) run by ``executor`` (:mod:`landscape.executor`:
     in-process by default, or Dask, events then in completion order); with
     ``store`` (a zarr path) finished chunks are written as they arrive and a
     rerun resumes (:mod:`landscape.stores`).  Each event's ``partial`` is a
@@ -263,7 +264,9 @@ def lyapunov_subspace_maps(game: Game | str, rule: str, seeds, xs, ys=None, k: i
     bases = [subspace_basis(game, jax.random.PRNGKey(int(s))) for s in seeds]
     stacked = [jnp.stack(parts) for parts in zip(*bases)]
     points = as_points(grid.points(), 2)
-    vals = _subspace_kernel(game, rule, k, n, objective, directions)(*stacked, points, h)
+    kernel = _subspace_kernel(game, rule, k, n, objective, directions)
+    per_call = max(1, rules.MAX_POINTS_PER_CALL // len(seeds))  # every call evaluates seeds × cells points
+    vals = in_point_batches(lambda p: kernel(*stacked, p, h).T, points, size=per_call).T
     return xr.DataArray(
         np.asarray(vals).reshape(len(seeds), *grid.shape), dims=("subspace", "y", "x"),
         coords={"subspace": np.asarray(seeds), **grid.coords()},
