@@ -1,5 +1,6 @@
 """Update rules, Lyapunov exponents, rate maps, portraits and GRR against closed forms."""
 
+import importlib
 import math
 import subprocess
 import sys
@@ -282,9 +283,18 @@ def test_point_batches_give_the_one_call_result_and_one_compiled_shape():
 
 def test_subspace_maps_split_into_point_batches_match_one_call(monkeypatch):
     xs = np.linspace(-1, 1, 5)
-    whole = games.lyapunov_subspace_maps("small-ipd", "lola", [0, 1], xs, xs, k=2, alpha=1.0, lookahead=1.0)
+    whole = games.lyapunov_subspace_maps("small-ipd", "simgd", [0, 1], xs, xs, k=2, alpha=1.0)
     monkeypatch.setattr(rules, "MAX_POINTS_PER_CALL", 8)  # 2 subspaces × 4 cells per call: 7 calls for 25 cells
-    split = games.lyapunov_subspace_maps("small-ipd", "lola", [0, 1], xs, xs, k=2, alpha=1.0, lookahead=1.0)
+    sizes = []
+
+    def spy(fn, *batched, size):
+        sizes.append(size)
+        return rules.in_point_batches(fn, *batched, size=size)
+
+    # the module, not the function `games.lyapunov` that shadows it as an attribute of the package
+    monkeypatch.setattr(importlib.import_module("landscape.games.lyapunov"), "in_point_batches", spy)
+    split = games.lyapunov_subspace_maps("small-ipd", "simgd", [0, 1], xs, xs, k=2, alpha=1.0)
+    assert sizes == [4]
     np.testing.assert_allclose(split.values, whole.values, rtol=1e-12)
 
 
