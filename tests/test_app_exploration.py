@@ -102,7 +102,7 @@ def test_a_link_builds_its_problem_first_and_then_its_view_once_on_it(monkeypatc
         made = {}
         context, session = await served_session(lambda: made.setdefault("app", main.create_app()),
                                                 "/main?problem=booth&landscape.steps=57", sid="link-session")
-        await until_built(session, made["app"].main[0], 0)  # the problem, then the view, build in the pool
+        assert await until_built(session, made["app"].main[0], 0)  # the problem, then the view, build in the pool
         await discard(context, session)
 
     loop = asyncio.new_event_loop()
